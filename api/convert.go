@@ -1,0 +1,110 @@
+package api
+
+import (
+	"maps"
+
+	"github.com/patchbay/patchbay/cnm"
+	"github.com/patchbay/patchbay/engine"
+)
+
+// NetworkFrom renders a network in Docker's inspect shape.
+func NetworkFrom(n engine.NetworkInfo) NetworkResource {
+	r := NetworkResource{
+		Name: n.Name, ID: n.ID, Created: n.Created, Scope: n.Scope, Driver: n.Driver,
+		EnableIPv6: n.EnableIPv6, Internal: n.Internal, Attachable: n.Attachable,
+		IPAM:       IPAM{Driver: n.IPAM.Driver, Options: n.IPAM.Options, Config: []IPAMConfig{}},
+		Containers: map[string]EndpointResource{},
+		Options:    nonNil(n.Options), Labels: nonNil(n.Labels),
+	}
+	for _, c := range n.IPAM.Config {
+		ic := IPAMConfig{Subnet: c.Subnet.String()}
+		if c.Subnet.Addr().Is4() {
+			r.EnableIPv4 = true
+		}
+		if c.IPRange.IsValid() {
+			ic.IPRange = c.IPRange.String()
+		}
+		if c.Gateway.IsValid() {
+			ic.Gateway = c.Gateway.String()
+		}
+		for k, v := range c.AuxAddresses {
+			if ic.AuxAddress == nil {
+				ic.AuxAddress = map[string]string{}
+			}
+			ic.AuxAddress[k] = v.String()
+		}
+		r.IPAM.Config = append(r.IPAM.Config, ic)
+	}
+	for _, ep := range n.Endpoints {
+		er := EndpointResource{Name: ep.SandboxName, EndpointID: ep.ID, MacAddress: ep.MAC}
+		if ep.IPv4.IsValid() {
+			er.IPv4Address = ep.IPv4.String()
+		}
+		if ep.IPv6.IsValid() {
+			er.IPv6Address = ep.IPv6.String()
+		}
+		r.Containers[ep.SandboxID] = er
+	}
+	return r
+}
+
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return maps.Clone(m)
+}
+
+// SandboxFrom renders a sandbox in a shape close to Docker's container
+// inspect.
+func SandboxFrom(sb engine.SandboxInfo) Sandbox {
+	r := Sandbox{
+		ID: sb.ID, Name: sb.Name, Created: sb.Created,
+		State:      State{Status: cnm.StateCreated},
+		Config:     SandboxConfig{Hostname: sb.Hostname},
+		HostConfig: HostConfig{Adopted: sb.Adopted},
+		NetworkSettings: NetworkSettings{
+			SandboxID: sb.ID, SandboxKey: sb.NetnsPath, Networks: map[string]EndpointSettingsOut{},
+		},
+	}
+	if p := sb.Process; p != nil {
+		r.Args = p.Args
+		if len(p.Args) > 0 {
+			r.Path = p.Args[0]
+			r.Args = p.Args[1:]
+		}
+		r.Config.Cmd, r.Config.Env = p.Args, p.Env
+		r.State = State{
+			Status: p.State, Running: p.State == cnm.StateRunning, ExitCode: p.ExitCode,
+			StartedAt: p.Started, FinishedAt: p.Finished,
+		}
+		if r.State.Running {
+			r.State.Pid = p.Pid
+		}
+		r.HostConfig.AutoRemove = p.AutoRemove
+		r.LogPath = p.LogPath
+	}
+	for i, ep := range sb.Endpoints {
+		if i == 0 {
+			r.HostConfig.NetworkMode = ep.NetworkName
+		}
+		o := EndpointSettingsOut{
+			Aliases: ep.Aliases, NetworkID: ep.NetworkID, EndpointID: ep.ID,
+			MacAddress: ep.MAC, InterfaceName: ep.IfName,
+		}
+		if ep.IPv4.IsValid() {
+			o.IPAddress, o.IPPrefixLen = ep.IPv4.Addr().String(), ep.IPv4.Bits()
+		}
+		if ep.IPv6.IsValid() {
+			o.GlobalIPv6Address, o.GlobalIPv6PrefixLen = ep.IPv6.Addr().String(), ep.IPv6.Bits()
+		}
+		if ep.Gateway4.IsValid() {
+			o.Gateway = ep.Gateway4.String()
+		}
+		if ep.Gateway6.IsValid() {
+			o.IPv6Gateway = ep.Gateway6.String()
+		}
+		r.NetworkSettings.Networks[ep.NetworkName] = o
+	}
+	return r
+}

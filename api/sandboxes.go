@@ -1,0 +1,151 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+
+	"github.com/patchbay/patchbay/cnm"
+	"github.com/patchbay/patchbay/engine"
+)
+
+// sandboxCreate creates a sandbox and, if asked, starts its process:
+// detached in the plain request, or attached to the caller's stdio over
+// an upgraded connection (see stream.go).
+func (s *Server) sandboxCreate(w http.ResponseWriter, r *http.Request) {
+	var req SandboxCreateRequest
+	if err := decode(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	if req.Process != nil && len(req.Process.Args) == 0 {
+		writeError(w, cnm.Invalid("no command given"))
+		return
+	}
+	attached := req.Process != nil && !req.Process.Detached
+	if attached != (r.Header.Get("Upgrade") == UpgradeProto) {
+		writeError(w, cnm.Invalid("attached runs must upgrade to %s, detached ones must not", UpgradeProto))
+		return
+	}
+	if !attached {
+		id, name, err := s.createAndStart(r.Context(), req, nil)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, SandboxCreateResponse{ID: id, Name: name})
+		return
+	}
+	s.attached(w, func(ctx context.Context, stdio []*os.File) (string, func() (int, error), error) {
+		id, _, err := s.createAndStart(ctx, req, stdio)
+		if err != nil {
+			return "", nil, err
+		}
+		return id, func() (int, error) { return s.eng.Wait(context.Background(), id) }, nil
+	})
+}
+
+func (s *Server) createAndStart(ctx context.Context, req SandboxCreateRequest, stdio []*os.File) (string, string, error) {
+	sb, err := s.eng.CreateSandbox(ctx, engine.SandboxCreate{
+		Name: req.Name, Hostname: req.Hostname, Network: req.Network,
+		Endpoint: endpointOptions(req.Endpoint), AdoptPID: req.AdoptPID, AdoptNetns: req.AdoptNetns,
+	})
+	if err != nil || req.Process == nil {
+		return sb.ID, sb.Name, err
+	}
+	spec := engine.ProcessSpec{
+		Args: req.Process.Args, Env: req.Process.Env,
+		Detached: req.Process.Detached, AutoRemove: req.Process.AutoRemove,
+	}
+	if stdio != nil {
+		spec.Stdin, spec.Stdout, spec.Stderr = stdio[0], stdio[1], stdio[2]
+	}
+	if _, err := s.eng.Start(ctx, sb.ID, spec); err != nil {
+		// A command that cannot start leaves nothing behind.
+		_ = s.eng.RemoveSandbox(context.Background(), sb.ID, true)
+		return "", "", err
+	}
+	return sb.ID, sb.Name, nil
+}
+
+func (s *Server) sandboxExec(w http.ResponseWriter, r *http.Request) {
+	var req ExecRequest
+	if err := decode(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	if r.Header.Get("Upgrade") != UpgradeProto {
+		writeError(w, cnm.Invalid("exec must upgrade to %s", UpgradeProto))
+		return
+	}
+	id := r.PathValue("id")
+	if _, err := s.eng.Sandbox(id); err != nil {
+		writeError(w, err)
+		return
+	}
+	s.attached(w, func(ctx context.Context, stdio []*os.File) (string, func() (int, error), error) {
+		p, err := s.eng.Exec(ctx, id, engine.ExecSpec{Args: req.Args, Env: req.Env, Stdin: stdio[0], Stdout: stdio[1], Stderr: stdio[2]})
+		if err != nil {
+			return "", nil, err
+		}
+		return id, p.Wait, nil
+	})
+}
+
+// attached upgrades the connection, receives the caller's stdio, starts
+// the process and reports its start and exit. Signal lines from the
+// caller are delivered to the sandbox's process.
+func (s *Server) attached(w http.ResponseWriter, start func(context.Context, []*os.File) (string, func() (int, error), error)) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		writeError(w, fmt.Errorf("connection cannot be upgraded"))
+		return
+	}
+	conn, buf, err := hj.Hijack()
+	if err != nil {
+		s.log.Warn("hijack", "err", err)
+		return
+	}
+	defer conn.Close()
+	uc, ok := conn.(*net.UnixConn)
+	if !ok || buf.Reader.Buffered() > 0 {
+		return
+	}
+	_, _ = fmt.Fprintf(conn, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: %s\r\n\r\n", UpgradeProto)
+	stdio, err := RecvFiles(uc, 3)
+	if err != nil {
+		s.log.Warn("attached run", "err", err)
+		return
+	}
+	enc := json.NewEncoder(conn)
+	id, wait, err := start(context.Background(), stdio)
+	for _, f := range stdio {
+		f.Close() // the process holds its own copies
+	}
+	if err != nil {
+		_ = enc.Encode(StreamMessage{Error: err.Error(), Status: StatusOf(err)})
+		return
+	}
+	_ = enc.Encode(StreamMessage{ID: id})
+	go func() {
+		dec := json.NewDecoder(conn)
+		for {
+			var m StreamMessage
+			if err := dec.Decode(&m); err != nil {
+				return
+			}
+			if m.Signal > 0 {
+				_ = s.eng.Kill(id, sigOf(m.Signal))
+			}
+		}
+	}()
+	code, err := wait()
+	if err != nil {
+		_ = enc.Encode(StreamMessage{Error: err.Error(), Status: StatusOf(err)})
+		return
+	}
+	_ = enc.Encode(StreamMessage{ExitCode: &code})
+}

@@ -1,0 +1,247 @@
+// Package api is patchbay's HTTP server: the Docker Engine API network
+// routes plus patchbay's own sandbox routes, over a unix socket. It maps
+// error kinds to status codes; nothing else in patchbay knows HTTP.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"regexp"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/patchbay/patchbay/cnm"
+	"github.com/patchbay/patchbay/engine"
+)
+
+// APIVersion is the Docker Engine API version the network routes follow.
+const APIVersion = "1.47"
+
+// Server serves an engine.
+type Server struct {
+	eng *engine.Engine
+	log *slog.Logger
+	mux *http.ServeMux
+}
+
+// NewServer returns the HTTP handler for an engine.
+func NewServer(eng *engine.Engine, log *slog.Logger) *Server {
+	s := &Server{eng: eng, log: log, mux: http.NewServeMux()}
+	routes := map[string]http.HandlerFunc{
+		"GET /_ping":                     s.ping,
+		"HEAD /_ping":                    s.ping,
+		"GET /version":                   s.version,
+		"GET /networks":                  s.networkList,
+		"POST /networks/create":          s.networkCreate,
+		"POST /networks/prune":           s.networkPrune,
+		"GET /networks/{id}":             s.networkInspect,
+		"DELETE /networks/{id}":          s.networkRemove,
+		"POST /networks/{id}/connect":    s.networkConnect,
+		"POST /networks/{id}/disconnect": s.networkDisconnect,
+		"GET /sandboxes":                 s.sandboxList,
+		"POST /sandboxes/create":         s.sandboxCreate,
+		"GET /sandboxes/{id}":            s.sandboxInspect,
+		"DELETE /sandboxes/{id}":         s.sandboxRemove,
+		"POST /sandboxes/{id}/stop":      s.sandboxStop,
+		"POST /sandboxes/{id}/kill":      s.sandboxKill,
+		"POST /sandboxes/{id}/wait":      s.sandboxWait,
+		"GET /sandboxes/{id}/logs":       s.sandboxLogs,
+		"POST /sandboxes/{id}/exec":      s.sandboxExec,
+	}
+	for pattern, h := range routes {
+		s.mux.HandleFunc(pattern, h)
+	}
+	return s
+}
+
+var versionPrefix = regexp.MustCompile(`^/v[0-9]+\.[0-9]+/`)
+
+// ServeHTTP strips an optional /vX.Y API version prefix and dispatches.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if loc := versionPrefix.FindStringIndex(r.URL.Path); loc != nil {
+		r.URL.Path = r.URL.Path[loc[1]-1:]
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// Serve serves on a listener until ctx ends.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shut)
+	}()
+	if err := srv.Serve(l); err != http.ErrServerClosed {
+		return err
+	}
+	return nil
+}
+
+func (s *Server) ping(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("API-Version", APIVersion)
+	w.Header().Set("OSType", "linux")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if r.Method == http.MethodGet {
+		_, _ = io.WriteString(w, "OK")
+	}
+}
+
+func (s *Server) version(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{
+		"Version": "0.1.0", "ApiVersion": APIVersion, "MinAPIVersion": "1.24", "Os": "linux",
+	})
+}
+
+func decode(r *http.Request, v any) error {
+	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+		return cnm.Invalid("invalid request body: %v", err)
+	}
+	return nil
+}
+
+func boolParam(r *http.Request, name string) bool {
+	v, _ := strconv.ParseBool(r.URL.Query().Get(name))
+	return v
+}
+
+func (s *Server) sandboxList(w http.ResponseWriter, r *http.Request) {
+	all := boolParam(r, "all")
+	out := []Sandbox{}
+	for _, sb := range s.eng.Sandboxes() {
+		if all || sb.Running() {
+			out = append(out, SandboxFrom(sb))
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) sandboxInspect(w http.ResponseWriter, r *http.Request) {
+	sb, err := s.eng.Sandbox(r.PathValue("id"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, SandboxFrom(sb))
+}
+
+func (s *Server) sandboxRemove(w http.ResponseWriter, r *http.Request) {
+	if err := s.eng.RemoveSandbox(r.Context(), r.PathValue("id"), boolParam(r, "force")); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) sandboxStop(w http.ResponseWriter, r *http.Request) {
+	t := 10 * time.Second
+	if v := r.URL.Query().Get("t"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			writeError(w, cnm.Invalid("invalid timeout %q", v))
+			return
+		}
+		t = time.Duration(n) * time.Second
+	}
+	if err := s.eng.Stop(r.Context(), r.PathValue("id"), t); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) sandboxKill(w http.ResponseWriter, r *http.Request) {
+	sig := syscall.SIGKILL
+	if v := r.URL.Query().Get("signal"); v != "" {
+		n, err := ParseSignal(v)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		sig = n
+	}
+	if err := s.eng.Kill(r.PathValue("id"), sig); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) sandboxWait(w http.ResponseWriter, r *http.Request) {
+	code, err := s.eng.Wait(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"StatusCode": code})
+}
+
+// sandboxLogs streams the detached process's log; with follow=1 it keeps
+// streaming until the process exits or the client goes away.
+func (s *Server) sandboxLogs(w http.ResponseWriter, r *http.Request) {
+	path, err := s.eng.LogPath(r.PathValue("id"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	if err != nil {
+		writeError(w, fmt.Errorf("open log: %w", err))
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.WriteHeader(http.StatusOK)
+	fl, _ := w.(http.Flusher)
+	follow := boolParam(r, "follow")
+	for {
+		_, _ = io.Copy(w, f)
+		if fl != nil {
+			fl.Flush()
+		}
+		if !follow {
+			return
+		}
+		sb, err := s.eng.Sandbox(r.PathValue("id"))
+		if err != nil || !sb.Running() {
+			_, _ = io.Copy(w, f)
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// ParseSignal accepts a number or a name with or without SIG.
+func ParseSignal(v string) (syscall.Signal, error) {
+	if n, err := strconv.Atoi(v); err == nil && n > 0 && n < 65 {
+		return syscall.Signal(n), nil
+	}
+	names := map[string]syscall.Signal{
+		"HUP": syscall.SIGHUP, "INT": syscall.SIGINT, "QUIT": syscall.SIGQUIT, "KILL": syscall.SIGKILL,
+		"USR1": syscall.SIGUSR1, "USR2": syscall.SIGUSR2, "TERM": syscall.SIGTERM, "STOP": syscall.SIGSTOP, "CONT": syscall.SIGCONT,
+	}
+	name := v
+	if len(name) > 3 && name[:3] == "SIG" {
+		name = name[3:]
+	}
+	if sig, ok := names[name]; ok {
+		return sig, nil
+	}
+	return 0, cnm.Invalid("invalid signal %q", v)
+}

@@ -1,0 +1,217 @@
+package api
+
+import "time"
+
+// The network types below carry Docker Engine API field names, so
+// `network inspect` output and the network routes are wire compatible.
+
+// NetworkResource is a network as inspect and list show it.
+type NetworkResource struct {
+	Name       string                      `json:"Name"`
+	ID         string                      `json:"Id"`
+	Created    time.Time                   `json:"Created"`
+	Scope      string                      `json:"Scope"`
+	Driver     string                      `json:"Driver"`
+	EnableIPv4 bool                        `json:"EnableIPv4"`
+	EnableIPv6 bool                        `json:"EnableIPv6"`
+	IPAM       IPAM                        `json:"IPAM"`
+	Internal   bool                        `json:"Internal"`
+	Attachable bool                        `json:"Attachable"`
+	Ingress    bool                        `json:"Ingress"`
+	ConfigFrom ConfigReference             `json:"ConfigFrom"`
+	ConfigOnly bool                        `json:"ConfigOnly"`
+	Containers map[string]EndpointResource `json:"Containers"`
+	Options    map[string]string           `json:"Options"`
+	Labels     map[string]string           `json:"Labels"`
+}
+
+// IPAM is a network's address management.
+type IPAM struct {
+	Driver  string            `json:"Driver"`
+	Options map[string]string `json:"Options"`
+	Config  []IPAMConfig      `json:"Config"`
+}
+
+// IPAMConfig is one subnet.
+type IPAMConfig struct {
+	Subnet     string            `json:"Subnet,omitempty"`
+	IPRange    string            `json:"IPRange,omitempty"`
+	Gateway    string            `json:"Gateway,omitempty"`
+	AuxAddress map[string]string `json:"AuxiliaryAddresses,omitempty"`
+}
+
+// ConfigReference names a config-only network (unused; kept for shape).
+type ConfigReference struct {
+	Network string `json:"Network"`
+}
+
+// EndpointResource is one container (sandbox) on a network.
+type EndpointResource struct {
+	Name        string `json:"Name"`
+	EndpointID  string `json:"EndpointID"`
+	MacAddress  string `json:"MacAddress"`
+	IPv4Address string `json:"IPv4Address"`
+	IPv6Address string `json:"IPv6Address"`
+}
+
+// NetworkCreateRequest is the body of POST /networks/create.
+type NetworkCreateRequest struct {
+	Name       string            `json:"Name"`
+	Driver     string            `json:"Driver,omitempty"`
+	Scope      string            `json:"Scope,omitempty"`
+	EnableIPv4 *bool             `json:"EnableIPv4,omitempty"`
+	EnableIPv6 bool              `json:"EnableIPv6,omitempty"`
+	IPAM       *IPAM             `json:"IPAM,omitempty"`
+	Internal   bool              `json:"Internal,omitempty"`
+	Attachable bool              `json:"Attachable,omitempty"`
+	Ingress    bool              `json:"Ingress,omitempty"`
+	ConfigOnly bool              `json:"ConfigOnly,omitempty"`
+	Options    map[string]string `json:"Options,omitempty"`
+	Labels     map[string]string `json:"Labels,omitempty"`
+}
+
+// NetworkCreateResponse is the reply to POST /networks/create.
+type NetworkCreateResponse struct {
+	ID      string `json:"Id"`
+	Warning string `json:"Warning"`
+}
+
+// EndpointIPAMConfig holds static addresses of an endpoint.
+type EndpointIPAMConfig struct {
+	IPv4Address string `json:"IPv4Address,omitempty"`
+	IPv6Address string `json:"IPv6Address,omitempty"`
+}
+
+// EndpointSettings configures an endpoint on connect.
+type EndpointSettings struct {
+	IPAMConfig *EndpointIPAMConfig `json:"IPAMConfig,omitempty"`
+	Aliases    []string            `json:"Aliases,omitempty"`
+	MacAddress string              `json:"MacAddress,omitempty"`
+}
+
+// NetworkConnectRequest is the body of POST /networks/{id}/connect.
+type NetworkConnectRequest struct {
+	Container      string            `json:"Container"`
+	EndpointConfig *EndpointSettings `json:"EndpointConfig,omitempty"`
+}
+
+// NetworkDisconnectRequest is the body of POST /networks/{id}/disconnect.
+type NetworkDisconnectRequest struct {
+	Container string `json:"Container"`
+	Force     bool   `json:"Force"`
+}
+
+// NetworksPruneReport is the reply to POST /networks/prune.
+type NetworksPruneReport struct {
+	NetworksDeleted []string `json:"NetworksDeleted"`
+}
+
+// ErrorResponse is the body of every error reply.
+type ErrorResponse struct {
+	Message string `json:"message"`
+}
+
+// Sandbox routes are patchbay's own (there are no images here), shaped
+// after Docker's container routes.
+
+// SandboxCreateRequest creates a sandbox, optionally running a process.
+type SandboxCreateRequest struct {
+	Name       string            `json:"Name,omitempty"`
+	Hostname   string            `json:"Hostname,omitempty"`
+	Network    string            `json:"Network,omitempty"`
+	Endpoint   *EndpointSettings `json:"Endpoint,omitempty"`
+	AdoptPID   int               `json:"AdoptPid,omitempty"`
+	AdoptNetns string            `json:"AdoptNetns,omitempty"`
+	// Process, if set, is started right after the sandbox is created;
+	// if it cannot start, the sandbox is removed again.
+	Process *ProcessRequest `json:"Process,omitempty"`
+}
+
+// ProcessRequest is a command to start in a sandbox.
+type ProcessRequest struct {
+	Args       []string `json:"Args"`
+	Env        []string `json:"Env,omitempty"`
+	Detached   bool     `json:"Detached,omitempty"`
+	AutoRemove bool     `json:"AutoRemove,omitempty"`
+}
+
+// SandboxCreateResponse is the reply to POST /sandboxes/create.
+type SandboxCreateResponse struct {
+	ID   string `json:"Id"`
+	Name string `json:"Name"`
+}
+
+// Sandbox is a sandbox as inspect and list show it.
+type Sandbox struct {
+	ID              string          `json:"Id"`
+	Name            string          `json:"Name"`
+	Created         time.Time       `json:"Created"`
+	Path            string          `json:"Path"`
+	Args            []string        `json:"Args"`
+	State           State           `json:"State"`
+	Config          SandboxConfig   `json:"Config"`
+	HostConfig      HostConfig      `json:"HostConfig"`
+	NetworkSettings NetworkSettings `json:"NetworkSettings"`
+	LogPath         string          `json:"LogPath"`
+}
+
+// State is a sandbox process's state.
+type State struct {
+	Status     string    `json:"Status"`
+	Running    bool      `json:"Running"`
+	Pid        int       `json:"Pid"`
+	ExitCode   int       `json:"ExitCode"`
+	StartedAt  time.Time `json:"StartedAt"`
+	FinishedAt time.Time `json:"FinishedAt"`
+}
+
+// SandboxConfig is a sandbox's configuration.
+type SandboxConfig struct {
+	Hostname string   `json:"Hostname"`
+	Cmd      []string `json:"Cmd"`
+	Env      []string `json:"Env"`
+}
+
+// HostConfig holds how the sandbox was set up.
+type HostConfig struct {
+	NetworkMode string `json:"NetworkMode"`
+	AutoRemove  bool   `json:"AutoRemove"`
+	Adopted     bool   `json:"Adopted"`
+}
+
+// NetworkSettings lists a sandbox's endpoints by network name.
+type NetworkSettings struct {
+	SandboxID  string                         `json:"SandboxID"`
+	SandboxKey string                         `json:"SandboxKey"`
+	Networks   map[string]EndpointSettingsOut `json:"Networks"`
+}
+
+// EndpointSettingsOut is an endpoint as sandbox inspect shows it.
+type EndpointSettingsOut struct {
+	Aliases             []string `json:"Aliases"`
+	NetworkID           string   `json:"NetworkID"`
+	EndpointID          string   `json:"EndpointID"`
+	Gateway             string   `json:"Gateway"`
+	IPAddress           string   `json:"IPAddress"`
+	IPPrefixLen         int      `json:"IPPrefixLen"`
+	IPv6Gateway         string   `json:"IPv6Gateway"`
+	GlobalIPv6Address   string   `json:"GlobalIPv6Address"`
+	GlobalIPv6PrefixLen int      `json:"GlobalIPv6PrefixLen"`
+	MacAddress          string   `json:"MacAddress"`
+	InterfaceName       string   `json:"InterfaceName"`
+}
+
+// ExecRequest runs a command inside a running sandbox.
+type ExecRequest struct {
+	Args []string `json:"Args"`
+	Env  []string `json:"Env,omitempty"`
+}
+
+// StreamMessage is one line of the attached-run protocol (see stream.go).
+type StreamMessage struct {
+	ID       string `json:"Id,omitempty"`
+	Error    string `json:"Error,omitempty"`
+	Status   int    `json:"Status,omitempty"`
+	ExitCode *int   `json:"ExitCode,omitempty"`
+	Signal   int    `json:"Signal,omitempty"`
+}

@@ -1,0 +1,116 @@
+package cnm
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Scopes of a network.
+const (
+	ScopeLocal  = "local"
+	ScopeGlobal = "global"
+)
+
+// Network is one broadcast/routing domain made by a driver.
+type Network struct {
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	Driver     string            `json:"driver"`
+	Scope      string            `json:"scope"`
+	Created    time.Time         `json:"created"`
+	EnableIPv6 bool              `json:"enableIPv6,omitempty"`
+	Internal   bool              `json:"internal,omitempty"`
+	Attachable bool              `json:"attachable,omitempty"`
+	IPAM       IPAM              `json:"ipam"`
+	Options    map[string]string `json:"options,omitempty"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	// Builtin marks the default networks (bridge, host, none), which
+	// cannot be removed.
+	Builtin bool `json:"builtin,omitempty"`
+	// Cursors holds the last address handed out per subnet, so serial
+	// allocation continues where it stopped after a restart.
+	Cursors map[string]netip.Addr `json:"cursors,omitempty"`
+}
+
+// IPAM is the address management configuration of a network.
+type IPAM struct {
+	Driver  string            `json:"driver"`
+	Options map[string]string `json:"options,omitempty"`
+	Config  []IPAMConfig      `json:"config,omitempty"`
+}
+
+// IPAMConfig is one subnet of a network.
+type IPAMConfig struct {
+	Subnet       netip.Prefix          `json:"subnet"`
+	IPRange      netip.Prefix          `json:"ipRange,omitzero"`
+	Gateway      netip.Addr            `json:"gateway,omitzero"`
+	AuxAddresses map[string]netip.Addr `json:"auxAddresses,omitempty"`
+}
+
+// Endpoint is one interface of one sandbox on one network.
+type Endpoint struct {
+	ID        string `json:"id"`
+	NetworkID string `json:"networkID"`
+	SandboxID string `json:"sandboxID"`
+	// IfName is the interface name inside the sandbox (eth0, eth1…).
+	IfName string `json:"ifName,omitempty"`
+	// HostIfName is the host side of the link (a veth on the bridge).
+	HostIfName string       `json:"hostIfName,omitempty"`
+	MAC        string       `json:"mac,omitempty"`
+	IPv4       netip.Prefix `json:"ipv4,omitzero"`
+	IPv6       netip.Prefix `json:"ipv6,omitzero"`
+	Gateway4   netip.Addr   `json:"gateway4,omitzero"`
+	Gateway6   netip.Addr   `json:"gateway6,omitzero"`
+	Aliases    []string     `json:"aliases,omitempty"`
+	// Seq orders a sandbox's endpoints by join time.
+	Seq uint64 `json:"seq"`
+}
+
+// Sandbox modes.
+const (
+	ModeNone   = "none"   // its own namespace with only lo
+	ModeHost   = "host"   // the host namespace
+	ModeBridge = "bridge" // its own namespace joined to networks
+)
+
+// Sandbox is one container's network stack: a namespace plus its
+// generated files and, optionally, the process running in it.
+type Sandbox struct {
+	ID       string    `json:"id"`
+	Name     string    `json:"name"`
+	Hostname string    `json:"hostname"`
+	Created  time.Time `json:"created"`
+	// NetnsPath is the namespace file; empty for host mode.
+	NetnsPath string `json:"netnsPath,omitempty"`
+	// HostNetwork is set when the sandbox is the host namespace.
+	HostNetwork bool `json:"hostNetwork,omitempty"`
+	// Adopted is set when the namespace came from outside (--pid/--netns).
+	Adopted bool `json:"adopted,omitempty"`
+	// ExternalPID is the pid whose namespace was adopted, if any.
+	ExternalPID int      `json:"externalPID,omitempty"`
+	Process     *Process `json:"process,omitempty"`
+}
+
+// Process states.
+const (
+	StateCreated = "created"
+	StateRunning = "running"
+	StateExited  = "exited"
+)
+
+// Process is the command started in a sandbox by patchbay run.
+type Process struct {
+	Args       []string  `json:"args"`
+	Env        []string  `json:"env,omitempty"`
+	Detached   bool      `json:"detached,omitempty"`
+	AutoRemove bool      `json:"autoRemove,omitempty"`
+	State      string    `json:"state"`
+	Pid        int       `json:"pid,omitempty"`
+	StartTime  uint64    `json:"startTime,omitempty"`
+	Started    time.Time `json:"started,omitzero"`
+	Finished   time.Time `json:"finished,omitzero"`
+	// ExitCode is -1 when the process ended while the daemon was down
+	// and its status could not be collected.
+	ExitCode int    `json:"exitCode"`
+	LogPath  string `json:"logPath,omitempty"`
+}

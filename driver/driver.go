@@ -1,0 +1,111 @@
+// Package driver defines the contract between the engine and its network
+// drivers. It follows libnetwork's driverapi closely (network create and
+// delete, endpoint join and leave) so the remote plugin driver maps onto it
+// one to one, but every call takes a context and typed specs, and drivers
+// never call back into the engine: they return results.
+package driver
+
+import (
+	"context"
+	"net"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// Host is what a driver may touch: the namespace the engine treats as the
+// host, a netlink handle bound to it, and the tag that marks kernel
+// objects as owned by this engine instance.
+type Host struct {
+	NS     netns.NsHandle
+	Handle *netlink.Handle
+	// Tag prefixes the alias of every link the engine creates, so links
+	// no record explains can be found and removed after a crash.
+	Tag string
+}
+
+// Capability describes a driver to the engine.
+type Capability struct {
+	// Scope is "local" or "global".
+	Scope string
+	// NeedsNamespace is false for drivers whose sandboxes live in the
+	// host namespace (host).
+	NeedsNamespace bool
+	// Connectable is false for drivers whose endpoints have no
+	// interface at all (null, host): a sandbox on such a network can
+	// join no other.
+	Connectable bool
+}
+
+// Subnet is one IPAM pool of a network as the driver sees it.
+type Subnet struct {
+	Prefix  netip.Prefix
+	Gateway netip.Addr
+}
+
+// Network is the driver's view of a network.
+type Network struct {
+	ID       string
+	Name     string
+	Internal bool
+	IPv6     bool
+	Subnets  []Subnet
+	// Options are the network's driver options (-o), already validated
+	// by ParseOptions.
+	Options map[string]string
+}
+
+// Endpoint is the driver's view of an endpoint being joined.
+type Endpoint struct {
+	ID string
+	// IfName is the interface name inside the sandbox (eth0…).
+	IfName string
+	// HostIfName is the name of the host side, if the driver makes one.
+	HostIfName string
+	MAC        net.HardwareAddr
+	IPv4       netip.Prefix
+	IPv6       netip.Prefix
+}
+
+// Sandbox is the namespace an endpoint joins.
+type Sandbox struct {
+	ID string
+	NS netns.NsHandle
+	// Handle is a netlink handle bound to the sandbox namespace.
+	Handle *netlink.Handle
+}
+
+// JoinInfo is what a successful Join reports.
+type JoinInfo struct {
+	Gateway4 netip.Addr
+	Gateway6 netip.Addr
+}
+
+// Driver is a network driver.
+type Driver interface {
+	// Type is the driver name (-d).
+	Type() string
+	Capability() Capability
+	// ParseOptions validates driver options before anything is created,
+	// returning an error that names any unknown key or bad value.
+	ParseOptions(opts map[string]string) error
+	// CreateNetwork makes (or, on restore, re-asserts) the network's
+	// kernel objects. It must be idempotent.
+	CreateNetwork(ctx context.Context, h Host, nw Network) error
+	// DeleteNetwork removes the network's kernel objects; missing ones
+	// are not an error.
+	DeleteNetwork(ctx context.Context, h Host, nw Network) error
+	// Join creates the endpoint's interface inside the sandbox, with its
+	// addresses, MAC and MTU, and brings it up.
+	Join(ctx context.Context, h Host, nw Network, ep Endpoint, sb Sandbox) (JoinInfo, error)
+	// Leave removes the endpoint's interfaces; missing ones are not an
+	// error.
+	Leave(ctx context.Context, h Host, nw Network, ep Endpoint) error
+}
+
+// Checker is implemented by drivers that can tell whether an endpoint's
+// kernel objects are intact, so restore re-joins only broken ones.
+type Checker interface {
+	EndpointOK(ctx context.Context, h Host, nw Network, ep Endpoint) bool
+}

@@ -1,0 +1,221 @@
+// Package bridge is the bridge network driver: one Linux bridge per
+// network carrying the gateway address, and one veth pair per endpoint
+// whose host end is a port of the bridge and whose other end is created
+// directly inside the sandbox namespace under its final name (eth0…).
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/patchbay/patchbay/cnm"
+	"github.com/patchbay/patchbay/driver"
+	"github.com/patchbay/patchbay/internal/nl"
+	"github.com/patchbay/patchbay/ipam"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// DefaultDevice is the device of the default "bridge" network.
+const DefaultDevice = "patchbay0"
+
+// Driver is the bridge driver. It keeps no state: everything it needs is
+// in the network and endpoint it is handed.
+type Driver struct{}
+
+// New returns the bridge driver.
+func New() *Driver { return &Driver{} }
+
+// Type implements driver.Driver.
+func (*Driver) Type() string { return "bridge" }
+
+// Capability implements driver.Driver.
+func (*Driver) Capability() driver.Capability {
+	return driver.Capability{Scope: cnm.ScopeLocal, NeedsNamespace: true, Connectable: true}
+}
+
+// ParseOptions implements driver.Driver.
+func (*Driver) ParseOptions(opts map[string]string) error {
+	_, err := ParseOptions(opts)
+	return err
+}
+
+// DeviceName is the bridge device of a network.
+func DeviceName(nw driver.Network) string {
+	if name := nw.Options[OptBridgeName]; name != "" {
+		return name
+	}
+	return "br-" + nw.ID[:12]
+}
+
+func networkTag(h driver.Host, nw driver.Network) string { return h.Tag + "net:" + nw.ID }
+
+// CreateNetwork makes the bridge, or re-asserts it on restore.
+func (d *Driver) CreateNetwork(ctx context.Context, h driver.Host, nw driver.Network) (retErr error) {
+	o, err := ParseOptions(nw.Options)
+	if err != nil {
+		return err
+	}
+	name := DeviceName(nw)
+	tag := networkTag(h, nw)
+	link, err := h.Handle.LinkByName(name)
+	switch {
+	case err == nil && link.Attrs().Alias != tag:
+		return cnm.Conflict("create bridge %s: an interface of that name exists and is not this network's", name)
+	case err == nil:
+		// Ours, from before a restart: re-assert below.
+	case nl.IsNotFound(err):
+		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{
+			Name: name, MTU: o.MTU, TxQLen: -1, HardwareAddr: ipam.RandomMAC(),
+		}}
+		if err := h.Handle.LinkAdd(br); err != nil {
+			return fmt.Errorf("create bridge %s: %w", name, err)
+		}
+		defer func() {
+			if retErr != nil {
+				_ = h.Handle.LinkDel(br)
+			}
+		}()
+		// The kernel ignores an alias in the create request.
+		if err := h.Handle.LinkSetAlias(br, tag); err != nil {
+			return fmt.Errorf("tag bridge %s: %w", name, err)
+		}
+		link = br
+	default:
+		return fmt.Errorf("look up bridge %s: %w", name, err)
+	}
+	for _, s := range nw.Subnets {
+		if !s.Gateway.IsValid() {
+			continue
+		}
+		addr := nl.Addr(netip.PrefixFrom(s.Gateway, s.Prefix.Bits()))
+		if s.Gateway.Is6() {
+			addr.Flags = unix.IFA_F_NODAD
+		}
+		if err := h.Handle.AddrReplace(link, addr); err != nil {
+			return fmt.Errorf("add gateway %s to bridge %s: %w", s.Gateway, name, err)
+		}
+	}
+	if err := h.Handle.LinkSetUp(link); err != nil {
+		return fmt.Errorf("set bridge %s up: %w", name, err)
+	}
+	return nil
+}
+
+// DeleteNetwork removes the bridge.
+func (d *Driver) DeleteNetwork(ctx context.Context, h driver.Host, nw driver.Network) error {
+	name := DeviceName(nw)
+	link, err := h.Handle.LinkByName(name)
+	if nl.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("look up bridge %s: %w", name, err)
+	}
+	if link.Attrs().Alias != networkTag(h, nw) {
+		return nil // not ours: leave it alone
+	}
+	if err := h.Handle.LinkDel(link); err != nil && !nl.IsNotFound(err) {
+		return fmt.Errorf("delete bridge %s: %w", name, err)
+	}
+	return nil
+}
+
+// Join creates the veth pair with its sandbox end already inside the
+// sandbox, configured and up.
+func (d *Driver) Join(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint, sb driver.Sandbox) (_ driver.JoinInfo, retErr error) {
+	o, err := ParseOptions(nw.Options)
+	if err != nil {
+		return driver.JoinInfo{}, err
+	}
+	brName := DeviceName(nw)
+	br, err := h.Handle.LinkByName(brName)
+	if err != nil {
+		return driver.JoinInfo{}, fmt.Errorf("look up bridge %s: %w", brName, err)
+	}
+	veth := &netlink.Veth{
+		LinkAttrs: netlink.LinkAttrs{
+			Name: ep.HostIfName, MTU: o.MTU, TxQLen: -1, Flags: net.FlagUp,
+		},
+		PeerName:         ep.IfName,
+		PeerHardwareAddr: ep.MAC,
+		PeerNamespace:    netlink.NsFd(sb.NS),
+		PeerMTU:          uint32(o.MTU),
+	}
+	if err := h.Handle.LinkAdd(veth); err != nil {
+		return driver.JoinInfo{}, fmt.Errorf("create veth %s for %s: %w", ep.HostIfName, ep.IfName, err)
+	}
+	defer func() {
+		if retErr != nil {
+			_ = h.Handle.LinkDel(veth)
+		}
+	}()
+	// Tag first, so a crash at any later step leaves a link the engine's
+	// sweep recognises; the kernel ignores an alias in the create request.
+	if err := h.Handle.LinkSetAlias(veth, h.Tag+"ep:"+ep.ID); err != nil {
+		return driver.JoinInfo{}, fmt.Errorf("tag veth %s: %w", ep.HostIfName, err)
+	}
+	if err := h.Handle.LinkSetMasterByIndex(veth, br.Attrs().Index); err != nil {
+		return driver.JoinInfo{}, fmt.Errorf("attach veth %s to bridge %s: %w", ep.HostIfName, brName, err)
+	}
+	peer, err := sb.Handle.LinkByName(ep.IfName)
+	if err != nil {
+		return driver.JoinInfo{}, fmt.Errorf("find %s in sandbox: %w", ep.IfName, err)
+	}
+	for _, p := range []netip.Prefix{ep.IPv4, ep.IPv6} {
+		if !p.IsValid() {
+			continue
+		}
+		addr := nl.Addr(p)
+		if p.Addr().Is6() {
+			addr.Flags = unix.IFA_F_NODAD
+		}
+		if err := sb.Handle.AddrAdd(peer, addr); err != nil {
+			return driver.JoinInfo{}, fmt.Errorf("add address %s to %s: %w", p, ep.IfName, err)
+		}
+	}
+	// The sandbox has arp_notify set, so bringing the link up sends a
+	// gratuitous ARP for the new address.
+	if err := sb.Handle.LinkSetUp(peer); err != nil {
+		return driver.JoinInfo{}, fmt.Errorf("set %s up: %w", ep.IfName, err)
+	}
+	var info driver.JoinInfo
+	if !nw.Internal {
+		for _, s := range nw.Subnets {
+			switch {
+			case s.Gateway.Is4() && ep.IPv4.IsValid() && !info.Gateway4.IsValid():
+				info.Gateway4 = s.Gateway
+			case s.Gateway.Is6() && ep.IPv6.IsValid() && !info.Gateway6.IsValid():
+				info.Gateway6 = s.Gateway
+			}
+		}
+	}
+	return info, nil
+}
+
+// Leave deletes the host end; the kernel removes its peer with it.
+func (d *Driver) Leave(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint) error {
+	if ep.HostIfName == "" {
+		return nil
+	}
+	err := h.Handle.LinkDel(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: ep.HostIfName}})
+	if err != nil && !nl.IsNotFound(err) {
+		return fmt.Errorf("delete veth %s: %w", ep.HostIfName, err)
+	}
+	return nil
+}
+
+// EndpointOK reports whether the host end exists and is a port of the
+// network's bridge.
+func (d *Driver) EndpointOK(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint) bool {
+	l, err := h.Handle.LinkByName(ep.HostIfName)
+	if err != nil {
+		return false
+	}
+	br, err := h.Handle.LinkByName(DeviceName(nw))
+	return err == nil && l.Attrs().MasterIndex == br.Attrs().Index
+}
+
+var _ driver.Checker = (*Driver)(nil)

@@ -1,0 +1,339 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+
+	"github.com/patchbay/patchbay/cnm"
+	"github.com/patchbay/patchbay/driver"
+	"github.com/patchbay/patchbay/internal/nl"
+	"github.com/patchbay/patchbay/ipam"
+	"github.com/patchbay/patchbay/store"
+	"github.com/vishvananda/netlink"
+)
+
+// EndpointOptions are the per-endpoint settings of a connect.
+type EndpointOptions struct {
+	IPv4    string // static address (--ip)
+	IPv6    string // static address (--ip6)
+	MAC     string // --mac-address; default random
+	Aliases []string
+}
+
+// Connect joins a sandbox to a network live: it gets the next ethN.
+func (e *Engine) Connect(ctx context.Context, netRef, sbRef string, opts EndpointOptions) (cnm.Endpoint, error) {
+	e.opMu.Lock()
+	defer e.opMu.Unlock()
+	n, err := e.findNetwork(netRef)
+	if err != nil {
+		return cnm.Endpoint{}, err
+	}
+	sb, err := e.findSandbox(sbRef)
+	if err != nil {
+		return cnm.Endpoint{}, err
+	}
+	ep, undo, err := e.joinLocked(ctx, n, sb, opts)
+	if err != nil {
+		return cnm.Endpoint{}, err
+	}
+	err = e.store.Update(func(tx *store.Tx) error {
+		if err := tx.PutEndpoint(ep); err != nil {
+			return err
+		}
+		return tx.PutNetwork(&n.Network)
+	})
+	if err != nil {
+		undo()
+		return cnm.Endpoint{}, fmt.Errorf("save endpoint: %w", err)
+	}
+	e.mu.Lock()
+	e.publishEndpointLocked(n, sb, ep)
+	e.mu.Unlock()
+	e.refreshHosts(sb)
+	return *ep, nil
+}
+
+// joinLocked plans and applies one endpoint: addresses, MAC, interface
+// name, the driver's join and the default route. The returned undo
+// reverses all of it. Caller holds opMu; nothing is published.
+func (e *Engine) joinLocked(ctx context.Context, n *network, sb *sbox, opts EndpointOptions) (_ *cnm.Endpoint, undo func(), retErr error) {
+	d, err := e.driverFor(n.Driver)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := e.checkJoin(n, sb, d); err != nil {
+		return nil, nil, err
+	}
+	ep := &cnm.Endpoint{ID: newID(), NetworkID: n.ID, SandboxID: sb.ID, Aliases: opts.Aliases}
+	var steps []func()
+	undo = func() {
+		for i := len(steps) - 1; i >= 0; i-- {
+			steps[i]()
+		}
+	}
+	defer func() {
+		if retErr != nil {
+			undo()
+		}
+	}()
+	if !d.Capability().Connectable {
+		return ep, undo, nil // none and host: a record, no interface
+	}
+	mac := ipam.RandomMAC()
+	if opts.MAC != "" {
+		if mac, err = ipam.ParseMAC(opts.MAC); err != nil {
+			return nil, nil, err
+		}
+	}
+	ep.MAC = mac.String()
+	for _, want := range []struct {
+		static string
+		v6     bool
+		dst    *netip.Prefix
+	}{{opts.IPv4, false, &ep.IPv4}, {opts.IPv6, true, &ep.IPv6}} {
+		p, release, err := e.allocate(n, want.static, want.v6)
+		if err != nil {
+			return nil, nil, err
+		}
+		if release != nil {
+			steps = append(steps, release)
+		}
+		*want.dst = p
+	}
+	ep.IfName = nextIfName(sb.eps)
+	ep.HostIfName = "veth" + ep.ID[:11]
+	dep := driver.Endpoint{ID: ep.ID, IfName: ep.IfName, HostIfName: ep.HostIfName, MAC: mac, IPv4: ep.IPv4, IPv6: ep.IPv6}
+	err = e.withSandboxNS(&sb.Sandbox, func(dsb driver.Sandbox) error {
+		info, err := d.Join(ctx, e.host, driverNetwork(n), dep, dsb)
+		if err != nil {
+			return err
+		}
+		steps = append(steps, func() { _ = d.Leave(context.Background(), e.host, driverNetwork(n), dep) })
+		ep.Gateway4, ep.Gateway6 = info.Gateway4, info.Gateway6
+		return e.setDefaultRoutes(dsb, sb.eps, ep)
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect %s to network %s: %w", sb.Name, n.Name, err)
+	}
+	return ep, undo, nil
+}
+
+func (e *Engine) checkJoin(n *network, sb *sbox, d driver.Driver) error {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	for _, ep := range sb.eps {
+		if ep.NetworkID == n.ID {
+			return cnm.Conflict("sandbox %s is already connected to network %s", sb.Name, n.Name)
+		}
+		if o := e.networks[ep.NetworkID]; o != nil {
+			if od, _ := e.driverFor(o.Driver); od != nil && !od.Capability().Connectable {
+				return cnm.Forbidden("sandbox %s is on network %s and cannot join another network", sb.Name, o.Name)
+			}
+		}
+	}
+	if len(sb.eps) > 0 && !d.Capability().Connectable {
+		return cnm.Forbidden("sandbox %s cannot join network %s while connected to other networks", sb.Name, n.Name)
+	}
+	if sb.HostNetwork != !d.Capability().NeedsNamespace {
+		return cnm.Forbidden("sandbox %s cannot join network %s", sb.Name, n.Name)
+	}
+	return nil
+}
+
+// allocate reserves a static address or the next serial one in the
+// network's first subnet of the family. It returns the zero prefix if
+// the network has no subnet of that family.
+func (e *Engine) allocate(n *network, static string, v6 bool) (netip.Prefix, func(), error) {
+	fam := "IPv4"
+	if v6 {
+		fam = "IPv6"
+	}
+	for i, c := range n.IPAM.Config {
+		if c.Subnet.Addr().Is6() != v6 {
+			continue
+		}
+		a := n.alloc[i]
+		var ip netip.Addr
+		if static != "" {
+			var err error
+			if ip, err = netip.ParseAddr(static); err != nil || ip.Is6() != v6 {
+				return netip.Prefix{}, nil, cnm.Invalid("invalid %s address %q", fam, static)
+			}
+			if err := a.Reserve(ip); err != nil {
+				return netip.Prefix{}, nil, err
+			}
+		} else {
+			var err error
+			if ip, err = a.Next(); err != nil {
+				return netip.Prefix{}, nil, err
+			}
+		}
+		if n.Cursors == nil {
+			n.Cursors = map[string]netip.Addr{}
+		}
+		prev, had := n.Cursors[c.Subnet.String()]
+		n.Cursors[c.Subnet.String()] = a.Cursor()
+		release := func() {
+			a.Release(ip)
+			if had {
+				a.SetCursor(prev)
+				n.Cursors[c.Subnet.String()] = prev
+			} else {
+				delete(n.Cursors, c.Subnet.String())
+			}
+		}
+		return netip.PrefixFrom(ip, c.Subnet.Bits()), release, nil
+	}
+	if static != "" {
+		return netip.Prefix{}, nil, cnm.Invalid("network %s has no %s subnet for address %s", n.Name, fam, static)
+	}
+	return netip.Prefix{}, nil, nil
+}
+
+func nextIfName(eps []*cnm.Endpoint) string {
+	for i := 0; ; i++ {
+		name := "eth" + strconv.Itoa(i)
+		if !slices.ContainsFunc(eps, func(ep *cnm.Endpoint) bool { return ep.IfName == name }) {
+			return name
+		}
+	}
+}
+
+// setDefaultRoutes installs the default routes via ep if no earlier
+// endpoint of the sandbox provides a gateway of that family.
+func (e *Engine) setDefaultRoutes(dsb driver.Sandbox, others []*cnm.Endpoint, ep *cnm.Endpoint) error {
+	for _, gw := range []netip.Addr{ep.Gateway4, ep.Gateway6} {
+		if !gw.IsValid() || gatewayOf(others, gw.Is6()) != nil {
+			continue
+		}
+		if err := defaultRoute(dsb.Handle, ep.IfName, gw); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func defaultRoute(h *netlink.Handle, ifName string, gw netip.Addr) error {
+	link, err := h.LinkByName(ifName)
+	if err != nil {
+		return fmt.Errorf("find %s: %w", ifName, err)
+	}
+	dst := netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+	if gw.Is6() {
+		dst = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+	}
+	r := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: nl.IPNet(dst), Gw: net.IP(gw.AsSlice())}
+	if err := h.RouteReplace(r); err != nil {
+		return fmt.Errorf("set default route via %s dev %s: %w", gw, ifName, err)
+	}
+	return nil
+}
+
+// gatewayOf returns the first endpoint (in join order) that provides a
+// gateway of the family.
+func gatewayOf(eps []*cnm.Endpoint, v6 bool) *cnm.Endpoint {
+	var best *cnm.Endpoint
+	for _, ep := range eps {
+		gw := ep.Gateway4
+		if v6 {
+			gw = ep.Gateway6
+		}
+		if gw.IsValid() && (best == nil || ep.Seq < best.Seq) {
+			best = ep
+		}
+	}
+	return best
+}
+
+// publishEndpointLocked makes a committed endpoint visible. Caller holds
+// mu for writing.
+func (e *Engine) publishEndpointLocked(n *network, sb *sbox, ep *cnm.Endpoint) {
+	sb.seq++
+	if ep.Seq == 0 {
+		ep.Seq = sb.seq
+	}
+	n.eps[ep.ID] = ep
+	sb.eps = append(sb.eps, ep)
+	slices.SortFunc(sb.eps, func(a, b *cnm.Endpoint) int { return int(a.Seq) - int(b.Seq) })
+}
+
+// Disconnect removes a sandbox's endpoint on a network. With force, an
+// endpoint is removed even if its kernel side is already gone.
+func (e *Engine) Disconnect(ctx context.Context, netRef, sbRef string, force bool) error {
+	e.opMu.Lock()
+	defer e.opMu.Unlock()
+	n, err := e.findNetwork(netRef)
+	if err != nil {
+		return err
+	}
+	sb, err := e.findSandbox(sbRef)
+	if err != nil {
+		return err
+	}
+	e.mu.RLock()
+	i := slices.IndexFunc(sb.eps, func(ep *cnm.Endpoint) bool { return ep.NetworkID == n.ID })
+	e.mu.RUnlock()
+	if i < 0 {
+		return cnm.NotFound("sandbox %s is not connected to network %s", sb.Name, n.Name)
+	}
+	if sb.HostNetwork {
+		return cnm.Forbidden("sandbox %s cannot be disconnected from the host network", sb.Name)
+	}
+	ep := sb.eps[i]
+	wasGateway := []bool{gatewayOf(sb.eps, false) == ep, gatewayOf(sb.eps, true) == ep}
+	if err := e.store.Update(func(tx *store.Tx) error { return tx.DeleteEndpoint(ep.ID) }); err != nil {
+		return fmt.Errorf("remove endpoint: %w", err)
+	}
+	e.mu.Lock()
+	delete(n.eps, ep.ID)
+	sb.eps = slices.Delete(slices.Clone(sb.eps), i, i+1)
+	e.mu.Unlock()
+	e.leaveKernel(ctx, ep)
+	// The route went with the interface: the next gateway endpoint of
+	// the sandbox takes the default route over.
+	for fam, v6 := range []bool{false, true} {
+		next := gatewayOf(sb.eps, v6)
+		if !wasGateway[fam] || next == nil {
+			continue
+		}
+		gw := next.Gateway4
+		if v6 {
+			gw = next.Gateway6
+		}
+		err := e.withSandboxNS(&sb.Sandbox, func(dsb driver.Sandbox) error {
+			return defaultRoute(dsb.Handle, next.IfName, gw)
+		})
+		if err != nil {
+			e.log.Warn("move default route", "sb", sb.Name, "err", err)
+		}
+	}
+	e.refreshHosts(sb)
+	return nil
+}
+
+// leaveKernel removes an endpoint's kernel objects and releases its
+// addresses. Its record is already gone. Caller holds opMu.
+func (e *Engine) leaveKernel(ctx context.Context, ep *cnm.Endpoint) {
+	e.mu.RLock()
+	n := e.networks[ep.NetworkID]
+	e.mu.RUnlock()
+	if n == nil {
+		return
+	}
+	d, _ := e.driverFor(n.Driver)
+	dep := driver.Endpoint{ID: ep.ID, IfName: ep.IfName, HostIfName: ep.HostIfName}
+	if err := d.Leave(ctx, e.host, driverNetwork(n), dep); err != nil {
+		e.log.Warn("leave network", "net", n.Name, "ep", ep.ID[:12], "err", err)
+	}
+	for i, c := range n.IPAM.Config {
+		for _, p := range []netip.Prefix{ep.IPv4, ep.IPv6} {
+			if p.IsValid() && c.Subnet.Contains(p.Addr()) {
+				n.alloc[i].Release(p.Addr())
+			}
+		}
+	}
+}

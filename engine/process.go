@@ -1,0 +1,268 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/patchbay/patchbay/cnm"
+	"github.com/patchbay/patchbay/sandbox"
+	"github.com/patchbay/patchbay/store"
+)
+
+// ProcessSpec is the command to run in a sandbox.
+type ProcessSpec struct {
+	Args []string
+	Env  []string
+	// Detached processes write stdout and stderr to the sandbox's log
+	// and read nothing; others use the given files.
+	Detached   bool
+	AutoRemove bool
+	Stdin      *os.File
+	Stdout     *os.File
+	Stderr     *os.File
+}
+
+// Start runs a command in a sandbox. It returns once the command is
+// executing (or failed to start). The process is in its own session, so
+// it keeps running if the daemon dies, and is re-adopted on restart.
+func (e *Engine) Start(ctx context.Context, ref string, spec ProcessSpec) (cnm.Process, error) {
+	if len(spec.Args) == 0 {
+		return cnm.Process{}, cnm.Invalid("no command given")
+	}
+	e.opMu.Lock()
+	defer e.opMu.Unlock()
+	sb, err := e.findSandbox(ref)
+	if err != nil {
+		return cnm.Process{}, err
+	}
+	if e.running(sb) != nil {
+		return cnm.Process{}, cnm.Conflict("sandbox %s already runs a process", sb.Name)
+	}
+	ps := sandbox.ProcSpec{
+		Args: spec.Args, Env: spec.Env, NetnsPath: sb.NetnsPath,
+		Stdin: spec.Stdin, Stdout: spec.Stdout, Stderr: spec.Stderr,
+	}
+	if sb.HostNetwork {
+		ps.NetnsPath = e.cfg.HostNetns
+	}
+	if !sb.HostNetwork && !sb.Adopted {
+		ps.Hostname = sb.Hostname
+		dir := e.filesDir(sb.ID)
+		for _, f := range []string{"hostname", "hosts", "resolv.conf"} {
+			ps.Mounts = append(ps.Mounts, sandbox.Mount{Source: filepath.Join(dir, f), Target: "/etc/" + f})
+		}
+	}
+	rec := &cnm.Process{Args: spec.Args, Env: spec.Env, Detached: spec.Detached, AutoRemove: spec.AutoRemove}
+	if spec.Detached {
+		log, err := os.OpenFile(e.logPath(sb.ID), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return cnm.Process{}, fmt.Errorf("open log: %w", err)
+		}
+		defer log.Close()
+		ps.Stdin, ps.Stdout, ps.Stderr = nil, log, log
+		rec.LogPath = log.Name()
+	}
+	p, err := sandbox.Start(ps)
+	if err != nil {
+		return cnm.Process{}, fmt.Errorf("start %s in sandbox %s: %w", spec.Args[0], sb.Name, err)
+	}
+	rec.State, rec.Pid, rec.StartTime, rec.Started = cnm.StateRunning, p.Pid, p.StartTime, time.Now()
+	done := make(chan struct{})
+	e.mu.Lock()
+	sb.Process, sb.done = rec, done
+	e.mu.Unlock()
+	if err := e.store.Update(func(tx *store.Tx) error { return tx.PutSandbox(&sb.Sandbox) }); err != nil {
+		// The process runs but is not recorded: stop it rather than
+		// leave something no record explains.
+		_ = sandbox.Signal(p.Pid, syscall.SIGKILL)
+		_, _ = p.Wait()
+		e.mu.Lock()
+		sb.Process, sb.done = nil, nil
+		e.mu.Unlock()
+		return cnm.Process{}, fmt.Errorf("save process: %w", err)
+	}
+	// Not tracked by e.wg: a child outlives Close (live restore), and
+	// processExited ignores exits after Close.
+	go func() {
+		code, err := p.Wait()
+		if err != nil {
+			e.log.Warn("wait for process", "sb", sb.Name, "err", err)
+		}
+		e.processExited(sb, code)
+	}()
+	return *rec, nil
+}
+
+// watch re-adopts a process that survived a daemon restart. Its exit
+// status cannot be collected: it is not our child.
+func (e *Engine) watch(sb *sbox) {
+	done := make(chan struct{})
+	sb.done = done
+	pid, start := sb.Process.Pid, sb.Process.StartTime
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		if err := sandbox.WaitExit(e.ctx, pid, start); err != nil {
+			return // engine closing: the process lives on
+		}
+		e.processExited(sb, -1)
+	}()
+}
+
+// processExited records a process's end and removes an auto-remove
+// sandbox.
+func (e *Engine) processExited(sb *sbox, code int) {
+	e.opMu.Lock()
+	defer e.opMu.Unlock()
+	if e.ctx.Err() != nil {
+		return // closed: the next engine re-adopts or records the exit
+	}
+	e.mu.Lock()
+	done := sb.done
+	proc := *sb.Process
+	proc.State, proc.ExitCode, proc.Finished = cnm.StateExited, code, time.Now()
+	sb.Process, sb.done = &proc, nil
+	e.mu.Unlock()
+	defer close(done)
+	if _, still := e.sandboxLive(sb.ID); !still {
+		return
+	}
+	if proc.AutoRemove {
+		if err := e.removeSandboxLocked(context.Background(), sb.ID); err != nil {
+			e.log.Warn("auto-remove sandbox", "sb", sb.Name, "err", err)
+		}
+		return
+	}
+	if err := e.store.Update(func(tx *store.Tx) error { return tx.PutSandbox(&sb.Sandbox) }); err != nil {
+		e.log.Warn("save process exit", "sb", sb.Name, "err", err)
+	}
+}
+
+func (e *Engine) sandboxLive(id string) (*sbox, bool) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	sb, ok := e.sandboxes[id]
+	return sb, ok
+}
+
+// running returns the channel closed when the sandbox's process exits,
+// or nil if none runs.
+func (e *Engine) running(sb *sbox) chan struct{} {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return sb.done
+}
+
+// Wait blocks until the sandbox's process exits and returns its exit
+// code (-1 if it ended while the daemon was down).
+func (e *Engine) Wait(ctx context.Context, ref string) (int, error) {
+	sb, err := e.findSandbox(ref)
+	if err != nil {
+		return 0, err
+	}
+	if done := e.running(sb); done != nil {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if sb.Process == nil {
+		return 0, cnm.Conflict("sandbox %s has no process", sb.Name)
+	}
+	return sb.Process.ExitCode, nil
+}
+
+// Kill sends a signal to the sandbox's process group.
+func (e *Engine) Kill(ref string, sig syscall.Signal) error {
+	sb, err := e.findSandbox(ref)
+	if err != nil {
+		return err
+	}
+	e.mu.RLock()
+	var pid int
+	if sb.done != nil {
+		pid = sb.Process.Pid
+	}
+	e.mu.RUnlock()
+	if pid == 0 {
+		return cnm.Conflict("sandbox %s is not running", sb.Name)
+	}
+	return sandbox.Signal(pid, sig)
+}
+
+// Stop sends SIGTERM, then SIGKILL after timeout, and waits for the
+// process to exit. Stopping a sandbox that is not running is a no-op.
+func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration) error {
+	sb, err := e.findSandbox(ref)
+	if err != nil {
+		return err
+	}
+	done := e.running(sb)
+	if done == nil {
+		return nil
+	}
+	_ = e.Kill(sb.ID, syscall.SIGTERM)
+	select {
+	case <-done:
+		return nil
+	case <-time.After(timeout):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	_ = e.Kill(sb.ID, syscall.SIGKILL)
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ExecSpec is a command to run inside a running sandbox.
+type ExecSpec struct {
+	Args                  []string
+	Env                   []string
+	Stdin, Stdout, Stderr *os.File
+}
+
+// Exec runs a command in the namespaces of the sandbox's running process
+// and returns it; the caller waits for it.
+func (e *Engine) Exec(ctx context.Context, ref string, spec ExecSpec) (*sandbox.Process, error) {
+	if len(spec.Args) == 0 {
+		return nil, cnm.Invalid("no command given")
+	}
+	sb, err := e.findSandbox(ref)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.RLock()
+	var pid int
+	if sb.done != nil {
+		pid = sb.Process.Pid
+	}
+	e.mu.RUnlock()
+	if pid == 0 {
+		return nil, cnm.Conflict("sandbox %s is not running", sb.Name)
+	}
+	p, err := sandbox.Exec(sandbox.ExecSpec{Pid: pid, Args: spec.Args, Env: spec.Env, Stdin: spec.Stdin, Stdout: spec.Stdout, Stderr: spec.Stderr})
+	if err != nil {
+		return nil, fmt.Errorf("exec in sandbox %s: %w", sb.Name, err)
+	}
+	return p, nil
+}
+
+// LogPath returns the log file of a sandbox's detached process.
+func (e *Engine) LogPath(ref string) (string, error) {
+	sb, err := e.findSandbox(ref)
+	if err != nil {
+		return "", err
+	}
+	return e.logPath(sb.ID), nil
+}

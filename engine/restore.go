@@ -1,0 +1,268 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"net/netip"
+
+	"github.com/patchbay/patchbay/cnm"
+	"github.com/patchbay/patchbay/driver"
+	"github.com/patchbay/patchbay/ipam"
+	"github.com/patchbay/patchbay/sandbox"
+	"github.com/patchbay/patchbay/store"
+)
+
+// restore loads the state file and reconciles the kernel with it: every
+// network and endpoint is re-asserted (re-created where the kernel lost
+// it), processes that survived are re-adopted, and kernel objects
+// carrying this engine's tag that no record explains are removed. It is
+// the same path after a clean stop, a crash or a reboot.
+func (e *Engine) restore(ctx context.Context) error {
+	var nets []*cnm.Network
+	var eps []*cnm.Endpoint
+	var sbs []*cnm.Sandbox
+	err := e.store.View(func(tx *store.Tx) error {
+		var err error
+		if nets, err = tx.Networks(); err != nil {
+			return err
+		}
+		if eps, err = tx.Endpoints(); err != nil {
+			return err
+		}
+		sbs, err = tx.Sandboxes()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, rec := range nets {
+		if err := e.restoreNetwork(ctx, rec); err != nil {
+			e.log.Warn("restore network", "net", rec.Name, "err", err)
+		}
+	}
+	var drop []string // sandbox records to delete
+	fresh := map[string]bool{}
+	for _, rec := range sbs {
+		sb := &sbox{Sandbox: *rec}
+		if !sb.HostNetwork && !sandbox.IsNetns(sb.NetnsPath) {
+			if sb.Adopted {
+				drop = append(drop, sb.ID)
+				continue
+			}
+			// Lost with a reboot or a wiped exec-root: the process went
+			// with it; make a new namespace and rejoin the endpoints.
+			if err := sandbox.CreateNetns(sb.NetnsPath); err != nil {
+				e.log.Warn("recreate sandbox namespace", "sb", sb.Name, "err", err)
+				drop = append(drop, sb.ID)
+				continue
+			}
+			fresh[sb.ID] = true
+		}
+		e.sandboxes[sb.ID] = sb
+	}
+	var dropEps []string
+	for _, ep := range eps {
+		n, sb := e.networks[ep.NetworkID], e.sandboxes[ep.SandboxID]
+		if n == nil || sb == nil {
+			dropEps = append(dropEps, ep.ID)
+			continue
+		}
+		for i, c := range n.IPAM.Config {
+			for _, p := range []netip.Prefix{ep.IPv4, ep.IPv6} {
+				if p.IsValid() && c.Subnet.Contains(p.Addr()) {
+					_ = n.alloc[i].Reserve(p.Addr())
+				}
+			}
+		}
+		n.eps[ep.ID] = ep
+		sb.eps = append(sb.eps, ep)
+		sb.seq = max(sb.seq, ep.Seq)
+	}
+	for _, sb := range e.sandboxes {
+		slices.SortFunc(sb.eps, func(a, b *cnm.Endpoint) int { return int(a.Seq) - int(b.Seq) })
+		e.restoreEndpoints(ctx, sb, fresh[sb.ID])
+		if err := e.writeFiles(sb); err != nil {
+			e.log.Warn("rewrite sandbox files", "sb", sb.Name, "err", err)
+		}
+		e.restoreProcess(sb, fresh[sb.ID])
+	}
+	if len(drop) > 0 || len(dropEps) > 0 {
+		err := e.store.Update(func(tx *store.Tx) error {
+			for _, id := range drop {
+				if err := tx.DeleteSandbox(id); err != nil {
+					return err
+				}
+			}
+			for _, ep := range eps {
+				if slices.Contains(drop, ep.SandboxID) || slices.Contains(dropEps, ep.ID) {
+					if err := tx.DeleteEndpoint(ep.ID); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	e.sweep()
+	// Auto-remove sandboxes whose process ended while we were away.
+	for _, sb := range e.sandboxes {
+		if sb.Process != nil && sb.Process.AutoRemove && sb.done == nil {
+			e.opMu.Lock()
+			_ = e.removeSandboxLocked(ctx, sb.ID)
+			e.opMu.Unlock()
+		}
+	}
+	return nil
+}
+
+func (e *Engine) restoreNetwork(ctx context.Context, rec *cnm.Network) error {
+	n := &network{Network: *rec, eps: map[string]*cnm.Endpoint{}}
+	for _, c := range rec.IPAM.Config {
+		a, err := ipam.NewAllocator(ipam.Config{Subnet: c.Subnet, IPRange: c.IPRange, Gateway: c.Gateway, Aux: c.AuxAddresses})
+		if err != nil {
+			return err
+		}
+		if cur, ok := rec.Cursors[c.Subnet.String()]; ok {
+			a.SetCursor(cur)
+		}
+		n.alloc = append(n.alloc, a)
+	}
+	e.networks[n.ID] = n
+	d, err := e.driverFor(n.Driver)
+	if err != nil {
+		return err
+	}
+	return d.CreateNetwork(ctx, e.host, driverNetwork(n))
+}
+
+// restoreEndpoints re-joins endpoints whose kernel side is missing.
+func (e *Engine) restoreEndpoints(ctx context.Context, sb *sbox, fresh bool) {
+	var rejoined []*cnm.Endpoint
+	for _, ep := range sb.eps {
+		n := e.networks[ep.NetworkID]
+		d, _ := e.driverFor(n.Driver)
+		if !d.Capability().Connectable {
+			continue
+		}
+		dn := driverNetwork(n)
+		mac, _ := ipam.ParseMAC(ep.MAC)
+		dep := driver.Endpoint{ID: ep.ID, IfName: ep.IfName, HostIfName: ep.HostIfName, MAC: mac, IPv4: ep.IPv4, IPv6: ep.IPv6}
+		if c, ok := d.(driver.Checker); ok && !fresh && c.EndpointOK(ctx, e.host, dn, dep) {
+			continue
+		}
+		_ = d.Leave(ctx, e.host, dn, dep)
+		err := e.withSandboxNS(&sb.Sandbox, func(dsb driver.Sandbox) error {
+			// A stale interface of that name may remain inside.
+			if l, err := dsb.Handle.LinkByName(ep.IfName); err == nil {
+				_ = dsb.Handle.LinkDel(l)
+			}
+			_, err := d.Join(ctx, e.host, dn, dep, dsb)
+			return err
+		})
+		if err != nil {
+			e.log.Warn("rejoin endpoint", "sb", sb.Name, "net", n.Name, "err", err)
+			continue
+		}
+		rejoined = append(rejoined, ep)
+	}
+	if len(rejoined) == 0 {
+		return
+	}
+	err := e.withSandboxNS(&sb.Sandbox, func(dsb driver.Sandbox) error {
+		for _, v6 := range []bool{false, true} {
+			gwEp := gatewayOf(sb.eps, v6)
+			if gwEp == nil || !slices.Contains(rejoined, gwEp) {
+				continue
+			}
+			gw := gwEp.Gateway4
+			if v6 {
+				gw = gwEp.Gateway6
+			}
+			if err := defaultRoute(dsb.Handle, gwEp.IfName, gw); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		e.log.Warn("restore default route", "sb", sb.Name, "err", err)
+	}
+}
+
+// restoreProcess re-adopts a process that kept running, or records that
+// it ended while the daemon was away.
+func (e *Engine) restoreProcess(sb *sbox, fresh bool) {
+	p := sb.Process
+	if p == nil || p.State != cnm.StateRunning {
+		return
+	}
+	if !fresh && sandbox.Alive(p.Pid, p.StartTime) {
+		e.watch(sb)
+		return
+	}
+	proc := *p
+	proc.State, proc.ExitCode, proc.Finished = cnm.StateExited, -1, time.Now()
+	sb.Process = &proc
+	if err := e.store.Update(func(tx *store.Tx) error { return tx.PutSandbox(&sb.Sandbox) }); err != nil {
+		e.log.Warn("save process exit", "sb", sb.Name, "err", err)
+	}
+}
+
+// sweep removes tagged links, namespace files and sandbox directories
+// that no record explains: leftovers of an operation cut short.
+func (e *Engine) sweep() {
+	known := map[string]bool{}
+	for id, n := range e.networks {
+		known["net:"+id] = true
+		for epID := range n.eps {
+			known["ep:"+epID] = true
+		}
+	}
+	if links, err := e.host.Handle.LinkList(); err == nil {
+		for _, l := range links {
+			alias := l.Attrs().Alias
+			if !strings.HasPrefix(alias, e.host.Tag) || known[strings.TrimPrefix(alias, e.host.Tag)] {
+				continue
+			}
+			e.log.Info("removing leftover link", "link", l.Attrs().Name)
+			_ = e.host.Handle.LinkDel(l)
+		}
+	}
+	nsFiles := map[string]bool{}
+	dirs := map[string]bool{}
+	for id, sb := range e.sandboxes {
+		nsFiles[sb.NetnsPath] = true
+		dirs[id] = true
+	}
+	if ents, err := os.ReadDir(filepath.Join(e.cfg.ExecRoot, "netns")); err == nil {
+		for _, ent := range ents {
+			p := filepath.Join(e.cfg.ExecRoot, "netns", ent.Name())
+			if !nsFiles[p] {
+				e.log.Info("removing leftover namespace", "path", p)
+				_ = sandbox.RemoveNetns(p)
+			}
+		}
+	}
+	if ents, err := os.ReadDir(filepath.Join(e.cfg.ExecRoot, "sandboxes")); err == nil {
+		for _, ent := range ents {
+			if !dirs[ent.Name()] {
+				_ = os.RemoveAll(filepath.Join(e.cfg.ExecRoot, "sandboxes", ent.Name()))
+			}
+		}
+	}
+	if ents, err := os.ReadDir(filepath.Join(e.cfg.Root, "logs")); err == nil {
+		for _, ent := range ents {
+			if !dirs[strings.TrimSuffix(ent.Name(), ".log")] {
+				_ = os.Remove(filepath.Join(e.cfg.Root, "logs", ent.Name()))
+			}
+		}
+	}
+}

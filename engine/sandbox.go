@@ -1,0 +1,275 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	"github.com/patchbay/patchbay/cnm"
+	"github.com/patchbay/patchbay/sandbox"
+	"github.com/patchbay/patchbay/store"
+)
+
+// SandboxCreate asks for a new sandbox joined to one network.
+type SandboxCreate struct {
+	Name     string
+	Hostname string
+	// Network is "none", "host" or a network name or ID; "" means the
+	// default "bridge".
+	Network  string
+	Endpoint EndpointOptions
+	// AdoptPID adopts the network namespace of a running process.
+	AdoptPID int
+	// AdoptNetns adopts a network namespace file (e.g. /var/run/netns/x).
+	AdoptNetns string
+}
+
+var validSandboxName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+
+// CreateSandbox creates a sandbox: a new (or adopted) network namespace,
+// its generated files, and its endpoint on the requested network. It is
+// atomic: on any error nothing is left.
+func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sandbox, retErr error) {
+	if req.Name != "" && !validSandboxName.MatchString(req.Name) {
+		return cnm.Sandbox{}, cnm.Invalid("invalid sandbox name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, at least 2 characters", req.Name)
+	}
+	if req.AdoptPID != 0 && req.AdoptNetns != "" {
+		return cnm.Sandbox{}, cnm.Invalid("--pid and --netns are mutually exclusive")
+	}
+	if req.Network == "" {
+		req.Network = "bridge"
+	}
+	n, err := e.findNetwork(req.Network)
+	if err != nil {
+		return cnm.Sandbox{}, err
+	}
+	d, _ := e.driverFor(n.Driver)
+	hostMode := !d.Capability().NeedsNamespace
+	adopt := req.AdoptPID != 0 || req.AdoptNetns != ""
+	if hostMode && adopt {
+		return cnm.Sandbox{}, cnm.Invalid("an adopted namespace cannot join the host network")
+	}
+	if hostMode && req.Hostname != "" {
+		return cnm.Sandbox{}, cnm.Invalid("conflicting options: hostname and the host network")
+	}
+	sb := &sbox{Sandbox: cnm.Sandbox{
+		ID: newID(), Name: req.Name, Hostname: req.Hostname, Created: time.Now(),
+		HostNetwork: hostMode, Adopted: adopt, ExternalPID: req.AdoptPID,
+	}}
+	if sb.Hostname == "" && !hostMode {
+		sb.Hostname = sb.ID[:12]
+	}
+
+	// The namespace is made before taking the operation lock, so many
+	// sandboxes can be created at once.
+	if !hostMode {
+		sb.NetnsPath = e.netnsPath(sb.ID)
+		switch {
+		case req.AdoptPID != 0:
+			err = sandbox.BindNetns(fmt.Sprintf("/proc/%d/ns/net", req.AdoptPID), sb.NetnsPath)
+		case req.AdoptNetns != "":
+			err = sandbox.BindNetns(req.AdoptNetns, sb.NetnsPath)
+		default:
+			err = sandbox.CreateNetns(sb.NetnsPath)
+		}
+		if err != nil {
+			return cnm.Sandbox{}, fmt.Errorf("create sandbox namespace: %w", err)
+		}
+		defer func() {
+			if retErr != nil {
+				_ = sandbox.RemoveNetns(sb.NetnsPath)
+			}
+		}()
+	}
+	if err := e.writeFiles(sb); err != nil {
+		return cnm.Sandbox{}, err
+	}
+	defer func() {
+		if retErr != nil {
+			_ = os.RemoveAll(e.filesDir(sb.ID))
+		}
+	}()
+
+	e.opMu.Lock()
+	defer e.opMu.Unlock()
+	if err := e.pickName(sb); err != nil {
+		return cnm.Sandbox{}, err
+	}
+	// Re-resolve: the network may have gone while we were unlocked.
+	if n, err = e.findNetwork(n.ID); err != nil {
+		return cnm.Sandbox{}, err
+	}
+	ep, undo, err := e.joinLocked(ctx, n, sb, req.Endpoint)
+	if err != nil {
+		return cnm.Sandbox{}, err
+	}
+	err = e.store.Update(func(tx *store.Tx) error {
+		if err := tx.PutSandbox(&sb.Sandbox); err != nil {
+			return err
+		}
+		if err := tx.PutEndpoint(ep); err != nil {
+			return err
+		}
+		return tx.PutNetwork(&n.Network)
+	})
+	if err != nil {
+		undo()
+		return cnm.Sandbox{}, fmt.Errorf("save sandbox %s: %w", sb.Name, err)
+	}
+	e.mu.Lock()
+	e.sandboxes[sb.ID] = sb
+	e.publishEndpointLocked(n, sb, ep)
+	e.mu.Unlock()
+	e.refreshHosts(sb)
+	return sb.Sandbox, nil
+}
+
+// pickName checks a requested name is free or generates one.
+func (e *Engine) pickName(sb *sbox) error {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	taken := func(name string) bool {
+		for _, o := range e.sandboxes {
+			if o.Name == name {
+				return true
+			}
+		}
+		return false
+	}
+	if sb.Name != "" {
+		if taken(sb.Name) {
+			return cnm.Conflict("sandbox name %s is already in use", sb.Name)
+		}
+		return nil
+	}
+	for i := 0; ; i++ {
+		name := randomName(i >= 10)
+		if !taken(name) {
+			sb.Name = name
+			return nil
+		}
+	}
+}
+
+// RemoveSandbox removes a sandbox, its endpoints and its namespace. A
+// running process is an error unless force, which kills it first.
+func (e *Engine) RemoveSandbox(ctx context.Context, ref string, force bool) error {
+	sb, err := e.findSandbox(ref)
+	if err != nil {
+		return err
+	}
+	if done := e.running(sb); done != nil {
+		if !force {
+			return cnm.Conflict("sandbox %s is running: stop it first or use --force", sb.Name)
+		}
+		if err := e.Kill(sb.ID, 9); err != nil && !errors.Is(err, cnm.ErrNotFound) {
+			return err
+		}
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	e.opMu.Lock()
+	defer e.opMu.Unlock()
+	return e.removeSandboxLocked(ctx, sb.ID)
+}
+
+// removeSandboxLocked removes a sandbox whose process is not running;
+// it is a no-op if the sandbox is already gone. Caller holds opMu.
+func (e *Engine) removeSandboxLocked(ctx context.Context, id string) error {
+	e.mu.RLock()
+	sb := e.sandboxes[id]
+	e.mu.RUnlock()
+	if sb == nil {
+		return nil
+	}
+	eps := append([]*cnm.Endpoint(nil), sb.eps...)
+	err := e.store.Update(func(tx *store.Tx) error {
+		for _, ep := range eps {
+			if err := tx.DeleteEndpoint(ep.ID); err != nil {
+				return err
+			}
+		}
+		return tx.DeleteSandbox(sb.ID)
+	})
+	if err != nil {
+		return fmt.Errorf("remove sandbox %s: %w", sb.Name, err)
+	}
+	e.mu.Lock()
+	delete(e.sandboxes, sb.ID)
+	for _, ep := range eps {
+		if n := e.networks[ep.NetworkID]; n != nil {
+			delete(n.eps, ep.ID)
+		}
+	}
+	e.mu.Unlock()
+	for _, ep := range eps {
+		e.leaveKernel(ctx, ep)
+	}
+	if sb.NetnsPath != "" {
+		if err := sandbox.RemoveNetns(sb.NetnsPath); err != nil {
+			e.log.Warn("remove sandbox namespace", "sb", sb.Name, "err", err)
+		}
+	}
+	_ = os.RemoveAll(e.filesDir(sb.ID))
+	_ = os.Remove(e.logPath(sb.ID))
+	return nil
+}
+
+// writeFiles creates the sandbox's hostname, hosts and resolv.conf.
+func (e *Engine) writeFiles(sb *sbox) error {
+	if sb.HostNetwork || sb.Adopted {
+		return nil
+	}
+	dir := e.filesDir(sb.ID)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create sandbox files: %w", err)
+	}
+	host, err := os.ReadFile(e.cfg.ResolvConf)
+	if err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("read host resolv.conf: %w", err)
+	}
+	files := map[string][]byte{
+		"hostname":    []byte(sb.Hostname + "\n"),
+		"resolv.conf": sandbox.ResolvConf(host),
+		"hosts":       e.hostsFile(sb),
+	}
+	for name, data := range files {
+		if err := sandbox.WriteFile(filepath.Join(dir, name), data); err != nil {
+			return fmt.Errorf("write sandbox %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (e *Engine) hostsFile(sb *sbox) []byte {
+	var self []sandbox.HostEntry
+	for _, ep := range sb.eps {
+		if ep.IPv4.IsValid() {
+			self = append(self, sandbox.HostEntry{Addr: ep.IPv4.Addr(), Names: []string{sb.Hostname}})
+		}
+		if ep.IPv6.IsValid() {
+			self = append(self, sandbox.HostEntry{Addr: ep.IPv6.Addr(), Names: []string{sb.Hostname}})
+		}
+	}
+	return sandbox.HostsFile(self, nil)
+}
+
+// refreshHosts rewrites the hosts file after the endpoints changed.
+func (e *Engine) refreshHosts(sb *sbox) {
+	if sb.HostNetwork || sb.Adopted {
+		return
+	}
+	e.mu.RLock()
+	data := e.hostsFile(sb)
+	e.mu.RUnlock()
+	if err := sandbox.WriteFile(filepath.Join(e.filesDir(sb.ID), "hosts"), data); err != nil {
+		e.log.Warn("write hosts", "sb", sb.Name, "err", err)
+	}
+}
