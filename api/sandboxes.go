@@ -7,9 +7,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"syscall"
 
 	"github.com/patchbay/patchbay/cnm"
 	"github.com/patchbay/patchbay/engine"
+	"github.com/patchbay/patchbay/sandbox"
 )
 
 // sandboxCreate creates a sandbox and, if asked, starts its process:
@@ -39,12 +41,16 @@ func (s *Server) sandboxCreate(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusCreated, SandboxCreateResponse{ID: id, Name: name})
 		return
 	}
-	s.attached(w, func(ctx context.Context, stdio []*os.File) (string, func() (int, error), error) {
+	s.attached(w, func(ctx context.Context, stdio []*os.File) (*running, error) {
 		id, _, err := s.createAndStart(ctx, req, stdio)
 		if err != nil {
-			return "", nil, err
+			return nil, err
 		}
-		return id, func() (int, error) { return s.eng.Wait(context.Background(), id) }, nil
+		return &running{
+			id:     id,
+			wait:   func() (int, error) { return s.eng.Wait(context.Background(), id) },
+			signal: func(sig syscall.Signal) error { return s.eng.Kill(id, sig) },
+		}, nil
 	})
 }
 
@@ -86,19 +92,30 @@ func (s *Server) sandboxExec(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	s.attached(w, func(ctx context.Context, stdio []*os.File) (string, func() (int, error), error) {
+	s.attached(w, func(ctx context.Context, stdio []*os.File) (*running, error) {
 		p, err := s.eng.Exec(ctx, id, engine.ExecSpec{Args: req.Args, Env: req.Env, Stdin: stdio[0], Stdout: stdio[1], Stderr: stdio[2]})
 		if err != nil {
-			return "", nil, err
+			return nil, err
 		}
-		return id, p.Wait, nil
+		return &running{
+			id:     id,
+			wait:   p.Wait,
+			signal: func(sig syscall.Signal) error { return sandbox.Signal(p.Pid, sig) },
+		}, nil
 	})
+}
+
+// running is a process started on an attached connection.
+type running struct {
+	id     string
+	wait   func() (int, error)
+	signal func(syscall.Signal) error
 }
 
 // attached upgrades the connection, receives the caller's stdio, starts
 // the process and reports its start and exit. Signal lines from the
 // caller are delivered to the sandbox's process.
-func (s *Server) attached(w http.ResponseWriter, start func(context.Context, []*os.File) (string, func() (int, error), error)) {
+func (s *Server) attached(w http.ResponseWriter, start func(context.Context, []*os.File) (*running, error)) {
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		writeError(w, fmt.Errorf("connection cannot be upgraded"))
@@ -120,16 +137,20 @@ func (s *Server) attached(w http.ResponseWriter, start func(context.Context, []*
 		s.log.Warn("attached run", "err", err)
 		return
 	}
-	enc := json.NewEncoder(conn)
-	id, wait, err := start(context.Background(), stdio)
-	for _, f := range stdio {
-		f.Close() // the process holds its own copies
+	closeAll := func() {
+		for _, f := range stdio {
+			f.Close() // the process holds its own copies
+		}
 	}
+	defer closeAll() // also if start panics
+	enc := json.NewEncoder(conn)
+	run, err := start(context.Background(), stdio)
+	closeAll()
 	if err != nil {
 		_ = enc.Encode(StreamMessage{Error: err.Error(), Status: StatusOf(err)})
 		return
 	}
-	_ = enc.Encode(StreamMessage{ID: id})
+	_ = enc.Encode(StreamMessage{ID: run.id})
 	go func() {
 		dec := json.NewDecoder(conn)
 		for {
@@ -138,11 +159,11 @@ func (s *Server) attached(w http.ResponseWriter, start func(context.Context, []*
 				return
 			}
 			if m.Signal > 0 {
-				_ = s.eng.Kill(id, sigOf(m.Signal))
+				_ = run.signal(syscall.Signal(m.Signal))
 			}
 		}
 	}()
-	code, err := wait()
+	code, err := run.wait()
 	if err != nil {
 		_ = enc.Encode(StreamMessage{Error: err.Error(), Status: StatusOf(err)})
 		return

@@ -24,6 +24,9 @@ import (
 // APIVersion is the Docker Engine API version the network routes follow.
 const APIVersion = "1.47"
 
+// Version is patchbay's version.
+const Version = "0.1.0"
+
 // Server serves an engine.
 type Server struct {
 	eng *engine.Engine
@@ -97,7 +100,7 @@ func (s *Server) ping(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) version(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{
-		"Version": "0.1.0", "ApiVersion": APIVersion, "MinAPIVersion": "1.24", "Os": "linux",
+		"Version": Version, "ApiVersion": APIVersion, "MinAPIVersion": "1.24", "Os": "linux",
 	})
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -71,5 +70,3 @@ func RecvFiles(c *net.UnixConn, n int) ([]*os.File, error) {
 
 // WriteMessage writes one JSON line.
 func WriteMessage(enc *json.Encoder, m StreamMessage) error { return enc.Encode(m) }
-
-func sigOf(n int) syscall.Signal { return syscall.Signal(n) }

@@ -134,6 +134,12 @@ func (c *Client) Ping(ctx context.Context) error {
 	return c.do(ctx, http.MethodGet, "/_ping", nil, nil, nil)
 }
 
+// Version returns the daemon's version fields.
+func (c *Client) Version(ctx context.Context) (map[string]string, error) {
+	var out map[string]string
+	return out, c.do(ctx, http.MethodGet, "/version", nil, nil, &out)
+}
+
 // NetworkList lists networks passing the filters.
 func (c *Client) NetworkList(ctx context.Context, f api.Filters) ([]api.NetworkResource, error) {
 	var q url.Values

@@ -60,7 +60,7 @@ func (e *Engine) Connect(ctx context.Context, netRef, sbRef string, opts Endpoin
 // joinLocked plans and applies one endpoint: addresses, MAC, interface
 // name, the driver's join and the default route. The returned undo
 // reverses all of it. Caller holds opMu; nothing is published.
-func (e *Engine) joinLocked(ctx context.Context, n *network, sb *sbox, opts EndpointOptions) (_ *cnm.Endpoint, undo func(), retErr error) {
+func (e *Engine) joinLocked(ctx context.Context, n *network, sb *sbox, opts EndpointOptions) (_ *cnm.Endpoint, _ func(), retErr error) {
 	d, err := e.driverFor(n.Driver)
 	if err != nil {
 		return nil, nil, err
@@ -70,7 +70,7 @@ func (e *Engine) joinLocked(ctx context.Context, n *network, sb *sbox, opts Endp
 	}
 	ep := &cnm.Endpoint{ID: newID(), NetworkID: n.ID, SandboxID: sb.ID, Aliases: opts.Aliases}
 	var steps []func()
-	undo = func() {
+	undo := func() {
 		for i := len(steps) - 1; i >= 0; i-- {
 			steps[i]()
 		}

@@ -145,6 +145,7 @@ func (e *Engine) restoreNetwork(ctx context.Context, rec *cnm.Network) error {
 
 // restoreEndpoints re-joins endpoints whose kernel side is missing.
 func (e *Engine) restoreEndpoints(ctx context.Context, sb *sbox, fresh bool) {
+	e.sweepSandbox(sb)
 	var rejoined []*cnm.Endpoint
 	for _, ep := range sb.eps {
 		n := e.networks[ep.NetworkID]
@@ -194,6 +195,34 @@ func (e *Engine) restoreEndpoints(ctx context.Context, sb *sbox, fresh bool) {
 	})
 	if err != nil {
 		e.log.Warn("restore default route", "sb", sb.Name, "err", err)
+	}
+}
+
+// sweepSandbox removes interfaces inside a sandbox that no endpoint
+// explains: the inner end of a join cut short by a crash (removing it
+// removes its host end too). Adopted namespaces are left alone: their
+// other interfaces are not ours.
+func (e *Engine) sweepSandbox(sb *sbox) {
+	if sb.HostNetwork || sb.Adopted {
+		return
+	}
+	err := e.withSandboxNS(&sb.Sandbox, func(dsb driver.Sandbox) error {
+		links, err := dsb.Handle.LinkList()
+		if err != nil {
+			return err
+		}
+		for _, l := range links {
+			name := l.Attrs().Name
+			if name == "lo" || slices.ContainsFunc(sb.eps, func(ep *cnm.Endpoint) bool { return ep.IfName == name }) {
+				continue
+			}
+			e.log.Info("removing leftover interface", "sb", sb.Name, "link", name)
+			_ = dsb.Handle.LinkDel(l)
+		}
+		return nil
+	})
+	if err != nil {
+		e.log.Warn("sweep sandbox", "sb", sb.Name, "err", err)
 	}
 }
 

@@ -1,0 +1,52 @@
+# patchbay — see README.md. Kernel tests need root (network namespaces).
+GO       ?= go
+BIN      := bin/patchbay
+PKGS     := ./...
+# Debian packages the tests use: busybox (httpd, wget, ping, nc),
+# iproute2, and util-linux's nsenter (runs the daemon in a test namespace).
+TEST_DEBS := busybox iproute2 util-linux
+
+.PHONY: build run test deps lint fuzz bench demo clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/patchbay
+
+# The main job on embedded defaults: the daemon with state in
+# /var/lib/patchbay and its socket in /run/patchbay.
+run: build
+	./$(BIN) daemon
+
+# Installs what the tests need (only what is missing), then runs every test.
+test: deps
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 -timeout 30m $(PKGS)
+
+deps:
+	@missing=""; \
+	for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	$(GO) mod download
+
+lint:
+	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 $(PKGS)
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzAllocator -fuzztime 30s ./ipam
+	$(GO) test -run '^$$' -fuzz FuzzNormalize -fuzztime 30s ./ipam
+	$(GO) test -run '^$$' -fuzz FuzzParsePools -fuzztime 30s ./ipam
+
+# The issue's figures, measured through the API of a daemon in a
+# throwaway namespace.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./e2e
+
+# The README's quick start, in throwaway namespaces.
+demo:
+	$(GO) test -count=1 -run 'TestQuickStart' -v ./e2e
+
+clean:
+	rm -rf bin

@@ -1,0 +1,204 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/patchbay/patchbay/api"
+	"github.com/patchbay/patchbay/client"
+	"github.com/spf13/cobra"
+)
+
+// endpointFlags are the static endpoint settings of run, sandbox create
+// and network connect.
+type endpointFlags struct {
+	ip, ip6, mac string
+	aliases      []string
+}
+
+// register adds --ip, --ip6, --mac-address and the alias flag (named
+// --alias on connect and --network-alias on run, as in Docker).
+func (f *endpointFlags) register(cmd *cobra.Command, aliasFlag string) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.ip, "ip", "", "IPv4 address (e.g. 172.30.100.104)")
+	fl.StringVar(&f.ip6, "ip6", "", "IPv6 address (e.g. 2001:db8::33)")
+	fl.StringVar(&f.mac, "mac-address", "", "MAC address (e.g. 92:d0:c6:0a:29:33)")
+	fl.StringArrayVar(&f.aliases, aliasFlag, nil, "add network-scoped alias")
+}
+
+// settings returns the endpoint settings, nil when none were given.
+func (f *endpointFlags) settings() *api.EndpointSettings {
+	if f.ip == "" && f.ip6 == "" && f.mac == "" && len(f.aliases) == 0 {
+		return nil
+	}
+	es := &api.EndpointSettings{Aliases: f.aliases, MacAddress: f.mac}
+	if f.ip != "" || f.ip6 != "" {
+		es.IPAMConfig = &api.EndpointIPAMConfig{IPv4Address: f.ip, IPv6Address: f.ip6}
+	}
+	return es
+}
+
+// registerNetwork adds --network and its hidden Docker alias --net.
+func registerNetwork(cmd *cobra.Command, network *string) {
+	const usage = `connect to a network: a name, "none" or "host" (default: the default bridge)`
+	cmd.Flags().StringVar(network, "network", "", usage)
+	cmd.Flags().StringVar(network, "net", "", usage)
+	_ = cmd.Flags().MarkHidden("net")
+}
+
+// runOpts are the flags of run.
+type runOpts struct {
+	detach, rm     bool
+	name, hostname string
+	network        string
+	ep             endpointFlags
+	env            []string
+}
+
+// newRunCmd is run: a new sandbox running a command, attached or detached.
+func newRunCmd(e *env) *cobra.Command {
+	var o runOpts
+	cmd := &cobra.Command{
+		Use:   "run [OPTIONS] [--] COMMAND [ARG...]",
+		Short: "Run a command in a new sandbox",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRun(cmd.Context(), e, &o, args)
+		},
+	}
+	fl := cmd.Flags()
+	fl.SetInterspersed(false) // flags after COMMAND are the command's
+	fl.BoolVarP(&o.detach, "detach", "d", false, "run in the background and print the sandbox ID")
+	fl.BoolVar(&o.rm, "rm", false, "remove the sandbox when the command exits")
+	fl.StringVar(&o.name, "name", "", "assign a name to the sandbox")
+	fl.StringVarP(&o.hostname, "hostname", "h", "", "sandbox host name")
+	fl.Bool("help", false, "help for run") // -h is --hostname, as in Docker
+	fl.StringArrayVarP(&o.env, "env", "e", nil, "set environment variables (K=V, or K to pass the current value)")
+	registerNetwork(cmd, &o.network)
+	o.ep.register(cmd, "network-alias")
+	return cmd
+}
+
+// runRun creates the sandbox and runs the command.
+func runRun(ctx context.Context, e *env, o *runOpts, args []string) error {
+	env, err := parseEnv(o.env, os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	req := api.SandboxCreateRequest{
+		Name: o.name, Hostname: o.hostname, Network: o.network, Endpoint: o.ep.settings(),
+		Process: &api.ProcessRequest{Args: args, Env: env, Detached: o.detach, AutoRemove: o.rm},
+	}
+	c, err := e.client()
+	if err != nil {
+		return err
+	}
+	if o.detach {
+		resp, err := c.SandboxCreate(ctx, req)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, resp.ID)
+		return nil
+	}
+	sigs, stop := forwardSignals()
+	defer stop()
+	_, code, err := c.RunAttached(ctx, req, e.stdio(), sigs)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return exitError{code}
+	}
+	return nil
+}
+
+// newExecCmd is exec: a command in a running sandbox, attached.
+func newExecCmd(e *env) *cobra.Command {
+	var envs []string
+	cmd := &cobra.Command{
+		Use:   "exec [OPTIONS] SANDBOX [--] COMMAND [ARG...]",
+		Short: "Run a command in a running sandbox",
+		Args:  cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, argv := args[0], args[1:]
+			if argv[0] == "--" {
+				argv = argv[1:]
+			}
+			if len(argv) == 0 {
+				return fmt.Errorf("exec requires a command")
+			}
+			env, err := parseEnv(envs, os.LookupEnv)
+			if err != nil {
+				return err
+			}
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			sigs, stop := forwardSignals()
+			defer stop()
+			code, err := c.ExecAttached(cmd.Context(), ref, api.ExecRequest{Args: argv, Env: env}, e.stdio(), sigs)
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return exitError{code}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().SetInterspersed(false)
+	cmd.Flags().StringArrayVarP(&envs, "env", "e", nil, "set environment variables (K=V, or K to pass the current value)")
+	return cmd
+}
+
+// parseEnv reads -e values as Docker does: "K=V" as given, "K" alone
+// takes K's value from lookup and is dropped when K is unset.
+func parseEnv(vals []string, lookup func(string) (string, bool)) ([]string, error) {
+	var out []string
+	for _, v := range vals {
+		k, _, hasValue := strings.Cut(v, "=")
+		switch {
+		case k == "":
+			return nil, fmt.Errorf("invalid environment variable: %s", v)
+		case hasValue:
+			out = append(out, v)
+		default:
+			if val, ok := lookup(k); ok {
+				out = append(out, k+"="+val)
+			}
+		}
+	}
+	return out, nil
+}
+
+// forwardSignals catches the signals a foreground process should get
+// instead of the CLI; stop ends the catching.
+func forwardSignals() (<-chan os.Signal, func()) {
+	ch := make(chan os.Signal, 16)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	return ch, func() { signal.Stop(ch) }
+}
+
+// stdio returns the files an attached process uses: the env's streams
+// when they are files, else the process's own.
+func (e *env) stdio() client.Stdio {
+	return client.Stdio{
+		Stdin:  asFile(e.stdin, os.Stdin),
+		Stdout: asFile(e.stdout, os.Stdout),
+		Stderr: asFile(e.stderr, os.Stderr),
+	}
+}
+
+// asFile returns v when it is a file, else def.
+func asFile(v any, def *os.File) *os.File {
+	if f, ok := v.(*os.File); ok {
+		return f
+	}
+	return def
+}

@@ -1,0 +1,285 @@
+package cli
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/patchbay/patchbay/api"
+	"github.com/spf13/cobra"
+)
+
+const defaultPsTable = "table {{.ID}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Networks}}\t{{.Names}}"
+
+// psHeaders are the table headers that are not just the field name.
+var psHeaders = map[string]string{"ID": "SANDBOX ID", "RunningFor": "CREATED", "CreatedAt": "CREATED AT"}
+
+// sandboxRow is what a ps --format template sees.
+type sandboxRow struct {
+	ID         string
+	Names      string
+	Command    string
+	CreatedAt  string
+	RunningFor string
+	Status     string
+	State      string
+	Networks   string
+	Pid        int
+}
+
+// sandboxRowOf renders a sandbox for ps as of now.
+func sandboxRowOf(sb api.Sandbox, trunc bool, now time.Time) sandboxRow {
+	return sandboxRow{
+		ID:         shortID(sb.ID, trunc),
+		Names:      strings.TrimPrefix(sb.Name, "/"),
+		Command:    quoteCommand(commandOf(sb), trunc),
+		CreatedAt:  sb.Created.Local().Truncate(time.Second).String(),
+		RunningFor: runningFor(sb.Created, now),
+		Status:     statusOf(sb.State, now),
+		State:      sb.State.Status,
+		Networks:   strings.Join(slices.Sorted(maps.Keys(sb.NetworkSettings.Networks)), ","),
+		Pid:        sb.State.Pid,
+	}
+}
+
+// newPsCmd lists sandboxes; all is the default of -a (set for sandbox ls).
+func newPsCmd(e *env, use string, all bool, aliases ...string) *cobra.Command {
+	var (
+		quiet, noTrunc bool
+		format         string
+	)
+	cmd := &cobra.Command{
+		Use:     use + " [OPTIONS]",
+		Aliases: aliases,
+		Short:   "List sandboxes",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			sbs, err := c.SandboxList(cmd.Context(), all)
+			if err != nil {
+				return err
+			}
+			// Newest first, as Docker lists containers.
+			slices.SortStableFunc(sbs, func(a, b api.Sandbox) int { return b.Created.Compare(a.Created) })
+			now := time.Now()
+			rows := make([]sandboxRow, len(sbs))
+			for i, sb := range sbs {
+				rows[i] = sandboxRowOf(sb, !noTrunc, now)
+			}
+			if quiet && (format == "" || format == tableKey) {
+				format = "{{.ID}}"
+			}
+			return writeList(e.stdout, format, defaultPsTable, psHeaders, rows)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVarP(&all, "all", "a", all, "show all sandboxes (default shows just running)")
+	fl.BoolVarP(&quiet, "quiet", "q", false, "only display sandbox IDs")
+	fl.BoolVar(&noTrunc, "no-trunc", false, "do not truncate output")
+	fl.StringVar(&format, "format", "", "format output using a custom template: 'table', 'table TEMPLATE', 'json' or 'TEMPLATE'")
+	return cmd
+}
+
+// newInspectCmd is inspect (of sandboxes).
+func newInspectCmd(e *env) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "inspect [OPTIONS] SANDBOX [SANDBOX...]",
+		Short: "Display detailed information on one or more sandboxes",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			get := func(ref string) (api.Sandbox, error) { return c.SandboxInspect(cmd.Context(), ref) }
+			return inspectAll(e.stdout, format, "sandbox", args, get)
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", "format output using a Go template, or 'json'")
+	return cmd
+}
+
+// newStopCmd is stop: it prints each stopped sandbox.
+func newStopCmd(e *env) *cobra.Command {
+	var secs int
+	cmd := &cobra.Command{
+		Use:   "stop [OPTIONS] SANDBOX [SANDBOX...]",
+		Short: "Stop one or more running sandboxes (SIGTERM, then SIGKILL)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			return eachRef(args, func(ref string) error {
+				if err := c.SandboxStop(cmd.Context(), ref, secs); err != nil {
+					return err
+				}
+				fmt.Fprintln(e.stdout, ref)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().IntVarP(&secs, "time", "t", 10, "seconds to wait before killing the process")
+	return cmd
+}
+
+// newKillCmd is kill: it prints each signalled sandbox.
+func newKillCmd(e *env) *cobra.Command {
+	var sig string
+	cmd := &cobra.Command{
+		Use:   "kill [OPTIONS] SANDBOX [SANDBOX...]",
+		Short: "Send a signal to one or more running sandboxes",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			return eachRef(args, func(ref string) error {
+				if err := c.SandboxKill(cmd.Context(), ref, sig); err != nil {
+					return err
+				}
+				fmt.Fprintln(e.stdout, ref)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&sig, "signal", "s", "KILL", "signal to send")
+	return cmd
+}
+
+// newRmCmd is rm: it prints each removed sandbox.
+func newRmCmd(e *env, aliases ...string) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:     "rm [OPTIONS] SANDBOX [SANDBOX...]",
+		Aliases: aliases,
+		Short:   "Remove one or more sandboxes",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			return eachRef(args, func(ref string) error {
+				if err := c.SandboxRemove(cmd.Context(), ref, force); err != nil {
+					return err
+				}
+				fmt.Fprintln(e.stdout, ref)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "force the removal of a running sandbox (uses SIGKILL)")
+	return cmd
+}
+
+// newLogsCmd is logs.
+func newLogsCmd(e *env) *cobra.Command {
+	var follow bool
+	cmd := &cobra.Command{
+		Use:   "logs [OPTIONS] SANDBOX",
+		Short: "Fetch the output of a detached sandbox's process",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			return c.SandboxLogs(cmd.Context(), args[0], follow, e.stdout)
+		},
+	}
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "follow log output")
+	return cmd
+}
+
+// newWaitCmd is wait: it prints each exit code.
+func newWaitCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "wait SANDBOX [SANDBOX...]",
+		Short: "Block until one or more sandboxes' processes stop, then print their exit codes",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			return eachRef(args, func(ref string) error {
+				code, err := c.SandboxWait(cmd.Context(), ref)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(e.stdout, code)
+				return nil
+			})
+		},
+	}
+}
+
+// newSandboxCmd is the sandbox command group.
+func newSandboxCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "sandbox",
+		Short: "Manage sandboxes (network namespaces)",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(
+		newSandboxCreateCmd(e),
+		newPsCmd(e, "ls", true, "list", "ps"),
+		newRmCmd(e, "remove"),
+		newInspectCmd(e),
+	)
+	return cmd
+}
+
+// sandboxCreateOpts are the flags of sandbox create.
+type sandboxCreateOpts struct {
+	name, hostname string
+	network        string
+	ep             endpointFlags
+	pid            int
+	netns          string
+}
+
+// newSandboxCreateCmd is sandbox create: a fresh namespace or an adopted one.
+func newSandboxCreateCmd(e *env) *cobra.Command {
+	var o sandboxCreateOpts
+	cmd := &cobra.Command{
+		Use:   "create [OPTIONS]",
+		Short: "Create a sandbox: a fresh namespace, or adopt a running process's (--pid) or a named one (--netns)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			resp, err := c.SandboxCreate(cmd.Context(), api.SandboxCreateRequest{
+				Name: o.name, Hostname: o.hostname, Network: o.network, Endpoint: o.ep.settings(),
+				AdoptPID: o.pid, AdoptNetns: o.netns,
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(e.stdout, resp.ID)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.name, "name", "", "assign a name to the sandbox")
+	fl.StringVarP(&o.hostname, "hostname", "h", "", "sandbox host name")
+	fl.Bool("help", false, "help for create") // -h is --hostname, as in Docker
+	fl.IntVar(&o.pid, "pid", 0, "adopt the network namespace of this running process")
+	fl.StringVar(&o.netns, "netns", "", "adopt the network namespace at this path (e.g. /run/netns/NAME)")
+	registerNetwork(cmd, &o.network)
+	o.ep.register(cmd, "network-alias")
+	cmd.MarkFlagsMutuallyExclusive("pid", "netns")
+	return cmd
+}

@@ -1,0 +1,203 @@
+// Package e2e tests patchbay end to end: the real binary, its daemon run
+// inside a throwaway host namespace, the CLI as a user runs it, and real
+// traffic between sandboxes.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/patchbay/patchbay/client"
+	"github.com/patchbay/patchbay/internal/netnstest"
+	"golang.org/x/sys/unix"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "patchbay-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "patchbay")
+	build := exec.Command("go", "build", "-o", binary, "../cmd/patchbay")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build patchbay:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// daemon is a patchbay daemon running in a throwaway host namespace.
+type daemon struct {
+	t      testing.TB
+	host   *netnstest.Host
+	dir    string
+	sock   string
+	cmd    *exec.Cmd
+	log    *bytes.Buffer
+	resolv string
+}
+
+// startDaemon builds a host namespace and runs a daemon in it. Cleanup
+// removes every sandbox and network through the daemon, stops it, and
+// unmounts anything left under its directories.
+func startDaemon(t testing.TB) *daemon {
+	t.Helper()
+	h := netnstest.NewHost(t)
+	d := &daemon{t: t, host: h, dir: t.TempDir()}
+	d.sock = filepath.Join(d.dir, "exec", "patchbay.sock")
+	d.resolv = filepath.Join(d.dir, "resolv.conf")
+	if err := os.WriteFile(d.resolv, []byte("nameserver 127.0.0.53\nnameserver 192.0.2.53\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.cleanup)
+	d.start()
+	return d
+}
+
+func (d *daemon) start() {
+	d.t.Helper()
+	d.log = &bytes.Buffer{}
+	d.cmd = exec.Command("nsenter", "--net="+d.host.Path, "--", binary, "daemon",
+		"--root", filepath.Join(d.dir, "root"), "--exec-root", filepath.Join(d.dir, "exec"),
+		"-H", "unix://"+d.sock, "--resolv-conf", d.resolv)
+	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	if err := d.cmd.Start(); err != nil {
+		d.t.Fatalf("start daemon: %v", err)
+	}
+	c := d.client()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if err := c.Ping(context.Background()); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			d.t.Fatalf("daemon did not come up:\n%s", d.log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// kill9 kills the daemon without warning.
+func (d *daemon) kill9() {
+	_ = d.cmd.Process.Signal(syscall.SIGKILL)
+	_ = d.cmd.Wait()
+}
+
+func (d *daemon) stop() {
+	if d.cmd == nil || d.cmd.ProcessState != nil {
+		return
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = d.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		d.kill9()
+	}
+}
+
+func (d *daemon) client() *client.Client {
+	c, err := client.New("unix://" + d.sock)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return c
+}
+
+func (d *daemon) cleanup() {
+	if d.cmd != nil && d.cmd.ProcessState == nil {
+		ctx := context.Background()
+		c := d.client()
+		if sbs, err := c.SandboxList(ctx, true); err == nil {
+			for _, sb := range sbs {
+				if err := c.SandboxRemove(ctx, sb.ID, true); err != nil {
+					d.t.Errorf("cleanup: remove sandbox %s: %v", sb.Name, err)
+				}
+			}
+		}
+		_, _ = c.NetworkPrune(ctx)
+		d.stop()
+	}
+	if d.t.Failed() {
+		d.t.Logf("daemon log:\n%s", d.log)
+	}
+	unmountUnder(d.dir)
+}
+
+// unmountUnder detaches any mount left below dir (a safety net so the
+// test's temporary directory can be removed even after a failure).
+func unmountUnder(dir string) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 4 && strings.HasPrefix(fields[4], dir) {
+			_ = unix.Unmount(fields[4], unix.MNT_DETACH)
+		}
+	}
+}
+
+// result is the outcome of one CLI call.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+}
+
+// pb runs the CLI against the daemon from the test's own namespaces.
+func (d *daemon) pb(args ...string) result {
+	d.t.Helper()
+	return d.pbIn("", args...)
+}
+
+func (d *daemon) pbIn(stdin string, args ...string) result {
+	d.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = append(os.Environ(), "PATCHBAY_HOST=unix://"+d.sock)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.Stdin = strings.NewReader(stdin)
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		d.t.Fatalf("run patchbay %v: %v", args, err)
+	}
+	return r
+}
+
+// ok runs the CLI and fails the test unless it exits 0.
+func (d *daemon) ok(args ...string) string {
+	d.t.Helper()
+	r := d.pb(args...)
+	if r.code != 0 {
+		d.t.Fatalf("patchbay %s: %s", strings.Join(args, " "), r)
+	}
+	return r.stdout
+}
