@@ -292,6 +292,7 @@ func (e *Engine) Disconnect(ctx context.Context, netRef, sbRef string, force boo
 	delete(n.eps, ep.ID)
 	sb.eps = slices.Delete(slices.Clone(sb.eps), i, i+1)
 	e.mu.Unlock()
+	e.retire(sb, []*cnm.Endpoint{ep})
 	e.leaveKernel(ctx, ep)
 	// The route went with the interface: the next gateway endpoint of
 	// the sandbox takes the default route over.
@@ -315,8 +316,36 @@ func (e *Engine) Disconnect(ctx context.Context, netRef, sbRef string, force boo
 	return nil
 }
 
-// leaveKernel removes an endpoint's kernel objects and releases its
-// addresses. Its record is already gone. Caller holds opMu.
+// retire takes endpoints' interfaces out of a namespace that stays: each
+// goes down and is renamed, so it carries no traffic and its ethN name is
+// free at once, while the reaper deletes it. A crash before that leaves
+// an interface no endpoint explains, which the restore sweep removes.
+func (e *Engine) retire(sb *sbox, eps []*cnm.Endpoint) {
+	err := e.withSandboxNS(&sb.Sandbox, func(dsb driver.Sandbox) error {
+		for _, ep := range eps {
+			if ep.IfName == "" {
+				continue
+			}
+			l, err := dsb.Handle.LinkByName(ep.IfName)
+			if err != nil {
+				continue
+			}
+			if err := dsb.Handle.LinkSetDown(l); err != nil {
+				return fmt.Errorf("set %s down: %w", ep.IfName, err)
+			}
+			if err := dsb.Handle.LinkSetName(l, "gone"+ep.ID[:11]); err != nil {
+				return fmt.Errorf("rename %s: %w", ep.IfName, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		e.log.Warn("retire interfaces", "sb", sb.Name, "err", err)
+	}
+}
+
+// leaveKernel queues the removal of an endpoint's kernel objects and
+// releases its addresses. Its record is already gone. Caller holds opMu.
 func (e *Engine) leaveKernel(ctx context.Context, ep *cnm.Endpoint) {
 	e.mu.RLock()
 	n := e.networks[ep.NetworkID]
@@ -325,10 +354,7 @@ func (e *Engine) leaveKernel(ctx context.Context, ep *cnm.Endpoint) {
 		return
 	}
 	d, _ := e.driverFor(n.Driver)
-	dep := driver.Endpoint{ID: ep.ID, IfName: ep.IfName, HostIfName: ep.HostIfName}
-	if err := d.Leave(ctx, e.host, driverNetwork(n), dep); err != nil {
-		e.log.Warn("leave network", "net", n.Name, "ep", ep.ID[:12], "err", err)
-	}
+	e.reapLeave(d, driverNetwork(n), driver.Endpoint{ID: ep.ID, IfName: ep.IfName, HostIfName: ep.HostIfName})
 	for i, c := range n.IPAM.Config {
 		for _, p := range []netip.Prefix{ep.IPv4, ep.IPv6} {
 			if p.IsValid() && c.Subnet.Contains(p.Addr()) {

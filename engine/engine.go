@@ -97,6 +97,9 @@ type Engine struct {
 	networks  map[string]*network
 	sandboxes map[string]*sbox
 
+	pool   *sandbox.NetnsPool // fresh namespaces, ready
+	reaper *reaper            // link deletions off the request path
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // process watchers
@@ -162,6 +165,8 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 		ula:       ulaFrom(instance),
 		networks:  map[string]*network{},
 		sandboxes: map[string]*sbox{},
+		pool:      sandbox.NewNetnsPool(8),
+		reaper:    newReaper(),
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	if err := e.restore(ctx); err != nil {
@@ -180,6 +185,8 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 func (e *Engine) Close() error {
 	e.cancel()
 	e.wg.Wait()
+	e.pool.Close()
+	e.reaper.close()
 	e.host.Handle.Close()
 	e.host.NS.Close()
 	return e.store.Close()

@@ -56,7 +56,7 @@ func (e *Engine) restore(ctx context.Context) error {
 			}
 			// Lost with a reboot or a wiped exec-root: the process went
 			// with it; make a new namespace and rejoin the endpoints.
-			if err := sandbox.CreateNetns(sb.NetnsPath); err != nil {
+			if err := e.pool.Create(sb.NetnsPath); err != nil {
 				e.log.Warn("recreate sandbox namespace", "sb", sb.Name, "err", err)
 				drop = append(drop, sb.ID)
 				continue

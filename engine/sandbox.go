@@ -74,7 +74,7 @@ func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sa
 		case req.AdoptNetns != "":
 			err = sandbox.BindNetns(req.AdoptNetns, sb.NetnsPath)
 		default:
-			err = sandbox.CreateNetns(sb.NetnsPath)
+			err = e.pool.Create(sb.NetnsPath)
 		}
 		if err != nil {
 			return cnm.Sandbox{}, fmt.Errorf("create sandbox namespace: %w", err)
@@ -209,6 +209,9 @@ func (e *Engine) removeSandboxLocked(ctx context.Context, id string) error {
 		}
 	}
 	e.mu.Unlock()
+	if sb.Adopted {
+		e.retire(sb, eps)
+	}
 	for _, ep := range eps {
 		e.leaveKernel(ctx, ep)
 	}

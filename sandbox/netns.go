@@ -14,8 +14,8 @@ import (
 	"github.com/patchbay/patchbay/cnm"
 )
 
-// nsSysctls are set in every new namespace. accept_dad is IPv6 only and
-// skipped when the kernel has no IPv6.
+// nsSysctls are set in every new namespace. The IPv6 ones are skipped
+// when the kernel has no IPv6.
 var nsSysctls = []struct {
 	path, value string
 	optional    bool
@@ -24,6 +24,9 @@ var nsSysctls = []struct {
 	{"/proc/sys/net/ipv4/conf/default/arp_notify", "1", false},
 	{"/proc/sys/net/ipv6/conf/all/accept_dad", "0", true},
 	{"/proc/sys/net/ipv6/conf/default/accept_dad", "0", true},
+	// No IPv6 link-local on new interfaces unless the endpoint is IPv6:
+	// it would only add DAD, MLD and router solicitations to the bridge.
+	{"/proc/sys/net/ipv6/conf/default/addr_gen_mode", "1", true},
 }
 
 // CreateNetns creates a fresh network namespace and bind-mounts it at

@@ -7,7 +7,6 @@ package bridge
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 
 	"github.com/patchbay/patchbay/cnm"
@@ -16,6 +15,12 @@ import (
 	"github.com/patchbay/patchbay/ipam"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+)
+
+// IPv6 address generation modes (IFLA_INET6_ADDR_GEN_MODE).
+const (
+	addrGenModeEUI64 = 0
+	addrGenModeNone  = 1
 )
 
 // DefaultDevice is the device of the default "bridge" network.
@@ -137,7 +142,7 @@ func (d *Driver) Join(ctx context.Context, h driver.Host, nw driver.Network, ep 
 	}
 	veth := &netlink.Veth{
 		LinkAttrs: netlink.LinkAttrs{
-			Name: ep.HostIfName, MTU: o.MTU, TxQLen: -1, Flags: net.FlagUp,
+			Name: ep.HostIfName, MTU: o.MTU, TxQLen: -1,
 		},
 		PeerName:         ep.IfName,
 		PeerHardwareAddr: ep.MAC,
@@ -157,12 +162,27 @@ func (d *Driver) Join(ctx context.Context, h driver.Host, nw driver.Network, ep 
 	if err := h.Handle.LinkSetAlias(veth, h.Tag+"ep:"+ep.ID); err != nil {
 		return driver.JoinInfo{}, fmt.Errorf("tag veth %s: %w", ep.HostIfName, err)
 	}
+	// A bridge port needs no IPv6 address: without one it sends no DAD,
+	// MLD or router solicitations for the bridge to flood to every port.
+	if err := h.Handle.LinkSetIP6AddrGenMode(veth, addrGenModeNone); err != nil {
+		return driver.JoinInfo{}, fmt.Errorf("set addrgenmode of veth %s: %w", ep.HostIfName, err)
+	}
 	if err := h.Handle.LinkSetMasterByIndex(veth, br.Attrs().Index); err != nil {
 		return driver.JoinInfo{}, fmt.Errorf("attach veth %s to bridge %s: %w", ep.HostIfName, brName, err)
+	}
+	if err := h.Handle.LinkSetUp(veth); err != nil {
+		return driver.JoinInfo{}, fmt.Errorf("set veth %s up: %w", ep.HostIfName, err)
 	}
 	peer, err := sb.Handle.LinkByName(ep.IfName)
 	if err != nil {
 		return driver.JoinInfo{}, fmt.Errorf("find %s in sandbox: %w", ep.IfName, err)
+	}
+	if ep.IPv6.IsValid() {
+		// Sandboxes default to no IPv6 link-local (addr_gen_mode 1, see
+		// package sandbox); an IPv6 endpoint wants one.
+		if err := sb.Handle.LinkSetIP6AddrGenMode(peer, addrGenModeEUI64); err != nil {
+			return driver.JoinInfo{}, fmt.Errorf("set addrgenmode of %s: %w", ep.IfName, err)
+		}
 	}
 	for _, p := range []netip.Prefix{ep.IPv4, ep.IPv6} {
 		if !p.IsValid() {
