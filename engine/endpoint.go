@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -14,6 +15,7 @@ import (
 	"github.com/patchbay/patchbay/ipam"
 	"github.com/patchbay/patchbay/store"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // EndpointOptions are the per-endpoint settings of a connect.
@@ -109,6 +111,12 @@ func (e *Engine) joinLocked(ctx context.Context, n *network, sb *sbox, opts Endp
 	dep := driver.Endpoint{ID: ep.ID, IfName: ep.IfName, HostIfName: ep.HostIfName, MAC: mac, IPv4: ep.IPv4, IPv6: ep.IPv6}
 	err = e.withSandboxNS(&sb.Sandbox, func(dsb driver.Sandbox) error {
 		info, err := d.Join(ctx, e.host, driverNetwork(n), dep, dsb)
+		if errors.Is(err, unix.EXFULL) {
+			// A bridge has at most 1024 ports, and links of departed
+			// endpoints may still be waiting for the reaper.
+			e.reaper.flush()
+			info, err = d.Join(ctx, e.host, driverNetwork(n), dep, dsb)
+		}
 		if err != nil {
 			return err
 		}

@@ -152,8 +152,17 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 	}
 	instance, err := loadInstance(st)
 	if err != nil {
+		h.Close()
+		ns.Close()
 		return nil, err
 	}
+	reapH, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		h.Close()
+		ns.Close()
+		return nil, fmt.Errorf("open netlink in %s: %w", cfg.HostNetns, err)
+	}
+	dh := driver.Host{NS: ns, Handle: h, Tag: "pb:" + instance[:8] + ":"}
 	e := &Engine{
 		cfg:   cfg,
 		log:   cfg.Logger,
@@ -161,12 +170,12 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 		drivers: map[string]driver.Driver{
 			"bridge": bridge.New(), "host": host.New(), "null": null.New(),
 		},
-		host:      driver.Host{NS: ns, Handle: h, Tag: "pb:" + instance[:8] + ":"},
+		host:      dh,
 		ula:       ulaFrom(instance),
 		networks:  map[string]*network{},
 		sandboxes: map[string]*sbox{},
 		pool:      sandbox.NewNetnsPool(8),
-		reaper:    newReaper(),
+		reaper:    newReaper(driver.Host{NS: ns, Handle: reapH, Tag: dh.Tag}),
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	if err := e.restore(ctx); err != nil {
