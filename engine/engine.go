@@ -118,6 +118,8 @@ type sbox struct {
 	eps  []*cnm.Endpoint // in join order
 	seq  uint64
 	done chan struct{} // closed when the process exits; nil if none runs
+	// files is set once the generated /etc files exist; guarded by opMu.
+	files bool
 }
 
 // New opens the state under cfg.Root, restores every network, sandbox

@@ -50,6 +50,9 @@ func (e *Engine) Start(ctx context.Context, ref string, spec ProcessSpec) (cnm.P
 		ps.NetnsPath = e.cfg.HostNetns
 	}
 	if !sb.HostNetwork && !sb.Adopted {
+		if err := e.writeFiles(sb); err != nil {
+			return cnm.Process{}, err
+		}
 		ps.Hostname = sb.Hostname
 		dir := e.filesDir(sb.ID)
 		for _, f := range []string{"hostname", "hosts", "resolv.conf"} {

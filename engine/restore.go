@@ -86,8 +86,10 @@ func (e *Engine) restore(ctx context.Context) error {
 	for _, sb := range e.sandboxes {
 		slices.SortFunc(sb.eps, func(a, b *cnm.Endpoint) int { return int(a.Seq) - int(b.Seq) })
 		e.restoreEndpoints(ctx, sb, fresh[sb.ID])
-		if err := e.writeFiles(sb); err != nil {
-			e.log.Warn("rewrite sandbox files", "sb", sb.Name, "err", err)
+		if _, err := os.Stat(e.filesDir(sb.ID)); err == nil {
+			if err := e.writeFiles(sb); err != nil {
+				e.log.Warn("rewrite sandbox files", "sb", sb.Name, "err", err)
+			}
 		}
 		e.restoreProcess(sb, fresh[sb.ID])
 	}

@@ -64,6 +64,7 @@ func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sa
 		sb.Hostname = sb.ID[:12]
 	}
 
+	start := time.Now()
 	// The namespace is made before taking the operation lock, so many
 	// sandboxes can be created at once.
 	if !hostMode {
@@ -85,17 +86,10 @@ func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sa
 			}
 		}()
 	}
-	if err := e.writeFiles(sb); err != nil {
-		return cnm.Sandbox{}, err
-	}
-	defer func() {
-		if retErr != nil {
-			_ = os.RemoveAll(e.filesDir(sb.ID))
-		}
-	}()
-
+	prepared := time.Now()
 	e.opMu.Lock()
 	defer e.opMu.Unlock()
+	locked := time.Now()
 	if err := e.pickName(sb); err != nil {
 		return cnm.Sandbox{}, err
 	}
@@ -107,6 +101,7 @@ func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sa
 	if err != nil {
 		return cnm.Sandbox{}, err
 	}
+	joined := time.Now()
 	err = e.store.Update(func(tx *store.Tx) error {
 		if err := tx.PutSandbox(&sb.Sandbox); err != nil {
 			return err
@@ -124,7 +119,8 @@ func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sa
 	e.sandboxes[sb.ID] = sb
 	e.publishEndpointLocked(n, sb, ep)
 	e.mu.Unlock()
-	e.refreshHosts(sb)
+	e.log.Debug("sandbox created", "sb", sb.Name, "netns", prepared.Sub(start),
+		"wait", locked.Sub(prepared), "join", joined.Sub(locked), "commit", time.Since(joined))
 	return sb.Sandbox, nil
 }
 
@@ -225,7 +221,10 @@ func (e *Engine) removeSandboxLocked(ctx context.Context, id string) error {
 	return nil
 }
 
-// writeFiles creates the sandbox's hostname, hosts and resolv.conf.
+// writeFiles creates the sandbox's hostname, hosts and resolv.conf. Only
+// processes see them, so they are written when the first process starts
+// (keeping file I/O off an attach) and kept up to date from then on.
+// Caller holds opMu.
 func (e *Engine) writeFiles(sb *sbox) error {
 	if sb.HostNetwork || sb.Adopted {
 		return nil
@@ -248,6 +247,7 @@ func (e *Engine) writeFiles(sb *sbox) error {
 			return fmt.Errorf("write sandbox %s: %w", name, err)
 		}
 	}
+	sb.files = true
 	return nil
 }
 
@@ -264,9 +264,10 @@ func (e *Engine) hostsFile(sb *sbox) []byte {
 	return sandbox.HostsFile(self, nil)
 }
 
-// refreshHosts rewrites the hosts file after the endpoints changed.
+// refreshHosts rewrites the hosts file after the endpoints changed, if
+// the sandbox has its files. Caller holds opMu.
 func (e *Engine) refreshHosts(sb *sbox) {
-	if sb.HostNetwork || sb.Adopted {
+	if !sb.files {
 		return
 	}
 	e.mu.RLock()
