@@ -50,6 +50,7 @@ type daemon struct {
 	cmd    *exec.Cmd
 	log    *bytes.Buffer
 	resolv string
+	args   []string // extra daemon flags
 }
 
 // startDaemon builds a host namespace and runs a daemon in it. Cleanup
@@ -57,8 +58,14 @@ type daemon struct {
 // unmounts anything left under its directories.
 func startDaemon(t testing.TB) *daemon {
 	t.Helper()
-	h := netnstest.NewHost(t)
-	d := &daemon{t: t, host: h, dir: t.TempDir()}
+	return startDaemonIn(t, netnstest.NewHost(t))
+}
+
+// startDaemonIn runs a daemon with its own state in an existing host
+// namespace, with extra daemon flags.
+func startDaemonIn(t testing.TB, h *netnstest.Host, args ...string) *daemon {
+	t.Helper()
+	d := &daemon{t: t, host: h, dir: t.TempDir(), args: args}
 	d.sock = filepath.Join(d.dir, "exec", "patchbay.sock")
 	d.resolv = filepath.Join(d.dir, "resolv.conf")
 	if err := os.WriteFile(d.resolv, []byte("nameserver 127.0.0.53\nnameserver 192.0.2.53\n"), 0o644); err != nil {
@@ -75,6 +82,7 @@ func (d *daemon) start() {
 	d.cmd = exec.Command("nsenter", "--net="+d.host.Path, "--", binary, "daemon",
 		"--root", filepath.Join(d.dir, "root"), "--exec-root", filepath.Join(d.dir, "exec"),
 		"-H", "unix://"+d.sock, "--resolv-conf", d.resolv)
+	d.cmd.Args = append(d.cmd.Args, d.args...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {
 		d.t.Fatalf("start daemon: %v", err)

@@ -8,8 +8,9 @@ import (
 )
 
 // Deleting a network device costs the kernel 15–20 ms of RCU waits. The
-// reaper does it off the request path: an operation commits the store,
-// retires what must vanish at once (see retire), and queues the rest.
+// reaper does it off the request path, in order: an operation commits the
+// store, retires what must vanish at once (see retire), and queues the
+// rest (link deletions, then namespace unmounts).
 // After a crash, queued links are tagged and unexplained, so the sweep
 // removes them.
 type reaper struct {

@@ -212,9 +212,13 @@ func (e *Engine) removeSandboxLocked(ctx context.Context, id string) error {
 		e.leaveKernel(ctx, ep)
 	}
 	if sb.NetnsPath != "" {
-		if err := sandbox.RemoveNetns(sb.NetnsPath); err != nil {
-			e.log.Warn("remove sandbox namespace", "sb", sb.Name, "err", err)
-		}
+		// After the queued leaves: unmounting first would have the
+		// kernel tear the veth pairs down under the reaper's feet.
+		e.reaper.add(func() {
+			if err := sandbox.RemoveNetns(sb.NetnsPath); err != nil {
+				e.log.Warn("remove sandbox namespace", "sb", sb.Name, "err", err)
+			}
+		})
 	}
 	_ = os.RemoveAll(e.filesDir(sb.ID))
 	_ = os.Remove(e.logPath(sb.ID))
