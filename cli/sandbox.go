@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/patchbay/patchbay/api"
+	"github.com/patchbay/patchbay/client"
 	"github.com/spf13/cobra"
 )
 
@@ -105,12 +107,13 @@ func newInspectCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-// newStopCmd is stop: it prints each stopped sandbox.
-func newStopCmd(e *env) *cobra.Command {
-	var secs int
-	cmd := &cobra.Command{
-		Use:   "stop [OPTIONS] SANDBOX [SANDBOX...]",
-		Short: "Stop one or more running sandboxes (SIGTERM, then SIGKILL)",
+// newEachCmd builds a verb that makes one call per sandbox named, goes
+// on after failures, prints each ref it succeeded on, and returns the
+// failures joined.
+func newEachCmd(e *env, use, short string, call func(ctx context.Context, c *client.Client, ref string) error) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := e.client()
@@ -118,7 +121,7 @@ func newStopCmd(e *env) *cobra.Command {
 				return err
 			}
 			return eachRef(args, func(ref string) error {
-				if err := c.SandboxStop(cmd.Context(), ref, secs); err != nil {
+				if err := call(cmd.Context(), c, ref); err != nil {
 					return err
 				}
 				fmt.Fprintln(e.stdout, ref)
@@ -126,57 +129,32 @@ func newStopCmd(e *env) *cobra.Command {
 			})
 		},
 	}
+}
+
+// newStopCmd is stop.
+func newStopCmd(e *env) *cobra.Command {
+	var secs int
+	cmd := newEachCmd(e, "stop [OPTIONS] SANDBOX [SANDBOX...]", "Stop one or more running sandboxes (SIGTERM, then SIGKILL)",
+		func(ctx context.Context, c *client.Client, ref string) error { return c.SandboxStop(ctx, ref, secs) })
 	cmd.Flags().IntVarP(&secs, "time", "t", 10, "seconds to wait before killing the process")
 	return cmd
 }
 
-// newKillCmd is kill: it prints each signalled sandbox.
+// newKillCmd is kill.
 func newKillCmd(e *env) *cobra.Command {
 	var sig string
-	cmd := &cobra.Command{
-		Use:   "kill [OPTIONS] SANDBOX [SANDBOX...]",
-		Short: "Send a signal to one or more running sandboxes",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			return eachRef(args, func(ref string) error {
-				if err := c.SandboxKill(cmd.Context(), ref, sig); err != nil {
-					return err
-				}
-				fmt.Fprintln(e.stdout, ref)
-				return nil
-			})
-		},
-	}
+	cmd := newEachCmd(e, "kill [OPTIONS] SANDBOX [SANDBOX...]", "Send a signal to one or more running sandboxes",
+		func(ctx context.Context, c *client.Client, ref string) error { return c.SandboxKill(ctx, ref, sig) })
 	cmd.Flags().StringVarP(&sig, "signal", "s", "KILL", "signal to send")
 	return cmd
 }
 
-// newRmCmd is rm: it prints each removed sandbox.
+// newRmCmd is rm.
 func newRmCmd(e *env, aliases ...string) *cobra.Command {
 	var force bool
-	cmd := &cobra.Command{
-		Use:     "rm [OPTIONS] SANDBOX [SANDBOX...]",
-		Aliases: aliases,
-		Short:   "Remove one or more sandboxes",
-		Args:    cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			return eachRef(args, func(ref string) error {
-				if err := c.SandboxRemove(cmd.Context(), ref, force); err != nil {
-					return err
-				}
-				fmt.Fprintln(e.stdout, ref)
-				return nil
-			})
-		},
-	}
+	cmd := newEachCmd(e, "rm [OPTIONS] SANDBOX [SANDBOX...]", "Remove one or more sandboxes",
+		func(ctx context.Context, c *client.Client, ref string) error { return c.SandboxRemove(ctx, ref, force) })
+	cmd.Aliases = aliases
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "force the removal of a running sandbox (uses SIGKILL)")
 	return cmd
 }
