@@ -104,6 +104,20 @@ type Driver interface {
 	Leave(ctx context.Context, h Host, nw Network, ep Endpoint) error
 }
 
+// Departure names an endpoint whose interfaces are to be removed.
+type Departure struct {
+	Network  Network
+	Endpoint Endpoint
+}
+
+// BulkLeaver is implemented by drivers that can remove many endpoints'
+// interfaces at once. The kernel pays an RCU grace period, with its rtnl
+// lock held, for every network device deleted alone, so the engine hands
+// the endpoints it has queued for removal to LeaveAll together.
+type BulkLeaver interface {
+	LeaveAll(ctx context.Context, h Host, deps []Departure) error
+}
+
 // Checker is implemented by drivers that can tell whether an endpoint's
 // kernel objects are intact, so restore re-joins only broken ones.
 type Checker interface {

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -83,7 +84,19 @@ func (d *daemon) start() {
 		"--root", filepath.Join(d.dir, "root"), "--exec-root", filepath.Join(d.dir, "exec"),
 		"-H", "unix://"+d.sock, "--resolv-conf", d.resolv)
 	d.cmd.Args = append(d.cmd.Args, d.args...)
-	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	var out io.Writer = d.log
+	// PATCHBAY_E2E_DAEMON_LOG names a directory that receives each
+	// daemon's output as it is written, for debugging a run that hangs.
+	if dir := os.Getenv("PATCHBAY_E2E_DAEMON_LOG"); dir != "" {
+		name := strings.NewReplacer("/", "_").Replace(d.t.Name())
+		f, err := os.OpenFile(filepath.Join(dir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			d.t.Fatal(err)
+		}
+		d.t.Cleanup(func() { f.Close() })
+		out = io.MultiWriter(d.log, f)
+	}
+	d.cmd.Stdout, d.cmd.Stderr = out, out
 	if err := d.cmd.Start(); err != nil {
 		d.t.Fatalf("start daemon: %v", err)
 	}
@@ -116,7 +129,10 @@ func (d *daemon) stop() {
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		d.kill9()
+		// Wait is already running; a second one would never return.
+		d.t.Errorf("daemon did not stop within 10s of SIGTERM; killing it")
+		_ = d.cmd.Process.Signal(syscall.SIGKILL)
+		<-done
 	}
 }
 

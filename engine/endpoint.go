@@ -362,7 +362,7 @@ func (e *Engine) leaveKernel(ctx context.Context, ep *cnm.Endpoint) {
 		return
 	}
 	d, _ := e.driverFor(n.Driver)
-	e.reapLeave(d, driverNetwork(n), driver.Endpoint{ID: ep.ID, IfName: ep.IfName, HostIfName: ep.HostIfName})
+	e.reaper.leave(d, driverNetwork(n), driver.Endpoint{ID: ep.ID, IfName: ep.IfName, HostIfName: ep.HostIfName})
 	for i, c := range n.IPAM.Config {
 		for _, p := range []netip.Prefix{ep.IPv4, ep.IPv6} {
 			if p.IsValid() && c.Subnet.Contains(p.Addr()) {

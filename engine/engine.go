@@ -5,6 +5,9 @@
 // removals reach the store before the kernel, so after a crash at any
 // point the store never names an object the kernel lacks; kernel objects
 // no record explains carry this engine's tag and are swept at start.
+// A removal's kernel work (deleting veth pairs, unmounting namespaces) is
+// queued to a reaper with its own netlink socket, off the request path; a
+// pool of namespaces made ready in the background backs new sandboxes.
 //
 // The engine is a plain Go library: the daemon is a thin server around it.
 package engine
@@ -177,7 +180,7 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 		networks:  map[string]*network{},
 		sandboxes: map[string]*sbox{},
 		pool:      sandbox.NewNetnsPool(8),
-		reaper:    newReaper(driver.Host{NS: ns, Handle: reapH, Tag: dh.Tag}),
+		reaper:    newReaper(driver.Host{NS: ns, Handle: reapH, Tag: dh.Tag}, cfg.Logger.Warn),
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	if err := e.restore(ctx); err != nil {

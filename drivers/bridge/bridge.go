@@ -6,6 +6,7 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 
@@ -226,6 +227,39 @@ func (d *Driver) Leave(ctx context.Context, h driver.Host, nw driver.Network, ep
 	}
 	return nil
 }
+
+// LeaveAll removes many endpoints' veth pairs in one kernel operation:
+// each host end joins the engine's reap group, then the group is deleted.
+// A crash in between leaves tagged links no record explains, which the
+// engine's sweep removes.
+func (d *Driver) LeaveAll(ctx context.Context, h driver.Host, deps []driver.Departure) error {
+	group := nl.ReapGroup(h.Tag)
+	marked := 0
+	var errs []error
+	for _, dep := range deps {
+		if dep.Endpoint.HostIfName == "" {
+			continue
+		}
+		l, err := h.Handle.LinkByName(dep.Endpoint.HostIfName)
+		if nl.IsNotFound(err) {
+			continue
+		}
+		if err == nil {
+			err = h.Handle.LinkSetGroup(l, int(group))
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("mark veth %s for deletion: %w", dep.Endpoint.HostIfName, err))
+			continue
+		}
+		marked++
+	}
+	if marked > 0 {
+		errs = append(errs, nl.DeleteGroup(h.NS, group))
+	}
+	return errors.Join(errs...)
+}
+
+var _ driver.BulkLeaver = (*Driver)(nil)
 
 // EndpointOK reports whether the host end exists and is a port of the
 // network's bridge.
