@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -161,5 +164,42 @@ func TestLogsAndAdopt(t *testing.T) {
 	}
 	if _, err := os.Stat(d.host.Outside); err != nil {
 		t.Errorf("rm of an adopted sandbox removed the foreign namespace: %v", err)
+	}
+}
+
+// The CLI may live in other network and mount namespaces than the
+// daemon: run and exec still pass stdio and exit codes through, and the
+// process runs in the sandbox, not beside the CLI.
+func TestCLIInOtherNamespaces(t *testing.T) {
+	d := startDaemon(t)
+	cli := func(stdin string, args ...string) result {
+		t.Helper()
+		all := append([]string{"unshare", "--mount", "--net", "--propagation", "private", "--", binary}, args...)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, all[0], all[1:]...)
+		cmd.Env = append(os.Environ(), "PATCHBAY_HOST=unix://"+d.sock)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr, cmd.Stdin = &out, &errb, strings.NewReader(stdin)
+		err := cmd.Run()
+		r := result{stdout: out.String(), stderr: errb.String()}
+		if ee, ok := err.(*exec.ExitError); ok {
+			r.code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("unshare patchbay %v: %v", args, err)
+		}
+		return r
+	}
+	d.ok("network", "create", "--subnet", "10.0.7.0/24", "far")
+	r := cli("hello\n", "run", "--rm", "--network", "far", "--", "sh", "-c", "read x; echo $x; cat /proc/net/dev | grep -c eth0; exit 3")
+	if r.code != 3 || r.stdout != "hello\n1\n" {
+		t.Fatalf("run from other namespaces: %s", r)
+	}
+	if r := cli("", "run", "-d", "--name", "svc", "--network", "far", "--", "sleep", "600"); r.code != 0 {
+		t.Fatalf("run -d from other namespaces: %s", r)
+	}
+	r = cli("", "exec", "svc", "--", "sh", "-c", "ip -4 -o addr show eth0 2>/dev/null || busybox ip -4 -o addr show eth0")
+	if r.code != 0 || !strings.Contains(r.stdout, "10.0.7.3/24") { // .2 went to the first run: allocation is serial
+		t.Fatalf("exec from other namespaces does not see the sandbox's eth0: %s", r)
 	}
 }
