@@ -3,8 +3,10 @@ GO       ?= go
 BIN      := bin/patchbay
 PKGS     := ./...
 # Debian packages the tests use: busybox (httpd, wget, ping, nc),
-# iproute2, and util-linux's nsenter (runs the daemon in a test namespace).
-TEST_DEBS := busybox iproute2 util-linux
+# iproute2, util-linux's nsenter (runs the daemon in a test namespace),
+# nftables (nft lists the installed ruleset for golden files), socat (UDP
+# and SCTP traffic) and iperf3 (throughput benchmark).
+TEST_DEBS := busybox iproute2 util-linux nftables socat iperf3
 
 .PHONY: build run test deps lint fuzz bench demo clean
 

@@ -1,0 +1,310 @@
+package firewall
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// Firewall installs one engine's tables in one namespace. Its methods are
+// safe for concurrent use; each is one nftables transaction.
+type Firewall struct {
+	table string
+	log   *slog.Logger
+	s     *schema
+
+	mu    sync.Mutex
+	conn  *nftables.Conn
+	state State // what is installed, re-installed by Watch if lost
+}
+
+// New connects to nftables in the namespace ns. name is the tables' name.
+func New(ns netns.NsHandle, name string, log *slog.Logger) (*Firewall, error) {
+	conn, err := nftables.New(nftables.WithNetNSFd(int(ns)), nftables.AsLasting())
+	if err != nil {
+		return nil, fmt.Errorf("nftables: %w", err)
+	}
+	return &Firewall{table: name, log: log, s: newSchema(name), conn: conn}, nil
+}
+
+// Table is the name of the firewall's tables.
+func (f *Firewall) Table() string { return f.table }
+
+// Close closes the connection. The rules stay, so published ports and
+// isolation keep working while the daemon is down.
+func (f *Firewall) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.conn.CloseLasting()
+}
+
+// Sync installs st in full, in one transaction: it creates whatever is
+// missing, replaces patchbay's rules and set contents, and leaves the
+// administrator's chain as it is.
+func (f *Firewall) Sync(st State) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.install(st); err != nil {
+		return err
+	}
+	f.state = st
+	return nil
+}
+
+func (f *Firewall) install(st State) error {
+	els, err := elements(f.s, st)
+	if err != nil {
+		return err
+	}
+	c, s := f.conn, f.s
+	c.AddTable(s.inet)
+	for _, ch := range s.chains() {
+		c.AddChain(ch)
+		if ch != s.userFwd {
+			c.FlushChain(ch)
+		}
+	}
+	for _, set := range s.sets() {
+		if err := c.AddSet(set, nil); err != nil {
+			return fmt.Errorf("nftables set %s: %w", set.Name, err)
+		}
+		c.FlushSet(set)
+		if e := els[set]; len(e) > 0 {
+			if err := c.SetAddElements(set, e); err != nil {
+				return fmt.Errorf("nftables set %s: %w", set.Name, err)
+			}
+		}
+	}
+	rules := s.rules()
+	for _, ch := range s.chains() {
+		for _, r := range rules[ch] {
+			c.AddRule(&nftables.Rule{Table: ch.Table, Chain: ch, Exprs: r})
+		}
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("install nftables tables %s: %w", f.table, err)
+	}
+	return nil
+}
+
+// Update applies a change in one transaction: networks and mappings to
+// add, and ones to remove (networks by bridge name). On error nothing
+// changed.
+func (f *Firewall) Update(addNets []Network, delBridges []string, add, del []Mapping) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	next := State{Networks: slices.Clone(f.state.Networks), Mappings: slices.Clone(f.state.Mappings)}
+	var delNets []Network
+	next.Networks = slices.DeleteFunc(next.Networks, func(n Network) bool {
+		if slices.Contains(delBridges, n.Bridge) {
+			delNets = append(delNets, n)
+			return true
+		}
+		return false
+	})
+	next.Networks = append(next.Networks, addNets...)
+	next.Mappings = slices.DeleteFunc(next.Mappings, func(m Mapping) bool { return slices.Contains(del, m) })
+	next.Mappings = append(next.Mappings, add...)
+
+	rm, err := elements(f.s, State{Networks: delNets, Mappings: del})
+	if err != nil {
+		return err
+	}
+	put, err := elements(f.s, State{Networks: addNets, Mappings: add})
+	if err != nil {
+		return err
+	}
+	for _, set := range f.s.sets() {
+		if e := rm[set]; len(e) > 0 {
+			if err := f.conn.SetDeleteElements(set, e); err != nil {
+				return err
+			}
+		}
+		if e := put[set]; len(e) > 0 {
+			if err := f.conn.SetAddElements(set, e); err != nil {
+				return err
+			}
+		}
+	}
+	if err := f.conn.Flush(); err != nil {
+		return fmt.Errorf("update nftables tables %s: %w", f.table, err)
+	}
+	f.state = next
+	return nil
+}
+
+// State returns what the firewall has installed.
+func (f *Firewall) State() State {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return State{Networks: slices.Clone(f.state.Networks), Mappings: slices.Clone(f.state.Mappings)}
+}
+
+// Remove deletes the firewall's table (the administrator's chain with
+// it). A missing table is not an error.
+func (f *Firewall) Remove() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.conn.DelTable(f.s.inet)
+	if err := f.conn.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("delete nftables table %s: %w", f.table, err)
+	}
+	f.state = State{}
+	return nil
+}
+
+// intact reports whether every table, chain and rule patchbay installed is
+// still there.
+func (f *Firewall) intact() bool {
+	rules := f.s.rules()
+	for _, ch := range f.s.chains() {
+		got, err := f.conn.GetRules(ch.Table, ch)
+		if err != nil {
+			return false
+		}
+		if ch != f.s.userFwd && len(got) != len(rules[ch]) {
+			return false
+		}
+	}
+	for _, set := range f.s.sets() {
+		if _, err := f.conn.GetSetByName(set.Table, set.Name); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// Watch re-installs everything when someone deletes any of it (a flushed
+// ruleset, a deleted table or chain), until ctx ends. It notices through
+// nftables events and checks once a second besides, in case an event was
+// lost.
+func (f *Firewall) Watch(ctx context.Context) {
+	mon := nftables.NewMonitor(nftables.WithMonitorAction(nftables.MonitorActionDel))
+	var events chan *nftables.MonitorEvent
+	f.mu.Lock()
+	ch, err := f.conn.AddMonitor(mon)
+	f.mu.Unlock()
+	if err != nil {
+		f.log.Warn("nftables events unavailable; checking every second", "err", err)
+	} else {
+		events = ch
+		defer mon.Close()
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case _, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			// Let the rest of the transaction's events pass first.
+			time.Sleep(50 * time.Millisecond)
+			drain(events)
+		case <-tick.C:
+		}
+		f.repair()
+	}
+}
+
+func drain(ch chan *nftables.MonitorEvent) {
+	for {
+		select {
+		case _, ok := <-ch:
+			if !ok {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+// repair re-installs the state if any of it is missing.
+func (f *Firewall) repair() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.intact() {
+		return
+	}
+	if err := f.install(f.state); err != nil {
+		f.log.Error("restore firewall", "table", f.table, "err", err)
+		return
+	}
+	f.log.Warn("firewall rules were removed by someone else; restored them", "table", f.table)
+}
+
+// elements encodes a state's contents per set.
+func elements(s *schema, st State) (map[*nftables.Set][]nftables.SetElement, error) {
+	out := map[*nftables.Set][]nftables.SetElement{}
+	add := func(set *nftables.Set, key, val []byte) {
+		out[set] = append(out[set], nftables.SetElement{Key: key, Val: val})
+	}
+	for _, n := range st.Networks {
+		if len(n.Bridge) == 0 || len(n.Bridge) > 15 {
+			return nil, fmt.Errorf("bad bridge name %q", n.Bridge)
+		}
+		br := ifnameBytes(n.Bridge)
+		add(s.bridges, br, nil)
+		add(s.same, append(slices.Clone(br), br...), nil)
+		if n.Internal {
+			add(s.internal, br, nil)
+		} else if n.Masquerade {
+			add(s.masq, br, nil)
+		}
+	}
+	for _, m := range st.Mappings {
+		p, err := protoNum(m.Proto)
+		if err != nil {
+			return nil, err
+		}
+		if !m.Addr.IsValid() || m.HostPort == 0 || m.Port == 0 {
+			return nil, fmt.Errorf("incomplete mapping %s", m)
+		}
+		if m.HostIP.IsValid() && m.HostIP.Unmap().Is4() != m.Addr.Unmap().Is4() {
+			return nil, fmt.Errorf("mapping %s mixes IPv4 and IPv6", m)
+		}
+		key := append(pad4([]byte{p}), pad4(port(m.HostPort))...)
+		val := append(pad4(m.Addr.Unmap().AsSlice()), pad4(port(m.Port))...)
+		v6 := !m.Addr.Unmap().Is4()
+		switch {
+		case m.HostIP.IsValid() && v6:
+			add(s.pub6, append(m.HostIP.AsSlice(), key...), val)
+		case m.HostIP.IsValid():
+			add(s.pub4, append(m.HostIP.Unmap().AsSlice(), key...), val)
+		case v6:
+			add(s.pub6any, key, val)
+		default:
+			add(s.pub4any, key, val)
+		}
+	}
+	return out, nil
+}
+
+func ifnameBytes(name string) []byte {
+	b := make([]byte, 16)
+	copy(b, name)
+	return b
+}
+
+func port(p uint16) []byte { return binary.BigEndian.AppendUint16(nil, p) }
+
+// pad4 pads a concatenation field to its 4-byte register slot.
+func pad4(b []byte) []byte {
+	for len(b)%4 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}

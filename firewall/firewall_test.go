@@ -1,0 +1,162 @@
+package firewall_test
+
+import (
+	"flag"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/patchbay/patchbay/firewall"
+	"github.com/patchbay/patchbay/internal/netnstest"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func newFirewall(t *testing.T) (*firewall.Firewall, *netnstest.Host) {
+	t.Helper()
+	h := netnstest.NewHost(t)
+	ns, _ := netnstest.Open(t, h.Path)
+	fw, err := firewall.New(ns, "patchbay-test", slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fw.Close() })
+	return fw, h
+}
+
+// nft lists a table of the host namespace as nft prints it.
+func nft(t *testing.T, h *netnstest.Host, args ...string) string {
+	t.Helper()
+	all := append([]string{"--net=" + h.Path, "nft"}, args...)
+	out, err := exec.Command("nsenter", all...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// sortElements puts the elements of every set in a listing in order (nft
+// lists a hash set in its buckets' order).
+func sortElements(listing string) string {
+	var out []string
+	lines := strings.Split(listing, "\n")
+	for i := 0; i < len(lines); i++ {
+		line := lines[i]
+		if !strings.Contains(line, "elements = {") {
+			out = append(out, line)
+			continue
+		}
+		for !strings.HasSuffix(line, "}") && i+1 < len(lines) {
+			i++
+			line += " " + strings.TrimSpace(lines[i])
+		}
+		head, body, _ := strings.Cut(line, "{ ")
+		items := strings.Split(strings.TrimSuffix(body, " }"), ", ")
+		slices.Sort(items)
+		out = append(out, head+"{ "+strings.Join(items, ", ")+" }")
+	}
+	return strings.Join(out, "\n")
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the installed ruleset:\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+var representative = firewall.State{
+	Networks: []firewall.Network{
+		{Bridge: "patchbay0", Masquerade: true},
+		{Bridge: "br-internal", Internal: true},
+		{Bridge: "br-nomasq"},
+	},
+	Mappings: []firewall.Mapping{
+		{HostPort: 8080, Proto: "tcp", Addr: netip.MustParseAddr("172.17.0.2"), Port: 80},
+		{HostPort: 5353, Proto: "udp", Addr: netip.MustParseAddr("172.17.0.2"), Port: 53},
+		{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 9000, Proto: "sctp", Addr: netip.MustParseAddr("172.17.0.3"), Port: 9},
+		{HostPort: 8080, Proto: "tcp", Addr: netip.MustParseAddr("fd00::2"), Port: 80},
+		{HostIP: netip.MustParseAddr("::1"), HostPort: 8443, Proto: "tcp", Addr: netip.MustParseAddr("fd00::3"), Port: 443},
+	},
+}
+
+// The installed ruleset of a representative configuration, as nft
+// lists it, matches the golden file, and so does patchbay's own rendering.
+func TestGoldenRuleset(t *testing.T) {
+	fw, h := newFirewall(t)
+	if err := fw.Sync(representative); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "representative.nft", sortElements(nft(t, h, "list", "table", "inet", "patchbay-test")))
+	golden(t, "representative.render", firewall.Render("patchbay-test", representative))
+}
+
+// Adding and removing mappings and networks changes set elements only:
+// the rules stay the same, and removing everything leaves empty sets.
+func TestUpdateTouchesElementsOnly(t *testing.T) {
+	fw, h := newFirewall(t)
+	if err := fw.Sync(firewall.State{}); err != nil {
+		t.Fatal(err)
+	}
+	empty := nft(t, h, "list", "table", "inet", "patchbay-test")
+	if err := fw.Update(representative.Networks, nil, representative.Mappings, nil); err != nil {
+		t.Fatal(err)
+	}
+	withoutElements := func(listing string) string {
+		var keep []string
+		for _, l := range strings.Split(sortElements(listing), "\n") {
+			if !strings.Contains(l, "elements = {") {
+				keep = append(keep, l)
+			}
+		}
+		return strings.Join(keep, "\n")
+	}
+	if got := nft(t, h, "list", "table", "inet", "patchbay-test"); withoutElements(got) != withoutElements(empty) {
+		t.Errorf("adding networks and mappings changed more than set elements:\n%s\nwas:\n%s", got, empty)
+	}
+	var bridges []string
+	for _, n := range representative.Networks {
+		bridges = append(bridges, n.Bridge)
+	}
+	if err := fw.Update(nil, bridges, nil, representative.Mappings); err != nil {
+		t.Fatal(err)
+	}
+	if got := nft(t, h, "list", "table", "inet", "patchbay-test"); got != empty {
+		t.Errorf("after removing everything:\n%s\nwant:\n%s", got, empty)
+	}
+	// A bad mapping changes nothing.
+	bad := firewall.Mapping{HostPort: 1, Proto: "icmp", Addr: netip.MustParseAddr("10.0.0.1"), Port: 1}
+	if err := fw.Update(nil, nil, []firewall.Mapping{bad}, nil); err == nil || !strings.Contains(err.Error(), "icmp") {
+		t.Errorf("bad protocol: err = %v", err)
+	}
+}
+
+// The administrator's chain keeps its rules when patchbay re-installs.
+func TestUserChainSurvivesSync(t *testing.T) {
+	fw, h := newFirewall(t)
+	if err := fw.Sync(representative); err != nil {
+		t.Fatal(err)
+	}
+	nft(t, h, "add", "rule", "inet", "patchbay-test", "user-forward", "ip", "saddr", "198.51.100.0/24", "drop")
+	if err := fw.Sync(representative); err != nil {
+		t.Fatal(err)
+	}
+	if out := nft(t, h, "list", "chain", "inet", "patchbay-test", "user-forward"); !strings.Contains(out, "198.51.100.0/24") {
+		t.Errorf("the administrator's rule was lost:\n%s", out)
+	}
+}

@@ -1,0 +1,151 @@
+// Package firewall is patchbay's only nftables code. It owns one table per
+// engine in the engine's namespace, "inet patchbay-<instance>", for
+// isolation between networks, published ports and masquerade, and never
+// reads or edits any other table. (Traffic between containers of an
+// ICC-off network never leaves its bridge; the bridge driver stops it by
+// isolating the bridge's ports.)
+//
+// Everything that varies lives in sets and maps, never in rules: a
+// network is an element of a few interface-name sets, a published port one
+// element of a DNAT map. The rules are fixed, so adding the ten-thousandth
+// mapping costs what the first did and the rule count stays flat. Every
+// engine operation is one nftables transaction.
+//
+// The chain "user-forward" of the inet table is the administrator's: the
+// forward chain jumps to it before any of patchbay's rules, so its accept
+// and drop verdicts decide first (like Docker's DOCKER-USER). patchbay
+// creates it empty and never flushes it, so its rules survive restarts.
+//
+// If someone flushes the ruleset or deletes patchbay's table, Watch
+// notices through nftables events and installs everything again.
+package firewall
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// Network is a bridge network as the firewall sees it.
+type Network struct {
+	// Bridge is the bridge device.
+	Bridge string
+	// Internal networks have no way out and accept no published traffic.
+	Internal bool
+	// Masquerade translates outbound traffic to the host's address.
+	Masquerade bool
+}
+
+// Mapping is a published port: traffic to HostIP:HostPort (any local
+// address when HostIP is invalid) goes to Addr:Port.
+type Mapping struct {
+	HostIP   netip.Addr
+	HostPort uint16
+	Proto    string // tcp, udp or sctp
+	Addr     netip.Addr
+	Port     uint16
+}
+
+func (m Mapping) String() string {
+	host := "*"
+	if m.HostIP.IsValid() {
+		host = m.HostIP.String()
+	}
+	return fmt.Sprintf("%s %s:%d -> %s", m.Proto, host, m.HostPort, netip.AddrPortFrom(m.Addr, m.Port))
+}
+
+// is6 reports whether the mapping is an IPv6 one.
+func (m Mapping) is6() bool { return m.Addr.Is6() && !m.Addr.Is4In6() }
+
+// State is everything the firewall installs.
+type State struct {
+	Networks []Network
+	Mappings []Mapping
+}
+
+// protoNum maps a protocol name to its IP protocol number.
+func protoNum(p string) (byte, error) {
+	switch p {
+	case "tcp":
+		return 6, nil
+	case "udp":
+		return 17, nil
+	case "sctp":
+		return 132, nil
+	}
+	return 0, fmt.Errorf("unknown protocol %q", p)
+}
+
+// Render describes the state as patchbay installs it, in nft's syntax.
+func Render(table string, st State) string {
+	var b strings.Builder
+	set := func(name string, pick func(Network) bool) {
+		var els []string
+		for _, n := range st.Networks {
+			if pick(n) {
+				els = append(els, fmt.Sprintf("%q", n.Bridge))
+			}
+		}
+		slices.Sort(els)
+		fmt.Fprintf(&b, "\tset %s { type ifname; elements = { %s } }\n", name, strings.Join(els, ", "))
+	}
+	fmt.Fprintf(&b, "table inet %s {\n", table)
+	set("bridges", func(Network) bool { return true })
+	set("internal", func(n Network) bool { return n.Internal })
+	set("masq", func(n Network) bool { return n.Masquerade && !n.Internal })
+	var maps [4][]string
+	for _, m := range st.Mappings {
+		i := 0
+		if m.is6() {
+			i = 2
+		}
+		key := fmt.Sprintf("%s . %d", m.Proto, m.HostPort)
+		if m.HostIP.IsValid() {
+			key = m.HostIP.String() + " . " + key
+		} else {
+			i++
+		}
+		maps[i] = append(maps[i], fmt.Sprintf("%s : %s . %d", key, m.Addr, m.Port))
+	}
+	for i, name := range []string{"pub4", "pub4any", "pub6", "pub6any"} {
+		slices.Sort(maps[i])
+		fmt.Fprintf(&b, "\tmap %s { elements = { %s } }\n", name, strings.Join(maps[i], ", "))
+	}
+	for _, r := range ruleText {
+		b.WriteString(r)
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// ruleText is the fixed rule set of the inet table, as nft would print
+// it; rules.go builds the same rules as netlink expressions.
+var ruleText = []string{
+	"\tchain user-forward { } # the administrator's: runs first, never flushed\n",
+	"\tchain forward { type filter hook forward priority filter; policy accept;\n",
+	"\t\tjump user-forward\n",
+	"\t\toifname @bridges ct state established,related accept\n",
+	"\t\tiifname @bridges ct state established,related accept\n",
+	"\t\tiifname . oifname @same accept # one bridge's own traffic, when br_netfilter sends it here\n",
+	"\t\tiifname @internal drop\n",
+	"\t\toifname @internal drop\n",
+	"\t\toifname @bridges ct status dnat accept # published ports\n",
+	"\t\tiifname @bridges oifname @bridges drop # networks cannot reach each other\n",
+	"\t\tiifname @bridges accept # outbound\n",
+	"\t\toifname @bridges drop # direct access to container addresses\n",
+	"\t}\n",
+	"\tchain prerouting { type nat hook prerouting priority dstnat; fib daddr type local jump publish }\n",
+	"\tchain output { type nat hook output priority dstnat; fib daddr type local jump publish }\n",
+	"\tchain publish {\n",
+	"\t\tmeta nfproto ipv4 dnat ip to ip daddr . meta l4proto . th dport map @pub4\n",
+	"\t\tmeta nfproto ipv4 dnat ip to meta l4proto . th dport map @pub4any\n",
+	"\t\tmeta nfproto ipv6 dnat ip6 to ip6 daddr . meta l4proto . th dport map @pub6\n",
+	"\t\tmeta nfproto ipv6 dnat ip6 to meta l4proto . th dport map @pub6any\n",
+	"\t}\n",
+	"\tchain postrouting { type nat hook postrouting priority srcnat;\n",
+	"\t\tiifname @masq oifname != @bridges masquerade\n",
+	"\t\tct status dnat iifname @bridges oifname @bridges masquerade # hairpin\n",
+	"\t\tct status dnat ip saddr 127.0.0.0/8 oifname @bridges masquerade # host via 127.0.0.1\n",
+	"\t}\n",
+}
