@@ -21,6 +21,7 @@ type Firewall struct {
 	table string
 	log   *slog.Logger
 	s     *schema
+	ns    netns.NsHandle // kept open by the caller while the firewall lives
 
 	mu    sync.Mutex
 	conn  *nftables.Conn
@@ -33,7 +34,7 @@ func New(ns netns.NsHandle, name string, log *slog.Logger) (*Firewall, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nftables: %w", err)
 	}
-	return &Firewall{table: name, log: log, s: newSchema(name), conn: conn}, nil
+	return &Firewall{table: name, log: log, s: newSchema(name), ns: ns, conn: conn}, nil
 }
 
 // Table is the name of the firewall's tables.
@@ -190,9 +191,13 @@ func (f *Firewall) intact() bool {
 func (f *Firewall) Watch(ctx context.Context) {
 	mon := nftables.NewMonitor(nftables.WithMonitorAction(nftables.MonitorActionDel))
 	var events chan *nftables.MonitorEvent
-	f.mu.Lock()
-	ch, err := f.conn.AddMonitor(mon)
-	f.mu.Unlock()
+	// The monitor needs a socket of its own: it reads everything that
+	// arrives on it.
+	mc, err := nftables.New(nftables.WithNetNSFd(int(f.ns)))
+	var ch chan *nftables.MonitorEvent
+	if err == nil {
+		ch, err = mc.AddMonitor(mon)
+	}
 	if err != nil {
 		f.log.Warn("nftables events unavailable; checking every second", "err", err)
 	} else {

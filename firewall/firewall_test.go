@@ -1,6 +1,7 @@
 package firewall_test
 
 import (
+	"context"
 	"flag"
 	"log/slog"
 	"net/netip"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/patchbay/patchbay/firewall"
 	"github.com/patchbay/patchbay/internal/netnstest"
@@ -158,5 +160,34 @@ func TestUserChainSurvivesSync(t *testing.T) {
 	}
 	if out := nft(t, h, "list", "chain", "inet", "patchbay-test", "user-forward"); !strings.Contains(out, "198.51.100.0/24") {
 		t.Errorf("the administrator's rule was lost:\n%s", out)
+	}
+}
+
+// Someone flushing the whole ruleset (or deleting patchbay's table) gets
+// everything back within two seconds, without a restart.
+func TestWatchRestoresFlushedRuleset(t *testing.T) {
+	fw, h := newFirewall(t)
+	if err := fw.Sync(representative); err != nil {
+		t.Fatal(err)
+	}
+	want := sortElements(nft(t, h, "list", "table", "inet", "patchbay-test"))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { fw.Watch(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	time.Sleep(100 * time.Millisecond) // let the watch subscribe
+	for _, how := range [][]string{{"flush", "ruleset"}, {"delete", "chain", "inet", "patchbay-test", "postrouting"}} {
+		nft(t, h, how...)
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			out, _ := exec.Command("nsenter", "--net="+h.Path, "nft", "list", "table", "inet", "patchbay-test").CombinedOutput()
+			if sortElements(string(out)) == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after nft %s, not restored within 2s:\n%s", strings.Join(how, " "), out)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 }
