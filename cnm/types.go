@@ -89,6 +89,18 @@ type Sandbox struct {
 	// ExternalPID is the pid whose namespace was adopted, if any.
 	ExternalPID int      `json:"externalPID,omitempty"`
 	Process     *Process `json:"process,omitempty"`
+	// Ports are the sandbox's published ports.
+	Ports []PortMapping `json:"ports,omitempty"`
+}
+
+// PortMapping is a published port: traffic to HostIP:HostPort (every
+// local address when HostIP is unset) goes to Addr:Port in the sandbox.
+type PortMapping struct {
+	HostIP   netip.Addr `json:"hostIP,omitzero"`
+	HostPort uint16     `json:"hostPort"`
+	Proto    string     `json:"proto"`
+	Addr     netip.Addr `json:"addr"`
+	Port     uint16     `json:"port"`
 }
 
 // Process states.

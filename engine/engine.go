@@ -29,6 +29,7 @@ import (
 	"github.com/patchbay/patchbay/drivers/bridge"
 	"github.com/patchbay/patchbay/drivers/host"
 	"github.com/patchbay/patchbay/drivers/null"
+	"github.com/patchbay/patchbay/firewall"
 	"github.com/patchbay/patchbay/ipam"
 	"github.com/patchbay/patchbay/sandbox"
 	"github.com/patchbay/patchbay/store"
@@ -102,6 +103,9 @@ type Engine struct {
 
 	pool   *sandbox.NetnsPool // fresh namespaces, ready
 	reaper *reaper            // link deletions off the request path
+	fw     *firewall.Firewall
+	// portCursor is where the next search for a free host port starts.
+	portCursor uint32
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -123,6 +127,8 @@ type sbox struct {
 	done chan struct{} // closed when the process exits; nil if none runs
 	// files is set once the generated /etc files exist; guarded by opMu.
 	files bool
+	// portFDs are the sockets holding the published host ports.
+	portFDs []int
 }
 
 // New opens the state under cfg.Root, restores every network, sandbox
@@ -183,11 +189,24 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 		reaper:    newReaper(driver.Host{NS: ns, Handle: reapH, Tag: dh.Tag}, cfg.Logger.Warn),
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
+	// The firewall starts empty, so restore and the default networks can
+	// add to it; it is then installed in full from what they found.
+	if e.fw, err = firewall.New(ns, "patchbay-"+instance[:8], cfg.Logger); err == nil {
+		err = e.fw.Sync(firewall.State{})
+	}
+	if err != nil {
+		e.Close()
+		return nil, fmt.Errorf("firewall: %w", err)
+	}
 	if err := e.restore(ctx); err != nil {
 		e.Close()
 		return nil, fmt.Errorf("restore state: %w", err)
 	}
 	if err := e.ensureDefaultNetworks(ctx); err != nil {
+		e.Close()
+		return nil, err
+	}
+	if err := e.startFirewall(); err != nil {
 		e.Close()
 		return nil, err
 	}
@@ -199,6 +218,9 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 func (e *Engine) Close() error {
 	e.cancel()
 	e.wg.Wait()
+	if e.fw != nil {
+		e.fw.Close()
+	}
 	e.pool.Close()
 	e.reaper.close()
 	e.host.Handle.Close()

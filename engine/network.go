@@ -69,6 +69,15 @@ func (e *Engine) commitNewNetwork(ctx context.Context, n *network) (retErr error
 			_ = d.DeleteNetwork(ctx, e.host, driverNetwork(n))
 		}
 	}()
+	undoFW, err := e.firewallAddNetwork(n)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			undoFW()
+		}
+	}()
 	if err := e.store.Update(func(tx *store.Tx) error { return tx.PutNetwork(&n.Network) }); err != nil {
 		return fmt.Errorf("save network %s: %w", n.Name, err)
 	}
@@ -297,6 +306,7 @@ func (e *Engine) removeNetworkLocked(ctx context.Context, n *network) error {
 	e.mu.Lock()
 	delete(e.networks, n.ID)
 	e.mu.Unlock()
+	e.firewallRemoveNetwork(n)
 	d, _ := e.driverFor(n.Driver)
 	if err := d.DeleteNetwork(ctx, e.host, driverNetwork(n)); err != nil {
 		// The record is gone; the tagged leftover is swept at next start.

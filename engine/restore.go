@@ -64,6 +64,7 @@ func (e *Engine) restore(ctx context.Context) error {
 			fresh[sb.ID] = true
 		}
 		e.sandboxes[sb.ID] = sb
+		e.rereserve(sb)
 	}
 	var dropEps []string
 	for _, ep := range eps {

@@ -26,6 +26,8 @@ type SandboxCreate struct {
 	AdoptPID int
 	// AdoptNetns adopts a network namespace file (e.g. /var/run/netns/x).
 	AdoptNetns string
+	// Ports are -p specs, published on the endpoint of Network.
+	Ports []string
 }
 
 var validSandboxName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
@@ -55,6 +57,10 @@ func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sa
 	}
 	if hostMode && req.Hostname != "" {
 		return cnm.Sandbox{}, cnm.Invalid("conflicting options: hostname and the host network")
+	}
+	specs, err := parsePorts(req.Ports, n, hostMode)
+	if err != nil {
+		return cnm.Sandbox{}, err
 	}
 	sb := &sbox{Sandbox: cnm.Sandbox{
 		ID: newID(), Name: req.Name, Hostname: req.Hostname, Created: time.Now(),
@@ -100,6 +106,19 @@ func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sa
 	ep, undo, err := e.joinLocked(ctx, n, sb, req.Endpoint)
 	if err != nil {
 		return cnm.Sandbox{}, err
+	}
+	if len(specs) > 0 {
+		ports, fds, err := e.publishPorts(n, ep, specs)
+		if err != nil {
+			undo()
+			return cnm.Sandbox{}, err
+		}
+		sb.Ports, sb.portFDs = ports, fds
+		joinUndo := undo
+		undo = func() {
+			e.unpublish(sb)
+			joinUndo()
+		}
 	}
 	joined := time.Now()
 	err = e.store.Update(func(tx *store.Tx) error {
@@ -205,6 +224,7 @@ func (e *Engine) removeSandboxLocked(ctx context.Context, id string) error {
 		}
 	}
 	e.mu.Unlock()
+	e.unpublish(sb)
 	if sb.Adopted {
 		e.retire(sb, eps)
 	}

@@ -104,6 +104,12 @@ func (d *Driver) CreateNetwork(ctx context.Context, h driver.Host, nw driver.Net
 			return fmt.Errorf("add gateway %s to bridge %s: %w", s.Gateway, name, err)
 		}
 	}
+	// Ports published on 127.0.0.1 are DNATed to containers behind this
+	// bridge; the kernel routes loopback-sourced packets out of it only
+	// with route_localnet.
+	if err := nl.Sysctl(h.NS, "ipv4/conf/"+name+"/route_localnet", "1"); err != nil {
+		return err
+	}
 	if err := h.Handle.LinkSetUp(link); err != nil {
 		return fmt.Errorf("set bridge %s up: %w", name, err)
 	}
@@ -170,6 +176,13 @@ func (d *Driver) Join(ctx context.Context, h driver.Host, nw driver.Network, ep 
 	}
 	if err := h.Handle.LinkSetMasterByIndex(veth, br.Attrs().Index); err != nil {
 		return driver.JoinInfo{}, fmt.Errorf("attach veth %s to bridge %s: %w", ep.HostIfName, brName, err)
+	}
+	if !o.EnableICC {
+		// Isolated ports reach the bridge (the gateway, published ports)
+		// but not each other: containers of the network cannot talk.
+		if err := h.Handle.LinkSetIsolated(veth, true); err != nil {
+			return driver.JoinInfo{}, fmt.Errorf("isolate veth %s: %w", ep.HostIfName, err)
+		}
 	}
 	if err := h.Handle.LinkSetUp(veth); err != nil {
 		return driver.JoinInfo{}, fmt.Errorf("set veth %s up: %w", ep.HostIfName, err)

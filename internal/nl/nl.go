@@ -9,6 +9,9 @@ import (
 	"hash/fnv"
 	"net"
 	"net/netip"
+	"os"
+	"runtime"
+	"strings"
 
 	"github.com/vishvananda/netlink"
 	vnl "github.com/vishvananda/netlink/nl"
@@ -75,4 +78,39 @@ func DeleteGroup(ns netns.NsHandle, group uint32) error {
 		return fmt.Errorf("delete link group %#x: %w", group, err)
 	}
 	return nil
+}
+
+// InNetns runs f on a thread in the namespace ns. Files and sockets f
+// opens belong to ns; /proc/sys/net is ns's.
+func InNetns(ns netns.NsHandle, f func() error) error {
+	runtime.LockOSThread()
+	cur, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return err
+	}
+	defer cur.Close()
+	if err := netns.Set(ns); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("enter namespace: %w", err)
+	}
+	defer func() {
+		// A thread that cannot go back is left locked, so it dies with
+		// this goroutine instead of serving others in the wrong namespace.
+		if netns.Set(cur) == nil {
+			runtime.UnlockOSThread()
+		}
+	}()
+	return f()
+}
+
+// Sysctl writes a /proc/sys/net value of the namespace ns, e.g.
+// Sysctl(ns, "ipv4/ip_forward", "1").
+func Sysctl(ns netns.NsHandle, key, value string) error {
+	return InNetns(ns, func() error {
+		if err := os.WriteFile("/proc/sys/net/"+key, []byte(value), 0o644); err != nil {
+			return fmt.Errorf("sysctl net.%s=%s: %w", strings.ReplaceAll(key, "/", "."), value, err)
+		}
+		return nil
+	})
 }

@@ -1,0 +1,251 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/patchbay/patchbay/cnm"
+	"github.com/patchbay/patchbay/drivers/bridge"
+	"github.com/patchbay/patchbay/firewall"
+	"github.com/patchbay/patchbay/internal/nl"
+	"github.com/patchbay/patchbay/portspec"
+	"golang.org/x/sys/unix"
+)
+
+// parsePorts validates -p specs before anything is created.
+func parsePorts(specs []string, n *network, hostMode bool) ([]portspec.Spec, error) {
+	if len(specs) == 0 {
+		return nil, nil
+	}
+	if hostMode || n.Driver != "bridge" {
+		return nil, cnm.Invalid("cannot publish ports on network %s: only bridge networks publish ports", n.Name)
+	}
+	if n.Internal {
+		return nil, cnm.Invalid("cannot publish ports on network %s: it is internal", n.Name)
+	}
+	var out []portspec.Spec
+	for _, s := range specs {
+		p, err := portspec.Parse(s)
+		if err != nil {
+			return nil, cnm.Invalid("%v", err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func firewallMappings(ms []cnm.PortMapping) []firewall.Mapping {
+	out := make([]firewall.Mapping, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, firewall.Mapping{HostIP: m.HostIP, HostPort: m.HostPort, Proto: m.Proto, Addr: m.Addr, Port: m.Port})
+	}
+	return out
+}
+
+// publishPorts chooses and reserves host ports for an endpoint's specs and
+// installs the mappings. The returned sockets hold the host ports; on
+// error nothing is left.
+func (e *Engine) publishPorts(n *network, ep *cnm.Endpoint, specs []portspec.Spec) (_ []cnm.PortMapping, fds []int, retErr error) {
+	defer func() {
+		if retErr != nil {
+			closeAll(fds)
+			fds = nil
+		}
+	}()
+	o, _ := bridge.ParseOptions(n.Options)
+	var out []cnm.PortMapping
+	for _, spec := range specs {
+		hostIP := spec.HostIP
+		if !hostIP.IsValid() && o.HostBindingV4.IsValid() && !o.HostBindingV4.IsUnspecified() {
+			hostIP = o.HostBindingV4
+		}
+		// The container addresses the mapping serves, first one first.
+		var targets []netip.Addr
+		switch {
+		case hostIP.IsValid() && hostIP.Unmap().Is4():
+			if !ep.IPv4.IsValid() {
+				return nil, fds, cnm.Invalid("cannot publish %s: the sandbox has no IPv4 address", spec)
+			}
+			targets = append(targets, ep.IPv4.Addr())
+		case hostIP.IsValid():
+			if !ep.IPv6.IsValid() {
+				return nil, fds, cnm.Invalid("cannot publish %s: the sandbox has no IPv6 address", spec)
+			}
+			targets = append(targets, ep.IPv6.Addr())
+		default:
+			for _, p := range []netip.Prefix{ep.IPv4, ep.IPv6} {
+				if p.IsValid() {
+					targets = append(targets, p.Addr())
+				}
+			}
+		}
+		bindIP := func(target netip.Addr) netip.Addr {
+			if hostIP.IsValid() && !hostIP.IsUnspecified() {
+				return hostIP.Unmap()
+			}
+			return netip.Addr{} // every address of target's family
+		}
+		pick := func(r portspec.Range) (uint16, error) {
+			if r.IsZero() {
+				lo, hi := e.ephemeralRange()
+				r = portspec.Range{Start: lo, End: hi}
+			}
+			n := r.Len()
+			start := int(e.portCursor) % n
+			for i := 0; i < n; i++ {
+				p := r.Start + uint16((start+i)%n)
+				fd, err := e.reserve(bindIP(targets[0]), targets[0].Is4(), p, string(spec.Proto))
+				if errors.Is(err, unix.EADDRINUSE) {
+					continue
+				}
+				if err != nil {
+					return 0, err
+				}
+				fds = append(fds, fd)
+				e.portCursor = uint32(start+i+1) % uint32(n)
+				return p, nil
+			}
+			return 0, cnm.Conflict("no free host port in %s/%s", r, spec.Proto)
+		}
+		picked := spec.HostPorts.IsZero() || spec.HostPorts.Len() != spec.Ports.Len()
+		ms, err := spec.Expand(pick)
+		if err != nil {
+			if errors.Is(err, cnm.ErrConflict) || errors.Is(err, cnm.ErrInvalid) {
+				return nil, fds, err
+			}
+			return nil, fds, cnm.Invalid("%v", err)
+		}
+		for _, m := range ms {
+			for i, target := range targets {
+				if i > 0 || !picked {
+					fd, err := e.reserve(bindIP(target), target.Is4(), m.HostPort, string(m.Proto))
+					if err != nil {
+						return nil, fds, err
+					}
+					fds = append(fds, fd)
+				}
+				out = append(out, cnm.PortMapping{HostIP: bindIP(target), HostPort: m.HostPort, Proto: string(m.Proto), Addr: target, Port: m.Port})
+			}
+		}
+	}
+	if err := e.fw.Update(nil, nil, firewallMappings(out), nil); err != nil {
+		return nil, fds, fmt.Errorf("install port mappings: %w", err)
+	}
+	return out, fds, nil
+}
+
+// reserve binds a socket to a host port in the engine's namespace, so no
+// other program can take the port while it is published. The socket never
+// listens: published traffic is translated before it could reach it.
+func (e *Engine) reserve(ip netip.Addr, v4 bool, port uint16, proto string) (int, error) {
+	fam := unix.AF_INET6
+	if v4 {
+		fam = unix.AF_INET
+	}
+	typ, num := unix.SOCK_STREAM, unix.IPPROTO_TCP
+	switch proto {
+	case "udp":
+		typ, num = unix.SOCK_DGRAM, unix.IPPROTO_UDP
+	case "sctp":
+		typ, num = unix.SOCK_STREAM, unix.IPPROTO_SCTP
+	}
+	fd := -1
+	err := nl.InNetns(e.host.NS, func() error {
+		var err error
+		fd, err = unix.Socket(fam, typ|unix.SOCK_CLOEXEC, num)
+		if err != nil {
+			return err
+		}
+		var sa unix.Sockaddr
+		if v4 {
+			a := &unix.SockaddrInet4{Port: int(port)}
+			if ip.IsValid() {
+				a.Addr = ip.As4()
+			}
+			sa = a
+		} else {
+			// The IPv4 twin of the mapping holds the IPv4 side.
+			_ = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1)
+			a := &unix.SockaddrInet6{Port: int(port)}
+			if ip.IsValid() {
+				a.Addr = ip.As16()
+			}
+			sa = a
+		}
+		return unix.Bind(fd, sa)
+	})
+	if err == nil {
+		return fd, nil
+	}
+	if fd >= 0 {
+		unix.Close(fd)
+	}
+	host := "*"
+	if ip.IsValid() {
+		host = ip.String()
+	}
+	switch {
+	case errors.Is(err, unix.EADDRINUSE):
+		return -1, cnm.Conflict("host port %s:%d/%s is already in use: %w", host, port, proto, unix.EADDRINUSE)
+	case errors.Is(err, unix.EADDRNOTAVAIL):
+		return -1, cnm.Invalid("host IP %s is not an address of this host", host)
+	case errors.Is(err, unix.EPROTONOSUPPORT), errors.Is(err, unix.ESOCKTNOSUPPORT):
+		return -1, cnm.Invalid("protocol %s is not supported by this kernel", proto)
+	}
+	return -1, fmt.Errorf("reserve host port %s:%d/%s: %w", host, port, proto, err)
+}
+
+// ephemeralRange is the kernel's local port range in the engine's
+// namespace, where ports without a host port come from.
+func (e *Engine) ephemeralRange() (uint16, uint16) {
+	lo, hi := uint16(49153), uint16(65535)
+	_ = nl.InNetns(e.host.NS, func() error {
+		data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+		if err != nil {
+			return err
+		}
+		f := strings.Fields(string(data))
+		if len(f) == 2 {
+			a, err1 := strconv.Atoi(f[0])
+			b, err2 := strconv.Atoi(f[1])
+			if err1 == nil && err2 == nil && a > 0 && a <= b && b <= 65535 {
+				lo, hi = uint16(a), uint16(b)
+			}
+		}
+		return nil
+	})
+	return lo, hi
+}
+
+// unpublish removes a sandbox's mappings and frees its host ports.
+func (e *Engine) unpublish(sb *sbox) {
+	if len(sb.Ports) > 0 {
+		if err := e.fw.Update(nil, nil, nil, firewallMappings(sb.Ports)); err != nil {
+			e.log.Warn("remove port mappings", "sb", sb.Name, "err", err)
+		}
+	}
+	closeAll(sb.portFDs)
+	sb.portFDs = nil
+}
+
+// rereserve takes a restored sandbox's host ports again.
+func (e *Engine) rereserve(sb *sbox) {
+	for _, m := range sb.Ports {
+		fd, err := e.reserve(m.HostIP, m.Addr.Is4(), m.HostPort, m.Proto)
+		if err != nil {
+			e.log.Warn("host port of a published port was taken while patchbay was down", "sb", sb.Name, "err", err)
+			continue
+		}
+		sb.portFDs = append(sb.portFDs, fd)
+	}
+}
+
+func closeAll(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+}
