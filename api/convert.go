@@ -2,9 +2,11 @@ package api
 
 import (
 	"maps"
+	"strconv"
 
 	"github.com/patchbay/patchbay/cnm"
 	"github.com/patchbay/patchbay/engine"
+	"github.com/patchbay/patchbay/portspec"
 )
 
 // NetworkFrom renders a network in Docker's inspect shape.
@@ -65,7 +67,19 @@ func SandboxFrom(sb engine.SandboxInfo) Sandbox {
 		HostConfig: HostConfig{Adopted: sb.Adopted},
 		NetworkSettings: NetworkSettings{
 			SandboxID: sb.ID, SandboxKey: sb.NetnsPath, Networks: map[string]EndpointSettingsOut{},
+			Ports: map[string][]PortBinding{},
 		},
+	}
+	for _, m := range sb.Ports {
+		host := "0.0.0.0"
+		switch {
+		case m.HostIP.IsValid():
+			host = m.HostIP.String()
+		case m.Addr.Is6():
+			host = "::"
+		}
+		key := portspec.Key(m.Port, portspec.Proto(m.Proto))
+		r.NetworkSettings.Ports[key] = append(r.NetworkSettings.Ports[key], PortBinding{HostIP: host, HostPort: strconv.Itoa(int(m.HostPort))})
 	}
 	if p := sb.Process; p != nil {
 		r.Args = p.Args

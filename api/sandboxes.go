@@ -58,6 +58,7 @@ func (s *Server) createAndStart(ctx context.Context, req SandboxCreateRequest, s
 	sb, err := s.eng.CreateSandbox(ctx, engine.SandboxCreate{
 		Name: req.Name, Hostname: req.Hostname, Network: req.Network,
 		Endpoint: endpointOptions(req.Endpoint), AdoptPID: req.AdoptPID, AdoptNetns: req.AdoptNetns,
+		Ports: req.Ports, Expose: req.Expose, PublishAll: req.PublishAll,
 	})
 	if err != nil || req.Process == nil {
 		return sb.ID, sb.Name, err

@@ -122,6 +122,11 @@ type SandboxCreateRequest struct {
 	Endpoint   *EndpointSettings `json:"Endpoint,omitempty"`
 	AdoptPID   int               `json:"AdoptPid,omitempty"`
 	AdoptNetns string            `json:"AdoptNetns,omitempty"`
+	// Ports are -p specs ("8080:80/tcp"); PublishAll publishes every
+	// Expose port ("80/tcp", "7000-7010") on an ephemeral host port.
+	Ports      []string `json:"Ports,omitempty"`
+	Expose     []string `json:"Expose,omitempty"`
+	PublishAll bool     `json:"PublishAll,omitempty"`
 	// Process, if set, is started right after the sandbox is created;
 	// if it cannot start, the sandbox is removed again.
 	Process *ProcessRequest `json:"Process,omitempty"`
@@ -184,6 +189,14 @@ type NetworkSettings struct {
 	SandboxID  string                         `json:"SandboxID"`
 	SandboxKey string                         `json:"SandboxKey"`
 	Networks   map[string]EndpointSettingsOut `json:"Networks"`
+	// Ports is Docker's shape: "80/tcp" → host bindings.
+	Ports map[string][]PortBinding `json:"Ports"`
+}
+
+// PortBinding is one host binding of a published port.
+type PortBinding struct {
+	HostIP   string `json:"HostIp"`
+	HostPort string `json:"HostPort"`
 }
 
 // EndpointSettingsOut is an endpoint as sandbox inspect shows it.

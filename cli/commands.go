@@ -21,6 +21,7 @@ func addClientCommands(root *cobra.Command, e *env) {
 		newRmCmd(e),
 		newLogsCmd(e),
 		newWaitCmd(e),
+		newPortCmd(e),
 		newVersionCmd(e),
 	)
 	// Usage lines carry their own [OPTIONS], as Docker's do.

@@ -57,6 +57,9 @@ type runOpts struct {
 	network        string
 	ep             endpointFlags
 	env            []string
+	publish        []string
+	expose         []string
+	publishAll     bool
 }
 
 // newRunCmd is run: a new sandbox running a command, attached or detached.
@@ -78,6 +81,9 @@ func newRunCmd(e *env) *cobra.Command {
 	fl.StringVarP(&o.hostname, "hostname", "h", "", "sandbox host name")
 	fl.Bool("help", false, "help for run") // -h is --hostname, as in Docker
 	fl.StringArrayVarP(&o.env, "env", "e", nil, "set environment variables (K=V, or K to pass the current value)")
+	fl.StringArrayVarP(&o.publish, "publish", "p", nil, "publish a sandbox port to the host ([ip:][hostPort:]port[/proto], ranges allowed)")
+	fl.BoolVarP(&o.publishAll, "publish-all", "P", false, "publish every exposed port to an ephemeral host port")
+	fl.StringArrayVar(&o.expose, "expose", nil, "expose a port or a range of ports (port[/proto])")
 	registerNetwork(cmd, &o.network)
 	o.ep.register(cmd, "network-alias")
 	return cmd
@@ -91,6 +97,7 @@ func runRun(ctx context.Context, e *env, o *runOpts, args []string) error {
 	}
 	req := api.SandboxCreateRequest{
 		Name: o.name, Hostname: o.hostname, Network: o.network, Endpoint: o.ep.settings(),
+		Ports: o.publish, Expose: o.expose, PublishAll: o.publishAll,
 		Process: &api.ProcessRequest{Args: args, Env: env, Detached: o.detach, AutoRemove: o.rm},
 	}
 	c, err := e.client()

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -8,14 +9,21 @@ import (
 
 // snapshot is what bad input must leave unchanged: the networks and
 // sandboxes the daemon reports and the links of the host namespace.
+// snapshot captures the state bad input must leave unchanged: networks,
+// sandboxes, each network's endpoints, the host's links and ruleset.
 func (d *daemon) snapshot() string {
 	d.t.Helper()
 	links := linkNames(d.t, d.host)
 	slices.Sort(links)
+	nets := strings.Fields(d.ok("network", "ls", "-q", "--no-trunc"))
+	rules, err := exec.Command("nsenter", "--net="+d.host.Path, "nft", "list", "ruleset").CombinedOutput()
+	if err != nil {
+		d.t.Fatalf("nft list ruleset: %v\n%s", err, rules)
+	}
 	return d.ok("network", "ls", "--no-trunc", "--format", "{{.ID}} {{.Name}}") +
 		d.ok("ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.Networks}} {{.State}}") +
-		d.ok("network", "inspect", "-f", "{{range .Containers}}{{.Name}}={{.IPv4Address}} {{end}}", "taken", "tiny") +
-		strings.Join(links, ",")
+		d.ok(append([]string{"network", "inspect", "-f", "{{range .Containers}}{{.Name}}={{.IPv4Address}} {{end}}"}, nets...)...) +
+		strings.Join(links, ",") + "\n" + string(rules)
 }
 
 func TestBadInput(t *testing.T) {

@@ -15,7 +15,7 @@ func firewallNetwork(n *network) (firewall.Network, bool) {
 		return firewall.Network{}, false
 	}
 	o, _ := bridge.ParseOptions(n.Options) // validated at creation
-	return firewall.Network{Bridge: bridge.DeviceName(driverNetwork(n)), Internal: n.Internal, Masquerade: o.Masquerade}, true
+	return firewall.Network{Bridge: bridge.DeviceName(driverNetwork(n)), Internal: n.Internal, Masquerade: o.Masquerade, ICC: o.EnableICC}, true
 }
 
 // firewallState is everything the firewall should hold. Caller holds mu

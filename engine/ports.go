@@ -16,9 +16,37 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// parsePorts validates -p specs before anything is created.
-func parsePorts(specs []string, n *network, hostMode bool) ([]portspec.Spec, error) {
-	if len(specs) == 0 {
+// parsePorts validates -p specs, and with publishAll adds an ephemeral
+// mapping for every exposed port no spec publishes, before anything is
+// created.
+func parsePorts(specs, expose []string, publishAll bool, n *network, hostMode bool) ([]portspec.Spec, error) {
+	var out []portspec.Spec
+	published := map[string]bool{}
+	for _, s := range specs {
+		p, err := portspec.Parse(s)
+		if err != nil {
+			return nil, cnm.Invalid("%v", err)
+		}
+		out = append(out, p)
+		for port := int(p.Ports.Start); port <= int(p.Ports.End); port++ {
+			published[portspec.Key(uint16(port), p.Proto)] = true
+		}
+	}
+	for _, s := range expose {
+		r, proto, err := portspec.ParseExpose(s)
+		if err != nil {
+			return nil, cnm.Invalid("%v", err)
+		}
+		if !publishAll {
+			continue
+		}
+		for port := int(r.Start); port <= int(r.End); port++ {
+			if !published[portspec.Key(uint16(port), proto)] {
+				out = append(out, portspec.Spec{Ports: portspec.Range{Start: uint16(port), End: uint16(port)}, Proto: proto})
+			}
+		}
+	}
+	if len(out) == 0 {
 		return nil, nil
 	}
 	if hostMode || n.Driver != "bridge" {
@@ -26,14 +54,6 @@ func parsePorts(specs []string, n *network, hostMode bool) ([]portspec.Spec, err
 	}
 	if n.Internal {
 		return nil, cnm.Invalid("cannot publish ports on network %s: it is internal", n.Name)
-	}
-	var out []portspec.Spec
-	for _, s := range specs {
-		p, err := portspec.Parse(s)
-		if err != nil {
-			return nil, cnm.Invalid("%v", err)
-		}
-		out = append(out, p)
 	}
 	return out, nil
 }

@@ -28,6 +28,10 @@ type SandboxCreate struct {
 	AdoptNetns string
 	// Ports are -p specs, published on the endpoint of Network.
 	Ports []string
+	// Expose lists --expose ports; PublishAll (-P) publishes each of them
+	// not already in Ports on an ephemeral host port.
+	Expose     []string
+	PublishAll bool
 }
 
 var validSandboxName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
@@ -58,7 +62,7 @@ func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sa
 	if hostMode && req.Hostname != "" {
 		return cnm.Sandbox{}, cnm.Invalid("conflicting options: hostname and the host network")
 	}
-	specs, err := parsePorts(req.Ports, n, hostMode)
+	specs, err := parsePorts(req.Ports, req.Expose, req.PublishAll, n, hostMode)
 	if err != nil {
 		return cnm.Sandbox{}, err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -263,14 +264,25 @@ func elements(s *schema, st State) (map[*nftables.Set][]nftables.SetElement, err
 		}
 		br := ifnameBytes(n.Bridge)
 		add(s.bridges, br, nil)
-		add(s.same, append(slices.Clone(br), br...), nil)
+		if n.ICC {
+			add(s.same, append(slices.Clone(br), br...), nil)
+		}
 		if n.Internal {
 			add(s.internal, br, nil)
 		} else if n.Masquerade {
 			add(s.masq, br, nil)
 		}
 	}
+	self := map[netip.Addr]bool{}
 	for _, m := range st.Mappings {
+		if a := m.Addr.Unmap(); !self[a] {
+			self[a] = true
+			set := s.self4
+			if a.Is6() {
+				set = s.self6
+			}
+			add(set, append(a.AsSlice(), a.AsSlice()...), nil)
+		}
 		p, err := protoNum(m.Proto)
 		if err != nil {
 			return nil, err

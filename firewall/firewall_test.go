@@ -84,9 +84,10 @@ func golden(t *testing.T, name, got string) {
 
 var representative = firewall.State{
 	Networks: []firewall.Network{
-		{Bridge: "patchbay0", Masquerade: true},
-		{Bridge: "br-internal", Internal: true},
-		{Bridge: "br-nomasq"},
+		{Bridge: "patchbay0", Masquerade: true, ICC: true},
+		{Bridge: "br-internal", Internal: true, ICC: true},
+		{Bridge: "br-nomasq", ICC: true},
+		{Bridge: "br-noicc", Masquerade: true},
 	},
 	Mappings: []firewall.Mapping{
 		{HostPort: 8080, Proto: "tcp", Addr: netip.MustParseAddr("172.17.0.2"), Port: 80},

@@ -1,9 +1,7 @@
 // Package firewall is patchbay's only nftables code. It owns one table per
 // engine in the engine's namespace, "inet patchbay-<instance>", for
 // isolation between networks, published ports and masquerade, and never
-// reads or edits any other table. (Traffic between containers of an
-// ICC-off network never leaves its bridge; the bridge driver stops it by
-// isolating the bridge's ports.)
+// reads or edits any other table.
 //
 // Everything that varies lives in sets and maps, never in rules: a
 // network is an element of a few interface-name sets, a published port one
@@ -33,6 +31,11 @@ type Network struct {
 	Bridge string
 	// Internal networks have no way out and accept no published traffic.
 	Internal bool
+	// ICC lets containers of the network reach each other. Their traffic
+	// stays on the bridge and meets these rules only when br_netfilter
+	// passes bridged packets to IP's hooks; otherwise the bridge driver
+	// enforces ICC off by isolating the bridge's ports.
+	ICC bool
 	// Masquerade translates outbound traffic to the host's address.
 	Masquerade bool
 }
@@ -94,6 +97,22 @@ func Render(table string, st State) string {
 	set("bridges", func(Network) bool { return true })
 	set("internal", func(n Network) bool { return n.Internal })
 	set("masq", func(n Network) bool { return n.Masquerade && !n.Internal })
+	var self []string
+	for _, m := range st.Mappings {
+		if e := fmt.Sprintf("%s . %s", m.Addr, m.Addr); !slices.Contains(self, e) {
+			self = append(self, e)
+		}
+	}
+	slices.Sort(self)
+	fmt.Fprintf(&b, "\tset self { elements = { %s } }\n", strings.Join(self, ", "))
+	var same []string
+	for _, n := range st.Networks {
+		if n.ICC {
+			same = append(same, fmt.Sprintf("%q . %q", n.Bridge, n.Bridge))
+		}
+	}
+	slices.Sort(same)
+	fmt.Fprintf(&b, "\tset same { type ifname . ifname; elements = { %s } }\n", strings.Join(same, ", "))
 	var maps [4][]string
 	for _, m := range st.Mappings {
 		i := 0
@@ -127,7 +146,7 @@ var ruleText = []string{
 	"\t\tjump user-forward\n",
 	"\t\toifname @bridges ct state established,related accept\n",
 	"\t\tiifname @bridges ct state established,related accept\n",
-	"\t\tiifname . oifname @same accept # one bridge's own traffic, when br_netfilter sends it here\n",
+	"\t\tiifname . oifname @same accept # an ICC network's own traffic, when br_netfilter sends it here\n",
 	"\t\tiifname @internal drop\n",
 	"\t\toifname @internal drop\n",
 	"\t\toifname @bridges ct status dnat accept # published ports\n",
@@ -147,5 +166,7 @@ var ruleText = []string{
 	"\t\tiifname @masq oifname != @bridges masquerade\n",
 	"\t\tct status dnat iifname @bridges oifname @bridges masquerade # hairpin\n",
 	"\t\tct status dnat ip saddr 127.0.0.0/8 oifname @bridges masquerade # host via 127.0.0.1\n",
+	"\t\tct status dnat ip saddr . ip daddr @self4 masquerade # a container to its own published port\n",
+	"\t\tct status dnat ip6 saddr . ip6 daddr @self6 masquerade\n",
 	"\t}\n",
 }

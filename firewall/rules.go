@@ -24,7 +24,8 @@ type schema struct {
 	userFwd, forward, prerouting, output, publish, postrouting *nftables.Chain
 
 	bridges, internal, masq, same *nftables.Set
-	pub4, pub4any, pub6, pub6any         *nftables.Set
+	self4, self6                  *nftables.Set // published container address . itself
+	pub4, pub4any, pub6, pub6any  *nftables.Set
 }
 
 func newSchema(name string) *schema {
@@ -49,6 +50,8 @@ func newSchema(name string) *schema {
 	s.bridges, s.internal, s.masq = ifset(s.inet, "bridges"), ifset(s.inet, "internal"), ifset(s.inet, "masq")
 	s.same = &nftables.Set{Table: s.inet, Name: "same",
 		KeyType: nftables.MustConcatSetType(nftables.TypeIFName, nftables.TypeIFName)}
+	s.self4 = &nftables.Set{Table: s.inet, Name: "self4", KeyType: nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeIPAddr)}
+	s.self6 = &nftables.Set{Table: s.inet, Name: "self6", KeyType: nftables.MustConcatSetType(nftables.TypeIP6Addr, nftables.TypeIP6Addr)}
 	pubmap := func(name string, key []nftables.SetDatatype, addr nftables.SetDatatype) *nftables.Set {
 		return &nftables.Set{Table: s.inet, Name: name, IsMap: true,
 			KeyType:  nftables.MustConcatSetType(key...),
@@ -66,7 +69,7 @@ func (s *schema) chains() []*nftables.Chain {
 }
 
 func (s *schema) sets() []*nftables.Set {
-	return []*nftables.Set{s.bridges, s.internal, s.masq, s.same, s.pub4, s.pub4any, s.pub6, s.pub6any}
+	return []*nftables.Set{s.bridges, s.internal, s.masq, s.same, s.self4, s.self6, s.pub4, s.pub4any, s.pub6, s.pub6any}
 }
 
 // Expression builders.
@@ -155,6 +158,19 @@ func (s *schema) rules() map[*nftables.Chain][][]expr.Any {
 		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{127, 0, 0, 0}},
 	))
 	masq := one(&expr.Masq{})
+	// selfNAT matches a container sending to its own published port: the
+	// packet comes back to it, and must not look like it came from itself.
+	selfNAT := func(fam byte, set *nftables.Set) []expr.Any {
+		off, l := uint32(12), uint32(4)
+		if fam == unix.NFPROTO_IPV6 {
+			off, l = 8, 16
+		}
+		return cat(nfproto(fam), dnatted(), one(
+			&expr.Payload{DestRegister: reg32a, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: l},
+			&expr.Payload{DestRegister: reg32a + l/4, Base: expr.PayloadBaseNetworkHeader, Offset: off + l, Len: l},
+			inSet(set, reg32a, false),
+		), masq)
+	}
 	return map[*nftables.Chain][][]expr.Any{
 		s.forward: {
 			one(&expr.Verdict{Kind: expr.VerdictJump, Chain: s.userFwd.Name}),
@@ -180,6 +196,8 @@ func (s *schema) rules() map[*nftables.Chain][][]expr.Any {
 			cat(iif(s.masq), oif(s.bridges, true), masq),
 			cat(dnatted(), iif(s.bridges), oif(s.bridges, false), masq),
 			cat(dnatted(), loopback, oif(s.bridges, false), masq),
+			selfNAT(unix.NFPROTO_IPV4, s.self4),
+			selfNAT(unix.NFPROTO_IPV6, s.self6),
 		},
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"strings"
 
 	"github.com/patchbay/patchbay/cnm"
 	"github.com/patchbay/patchbay/driver"
@@ -116,6 +118,18 @@ func (d *Driver) CreateNetwork(ctx context.Context, h driver.Host, nw driver.Net
 	return nil
 }
 
+// bridgeNetfilter reports whether bridged IPv4 packets pass IP's
+// netfilter hooks in the namespace (br_netfilter's bridge-nf-call-iptables).
+func bridgeNetfilter(h driver.Host) bool {
+	on := false
+	_ = nl.InNetns(h.NS, func() error {
+		b, err := os.ReadFile("/proc/sys/net/bridge/bridge-nf-call-iptables")
+		on = err == nil && strings.TrimSpace(string(b)) == "1"
+		return nil
+	})
+	return on
+}
+
 // DeleteNetwork removes the bridge.
 func (d *Driver) DeleteNetwork(ctx context.Context, h driver.Host, nw driver.Network) error {
 	name := DeviceName(nw)
@@ -177,9 +191,17 @@ func (d *Driver) Join(ctx context.Context, h driver.Host, nw driver.Network, ep 
 	if err := h.Handle.LinkSetMasterByIndex(veth, br.Attrs().Index); err != nil {
 		return driver.JoinInfo{}, fmt.Errorf("attach veth %s to bridge %s: %w", ep.HostIfName, brName, err)
 	}
-	if !o.EnableICC {
+	// A container reaching its own published port gets its packets back
+	// through the port they came in by.
+	if err := h.Handle.LinkSetHairpin(veth, true); err != nil {
+		return driver.JoinInfo{}, fmt.Errorf("set hairpin on veth %s: %w", ep.HostIfName, err)
+	}
+	if !o.EnableICC && !bridgeNetfilter(h) {
 		// Isolated ports reach the bridge (the gateway, published ports)
 		// but not each other: containers of the network cannot talk.
+		// With br_netfilter, bridged traffic meets the firewall instead,
+		// which drops it but lets published (DNATed) traffic through;
+		// isolated ports would block that too.
 		if err := h.Handle.LinkSetIsolated(veth, true); err != nil {
 			return driver.JoinInfo{}, fmt.Errorf("isolate veth %s: %w", ep.HostIfName, err)
 		}
