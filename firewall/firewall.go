@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/nftables"
+	"github.com/mdlayher/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -24,18 +25,42 @@ type Firewall struct {
 	s     *schema
 	ns    netns.NsHandle // kept open by the caller while the firewall lives
 
-	mu    sync.Mutex
-	conn  *nftables.Conn
-	state State // what is installed, re-installed by Watch if lost
+	mu   sync.Mutex
+	conn *nftables.Conn
+	// What is installed, re-installed by Watch if lost; maps, so a change
+	// costs the same whatever is installed already.
+	nets     map[string]Network // by bridge
+	mappings map[Mapping]struct{}
 }
 
 // New connects to nftables in the namespace ns. name is the tables' name.
 func New(ns netns.NsHandle, name string, log *slog.Logger) (*Firewall, error) {
-	conn, err := nftables.New(nftables.WithNetNSFd(int(ns)), nftables.AsLasting())
+	conn, err := nftables.New(nftables.WithNetNSFd(int(ns)), nftables.AsLasting(), nftables.WithSockOptions(bigBuffers))
 	if err != nil {
 		return nil, fmt.Errorf("nftables: %w", err)
 	}
-	return &Firewall{table: name, log: log, s: newSchema(name), ns: ns, conn: conn}, nil
+	return &Firewall{table: name, log: log, s: newSchema(name), ns: ns, conn: conn,
+		nets: map[string]Network{}, mappings: map[Mapping]struct{}{}}, nil
+}
+
+// bigBuffers lets one transaction carry tens of thousands of elements (a
+// restore with many published ports): it is sent in one write, and its
+// acknowledgements come back together.
+func bigBuffers(c *netlink.Conn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = rc.Control(func(fd uintptr) {
+		if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 64<<20); serr == nil {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 64<<20)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return serr
 }
 
 // Table is the name of the firewall's tables.
@@ -58,7 +83,13 @@ func (f *Firewall) Sync(st State) error {
 	if err := f.install(st); err != nil {
 		return err
 	}
-	f.state = st
+	f.nets, f.mappings = map[string]Network{}, map[Mapping]struct{}{}
+	for _, n := range st.Networks {
+		f.nets[n.Bridge] = n
+	}
+	for _, m := range st.Mappings {
+		f.mappings[m] = struct{}{}
+	}
 	return nil
 }
 
@@ -104,19 +135,13 @@ func (f *Firewall) install(st State) error {
 func (f *Firewall) Update(addNets []Network, delBridges []string, add, del []Mapping) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	next := State{Networks: slices.Clone(f.state.Networks), Mappings: slices.Clone(f.state.Mappings)}
 	var delNets []Network
-	next.Networks = slices.DeleteFunc(next.Networks, func(n Network) bool {
-		if slices.Contains(delBridges, n.Bridge) {
+	for _, b := range delBridges {
+		if n, ok := f.nets[b]; ok {
 			delNets = append(delNets, n)
-			return true
 		}
-		return false
-	})
-	next.Networks = append(next.Networks, addNets...)
-	next.Mappings = slices.DeleteFunc(next.Mappings, func(m Mapping) bool { return slices.Contains(del, m) })
-	next.Mappings = append(next.Mappings, add...)
-
+	}
+	del = slices.DeleteFunc(slices.Clone(del), func(m Mapping) bool { _, ok := f.mappings[m]; return !ok })
 	rm, err := elements(f.s, State{Networks: delNets, Mappings: del})
 	if err != nil {
 		return err
@@ -140,7 +165,18 @@ func (f *Firewall) Update(addNets []Network, delBridges []string, add, del []Map
 	if err := f.conn.Flush(); err != nil {
 		return fmt.Errorf("update nftables tables %s: %w", f.table, err)
 	}
-	f.state = next
+	for _, n := range delNets {
+		delete(f.nets, n.Bridge)
+	}
+	for _, n := range addNets {
+		f.nets[n.Bridge] = n
+	}
+	for _, m := range del {
+		delete(f.mappings, m)
+	}
+	for _, m := range add {
+		f.mappings[m] = struct{}{}
+	}
 	return nil
 }
 
@@ -148,7 +184,18 @@ func (f *Firewall) Update(addNets []Network, delBridges []string, add, del []Map
 func (f *Firewall) State() State {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return State{Networks: slices.Clone(f.state.Networks), Mappings: slices.Clone(f.state.Mappings)}
+	return f.stateLocked()
+}
+
+func (f *Firewall) stateLocked() State {
+	var st State
+	for _, n := range f.nets {
+		st.Networks = append(st.Networks, n)
+	}
+	for m := range f.mappings {
+		st.Mappings = append(st.Mappings, m)
+	}
+	return st
 }
 
 // Remove deletes the firewall's table (the administrator's chain with
@@ -160,7 +207,7 @@ func (f *Firewall) Remove() error {
 	if err := f.conn.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("delete nftables table %s: %w", f.table, err)
 	}
-	f.state = State{}
+	f.nets, f.mappings = map[string]Network{}, map[Mapping]struct{}{}
 	return nil
 }
 
@@ -245,7 +292,7 @@ func (f *Firewall) repair() {
 	if f.intact() {
 		return
 	}
-	if err := f.install(f.state); err != nil {
+	if err := f.install(f.stateLocked()); err != nil {
 		f.log.Error("restore firewall", "table", f.table, "err", err)
 		return
 	}

@@ -19,7 +19,9 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-func newFirewall(t *testing.T) (*firewall.Firewall, *netnstest.Host) {
+func newFirewall(t *testing.T) (*firewall.Firewall, *netnstest.Host) { return newFirewallB(t) }
+
+func newFirewallB(t testing.TB) (*firewall.Firewall, *netnstest.Host) {
 	t.Helper()
 	h := netnstest.NewHost(t)
 	ns, _ := netnstest.Open(t, h.Path)
@@ -29,6 +31,22 @@ func newFirewall(t *testing.T) (*firewall.Firewall, *netnstest.Host) {
 	}
 	t.Cleanup(func() { fw.Close() })
 	return fw, h
+}
+
+// countRules counts the rules in the host namespace's ruleset.
+func countRules(t testing.TB, h *netnstest.Host) int {
+	out, err := exec.Command("nsenter", "--net="+h.Path, "nft", "-a", "list", "ruleset").CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft: %v\n%s", err, out)
+	}
+	n := 0
+	for _, l := range strings.Split(string(out), "\n") {
+		l = strings.TrimSpace(l)
+		if strings.Contains(l, "# handle") && !strings.HasPrefix(l, "chain") && !strings.HasPrefix(l, "set") && !strings.HasPrefix(l, "map") && !strings.HasPrefix(l, "table") {
+			n++
+		}
+	}
+	return n
 }
 
 // nft lists a table of the host namespace as nft prints it.

@@ -1,0 +1,62 @@
+package firewall_test
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/patchbay/patchbay/firewall"
+)
+
+// BenchmarkMappingAdd reports the latency of adding (and removing) one
+// published port with no other mappings and with 10,000, and the rule
+// count, which must not grow. Run: go test -run '^$' -bench . -benchtime 1x ./firewall
+func BenchmarkMappingAdd(b *testing.B) {
+	fw, h := newFirewallB(b)
+	if err := fw.Sync(firewall.State{Networks: []firewall.Network{{Bridge: "patchbay0", Masquerade: true, ICC: true}}}); err != nil {
+		b.Fatal(err)
+	}
+	mapping := func(i int) firewall.Mapping {
+		return firewall.Mapping{HostPort: uint16(1024 + i%60000), Proto: []string{"tcp", "udp"}[i/60000], Addr: netip.AddrFrom4([4]byte{172, 17, byte(i >> 8), byte(i)}), Port: 80}
+	}
+	measure := func(base int) time.Duration {
+		var d []time.Duration
+		for i := 0; i < 200; i++ {
+			m := mapping(base + i)
+			start := time.Now()
+			if err := fw.Update(nil, nil, []firewall.Mapping{m}, nil); err != nil {
+				b.Fatal(err)
+			}
+			d = append(d, time.Since(start))
+			if err := fw.Update(nil, nil, nil, []firewall.Mapping{m}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		slices.Sort(d)
+		return d[len(d)/2]
+	}
+	rules := func() int { return countRules(b, h) }
+	r0 := rules()
+	at0 := measure(50000)
+	var bulk []firewall.Mapping
+	for i := 0; i < 10000; i++ {
+		bulk = append(bulk, mapping(i))
+	}
+	start := time.Now()
+	if err := fw.Update(nil, nil, bulk, nil); err != nil {
+		b.Fatal(err)
+	}
+	bulkTime := time.Since(start)
+	at10k := measure(50000)
+	r10k := rules()
+	b.ReportMetric(float64(at0.Microseconds())/1000, "add@0-p50-ms")
+	b.ReportMetric(float64(at10k.Microseconds())/1000, "add@10000-p50-ms")
+	b.ReportMetric(float64(at10k)/float64(at0), "add@10000/add@0")
+	b.ReportMetric(float64(bulkTime.Microseconds())/1000, "add-10000-at-once-ms")
+	b.ReportMetric(float64(r0), "rules@0")
+	b.ReportMetric(float64(r10k), "rules@10000")
+	fmt.Printf("mapping add p50: %v with none, %v with 10,000 (%.2fx); 10,000 in one transaction: %v; rules %d -> %d\n",
+		at0, at10k, float64(at10k)/float64(at0), bulkTime, r0, r10k)
+}
