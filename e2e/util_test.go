@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os/exec"
 	"testing"
 
 	"github.com/patchbay/patchbay/internal/netnstest"
@@ -14,4 +15,12 @@ func openNS(t *testing.T, path string) (netns.NsHandle, *netlink.Handle) {
 
 func linkNames(t testing.TB, h *netnstest.Host) []string {
 	return netnstest.LinkNames(t, h.Handle)
+}
+
+// must runs a command and returns its output; a non-zero exit is not an
+// error (pgrep exits 1 when nothing matches).
+func must(t testing.TB, name string, args ...string) []byte {
+	t.Helper()
+	out, _ := exec.Command(name, args...).Output()
+	return out
 }
