@@ -167,3 +167,31 @@ func TestIsolationInternalAndICC(t *testing.T) {
 		t.Errorf("an ICC-off network lost its way out: %s", r)
 	}
 }
+
+// A published port keeps working while the daemon is down and after it
+// comes back, and its host port is held again.
+func TestPublishedPortSurvivesRestart(t *testing.T) {
+	d := startDaemon(t)
+	d.ok("network", "create", "--subnet", "10.0.10.0/24", "pubnet")
+	d.ok("run", "-d", "--name", "web", "--hostname", "webhost", "-p", "8080:80", "--network", "pubnet", "--",
+		"busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
+	time.Sleep(200 * time.Millisecond)
+	get := func(when string) {
+		t.Helper()
+		out, ok := inNS(t, d.host.Outside, "timeout", "3", "busybox", "wget", "-qO-", "http://"+hostIP+":8080/hostname")
+		if !ok || strings.TrimSpace(out) != "webhost" {
+			t.Errorf("%s: published port answered %q ok=%v", when, out, ok)
+		}
+	}
+	get("before the restart")
+	d.stop()
+	get("while the daemon is down")
+	d.start()
+	get("after the restart")
+	if out := d.ok("port", "web"); !strings.Contains(out, "80/tcp -> 0.0.0.0:8080") {
+		t.Errorf("port after restart:\n%s", out)
+	}
+	if r := d.pb("run", "-d", "-p", "8080:80", "--network", "pubnet", "--", "sleep", "600"); r.code == 0 || !strings.Contains(r.stderr, "already in use") {
+		t.Errorf("the host port was not held again after the restart: %s", r)
+	}
+}
