@@ -57,6 +57,7 @@ func NewServer(eng *engine.Engine, log *slog.Logger) *Server {
 		"POST /sandboxes/{id}/wait":      s.sandboxWait,
 		"GET /sandboxes/{id}/logs":       s.sandboxLogs,
 		"POST /sandboxes/{id}/exec":      s.sandboxExec,
+		"GET /firewall":                  s.firewall,
 	}
 	for pattern, h := range routes {
 		s.mux.HandleFunc(pattern, h)
@@ -102,6 +103,11 @@ func (s *Server) version(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{
 		"Version": Version, "ApiVersion": APIVersion, "MinAPIVersion": "1.24", "Os": "linux",
 	})
+}
+
+// firewall returns the rules patchbay installed, as nft would print them.
+func (s *Server) firewall(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"Ruleset": s.eng.FirewallRules()})
 }
 
 func decode(r *http.Request, v any) error {

@@ -22,6 +22,7 @@ func addClientCommands(root *cobra.Command, e *env) {
 		newLogsCmd(e),
 		newWaitCmd(e),
 		newPortCmd(e),
+		newFirewallCmd(e),
 		newVersionCmd(e),
 	)
 	// Usage lines carry their own [OPTIONS], as Docker's do.

@@ -72,3 +72,26 @@ func portOrder(key string) int {
 	n, _ := strconv.Atoi(port)
 	return n*4 + len(proto)%4
 }
+
+// newFirewallCmd is the firewall command group.
+func newFirewallCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "firewall", Short: "Inspect the firewall rules patchbay installs"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "show",
+		Short: "Print the nftables table patchbay installed, with every set and map element",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			rules, err := c.FirewallRules(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(e.stdout, rules)
+			return nil
+		},
+	})
+	return cmd
+}

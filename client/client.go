@@ -134,6 +134,13 @@ func (c *Client) Ping(ctx context.Context) error {
 	return c.do(ctx, http.MethodGet, "/_ping", nil, nil, nil)
 }
 
+// FirewallRules returns the rules the daemon installed, in nft's syntax.
+func (c *Client) FirewallRules(ctx context.Context) (string, error) {
+	var out map[string]string
+	err := c.do(ctx, http.MethodGet, "/firewall", nil, nil, &out)
+	return out["Ruleset"], err
+}
+
 // Version returns the daemon's version fields.
 func (c *Client) Version(ctx context.Context) (map[string]string, error) {
 	var out map[string]string

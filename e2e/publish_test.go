@@ -102,6 +102,13 @@ func TestPublishedPortsAndNAT(t *testing.T) {
 	if got := strings.TrimSpace(d.ok("port", "web", "53/udp")); got != "0.0.0.0:5353" {
 		t.Errorf("port web 53/udp = %q", got)
 	}
+	// firewall show prints the mappings as installed.
+	fw := d.ok("firewall", "show")
+	for _, want := range []string{"tcp . 8080 : 10.0.5.2 . 80", "127.0.0.1 . tcp . 8081 : 10.0.5.2 . 80", "udp . 5353 : 10.0.5.2 . 53", "chain user-forward"} {
+		if !strings.Contains(fw, want) {
+			t.Errorf("firewall show lacks %q:\n%s", want, fw)
+		}
+	}
 }
 
 // TestPublishConflictsAndBadInput: a host port already published, or held

@@ -98,3 +98,9 @@ func (e *Engine) startFirewall() error {
 	}()
 	return nil
 }
+
+// FirewallRules renders what the engine's firewall has installed, in
+// nft's syntax.
+func (e *Engine) FirewallRules() string {
+	return firewall.Render(e.fw.Table(), e.fw.State())
+}
