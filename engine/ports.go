@@ -78,79 +78,19 @@ func (e *Engine) publishPorts(n *network, ep *cnm.Endpoint, specs []portspec.Spe
 	}()
 	o, _ := bridge.ParseOptions(n.Options)
 	var out []cnm.PortMapping
-	for _, spec := range specs {
-		hostIP := spec.HostIP
-		if !hostIP.IsValid() && o.HostBindingV4.IsValid() && !o.HostBindingV4.IsUnspecified() {
-			hostIP = o.HostBindingV4
+	// One trip into the namespace for every socket of every spec.
+	err := nl.InNetns(e.host.NS, func() error {
+		for _, spec := range specs {
+			ms, err := e.mapSpec(o, ep, spec, &fds)
+			if err != nil {
+				return err
+			}
+			out = append(out, ms...)
 		}
-		// The container addresses the mapping serves, first one first.
-		var targets []netip.Addr
-		switch {
-		case hostIP.IsValid() && hostIP.Unmap().Is4():
-			if !ep.IPv4.IsValid() {
-				return nil, fds, cnm.Invalid("cannot publish %s: the sandbox has no IPv4 address", spec)
-			}
-			targets = append(targets, ep.IPv4.Addr())
-		case hostIP.IsValid():
-			if !ep.IPv6.IsValid() {
-				return nil, fds, cnm.Invalid("cannot publish %s: the sandbox has no IPv6 address", spec)
-			}
-			targets = append(targets, ep.IPv6.Addr())
-		default:
-			for _, p := range []netip.Prefix{ep.IPv4, ep.IPv6} {
-				if p.IsValid() {
-					targets = append(targets, p.Addr())
-				}
-			}
-		}
-		bindIP := func(target netip.Addr) netip.Addr {
-			if hostIP.IsValid() && !hostIP.IsUnspecified() {
-				return hostIP.Unmap()
-			}
-			return netip.Addr{} // every address of target's family
-		}
-		pick := func(r portspec.Range) (uint16, error) {
-			if r.IsZero() {
-				lo, hi := e.ephemeralRange()
-				r = portspec.Range{Start: lo, End: hi}
-			}
-			n := r.Len()
-			start := int(e.portCursor) % n
-			for i := 0; i < n; i++ {
-				p := r.Start + uint16((start+i)%n)
-				fd, err := e.reserve(bindIP(targets[0]), targets[0].Is4(), p, string(spec.Proto))
-				if errors.Is(err, unix.EADDRINUSE) {
-					continue
-				}
-				if err != nil {
-					return 0, err
-				}
-				fds = append(fds, fd)
-				e.portCursor = uint32(start+i+1) % uint32(n)
-				return p, nil
-			}
-			return 0, cnm.Conflict("no free host port in %s/%s", r, spec.Proto)
-		}
-		picked := spec.HostPorts.IsZero() || spec.HostPorts.Len() != spec.Ports.Len()
-		ms, err := spec.Expand(pick)
-		if err != nil {
-			if errors.Is(err, cnm.ErrConflict) || errors.Is(err, cnm.ErrInvalid) {
-				return nil, fds, err
-			}
-			return nil, fds, cnm.Invalid("%v", err)
-		}
-		for _, m := range ms {
-			for i, target := range targets {
-				if i > 0 || !picked {
-					fd, err := e.reserve(bindIP(target), target.Is4(), m.HostPort, string(m.Proto))
-					if err != nil {
-						return nil, fds, err
-					}
-					fds = append(fds, fd)
-				}
-				out = append(out, cnm.PortMapping{HostIP: bindIP(target), HostPort: m.HostPort, Proto: string(m.Proto), Addr: target, Port: m.Port})
-			}
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, fds, err
 	}
 	if err := e.fw.Update(nil, nil, firewallMappings(out), nil); err != nil {
 		return nil, fds, fmt.Errorf("install port mappings: %w", err)
@@ -158,9 +98,90 @@ func (e *Engine) publishPorts(n *network, ep *cnm.Endpoint, specs []portspec.Spe
 	return out, fds, nil
 }
 
-// reserve binds a socket to a host port in the engine's namespace, so no
-// other program can take the port while it is published. The socket never
-// listens: published traffic is translated before it could reach it.
+// mapSpec turns one spec into mappings, reserving their host ports and
+// appending the sockets to fds. It runs on a thread in the engine's
+// namespace.
+func (e *Engine) mapSpec(o bridge.Options, ep *cnm.Endpoint, spec portspec.Spec, fds *[]int) ([]cnm.PortMapping, error) {
+	var out []cnm.PortMapping
+	hostIP := spec.HostIP
+	if !hostIP.IsValid() && o.HostBindingV4.IsValid() && !o.HostBindingV4.IsUnspecified() {
+		hostIP = o.HostBindingV4
+	}
+	// The container addresses the mapping serves, first one first.
+	var targets []netip.Addr
+	switch {
+	case hostIP.IsValid() && hostIP.Unmap().Is4():
+		if !ep.IPv4.IsValid() {
+			return nil, cnm.Invalid("cannot publish %s: the sandbox has no IPv4 address", spec)
+		}
+		targets = append(targets, ep.IPv4.Addr())
+	case hostIP.IsValid():
+		if !ep.IPv6.IsValid() {
+			return nil, cnm.Invalid("cannot publish %s: the sandbox has no IPv6 address", spec)
+		}
+		targets = append(targets, ep.IPv6.Addr())
+	default:
+		for _, p := range []netip.Prefix{ep.IPv4, ep.IPv6} {
+			if p.IsValid() {
+				targets = append(targets, p.Addr())
+			}
+		}
+	}
+	bindIP := func(target netip.Addr) netip.Addr {
+		if hostIP.IsValid() && !hostIP.IsUnspecified() {
+			return hostIP.Unmap()
+		}
+		return netip.Addr{} // every address of target's family
+	}
+	pick := func(r portspec.Range) (uint16, error) {
+		if r.IsZero() {
+			lo, hi := ephemeralRange()
+			r = portspec.Range{Start: lo, End: hi}
+		}
+		n := r.Len()
+		start := int(e.portCursor) % n
+		for i := 0; i < n; i++ {
+			p := r.Start + uint16((start+i)%n)
+			fd, err := e.reserve(bindIP(targets[0]), targets[0].Is4(), p, string(spec.Proto))
+			if errors.Is(err, unix.EADDRINUSE) {
+				continue
+			}
+			if err != nil {
+				return 0, err
+			}
+			*fds = append(*fds, fd)
+			e.portCursor = uint32(start+i+1) % uint32(n)
+			return p, nil
+		}
+		return 0, cnm.Conflict("no free host port in %s/%s", r, spec.Proto)
+	}
+	picked := spec.HostPorts.IsZero() || spec.HostPorts.Len() != spec.Ports.Len()
+	ms, err := spec.Expand(pick)
+	if err != nil {
+		if errors.Is(err, cnm.ErrConflict) || errors.Is(err, cnm.ErrInvalid) {
+			return nil, err
+		}
+		return nil, cnm.Invalid("%v", err)
+	}
+	for _, m := range ms {
+		for i, target := range targets {
+			if i > 0 || !picked {
+				fd, err := e.reserve(bindIP(target), target.Is4(), m.HostPort, string(m.Proto))
+				if err != nil {
+					return nil, err
+				}
+				*fds = append(*fds, fd)
+			}
+			out = append(out, cnm.PortMapping{HostIP: bindIP(target), HostPort: m.HostPort, Proto: string(m.Proto), Addr: target, Port: m.Port})
+		}
+	}
+	return out, nil
+}
+
+// reserve binds a socket to a host port, so no other program can take the
+// port while it is published. The socket never listens: published traffic
+// is translated before it could reach it. It runs on a thread in the
+// engine's namespace, where the socket then belongs.
 func (e *Engine) reserve(ip netip.Addr, v4 bool, port uint16, proto string) (int, error) {
 	fam := unix.AF_INET6
 	if v4 {
@@ -174,7 +195,7 @@ func (e *Engine) reserve(ip netip.Addr, v4 bool, port uint16, proto string) (int
 		typ, num = unix.SOCK_STREAM, unix.IPPROTO_SCTP
 	}
 	fd := -1
-	err := nl.InNetns(e.host.NS, func() error {
+	err := func() error {
 		var err error
 		fd, err = unix.Socket(fam, typ|unix.SOCK_CLOEXEC, num)
 		if err != nil {
@@ -197,7 +218,7 @@ func (e *Engine) reserve(ip netip.Addr, v4 bool, port uint16, proto string) (int
 			sa = a
 		}
 		return unix.Bind(fd, sa)
-	})
+	}()
 	if err == nil {
 		return fd, nil
 	}
@@ -219,26 +240,19 @@ func (e *Engine) reserve(ip netip.Addr, v4 bool, port uint16, proto string) (int
 	return -1, fmt.Errorf("reserve host port %s:%d/%s: %w", host, port, proto, err)
 }
 
-// ephemeralRange is the kernel's local port range in the engine's
-// namespace, where ports without a host port come from.
-func (e *Engine) ephemeralRange() (uint16, uint16) {
-	lo, hi := uint16(49153), uint16(65535)
-	_ = nl.InNetns(e.host.NS, func() error {
-		data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-		if err != nil {
-			return err
-		}
-		f := strings.Fields(string(data))
-		if len(f) == 2 {
+// ephemeralRange is the kernel's local port range, where ports without a
+// host port come from. It runs on a thread in the engine's namespace.
+func ephemeralRange() (uint16, uint16) {
+	if data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(data)); len(f) == 2 {
 			a, err1 := strconv.Atoi(f[0])
 			b, err2 := strconv.Atoi(f[1])
 			if err1 == nil && err2 == nil && a > 0 && a <= b && b <= 65535 {
-				lo, hi = uint16(a), uint16(b)
+				return uint16(a), uint16(b)
 			}
 		}
-		return nil
-	})
-	return lo, hi
+	}
+	return 49153, 65535
 }
 
 // unpublish removes a sandbox's mappings and frees its host ports.
@@ -254,14 +268,20 @@ func (e *Engine) unpublish(sb *sbox) {
 
 // rereserve takes a restored sandbox's host ports again.
 func (e *Engine) rereserve(sb *sbox) {
-	for _, m := range sb.Ports {
-		fd, err := e.reserve(m.HostIP, m.Addr.Is4(), m.HostPort, m.Proto)
-		if err != nil {
-			e.log.Warn("host port of a published port was taken while patchbay was down", "sb", sb.Name, "err", err)
-			continue
-		}
-		sb.portFDs = append(sb.portFDs, fd)
+	if len(sb.Ports) == 0 {
+		return
 	}
+	_ = nl.InNetns(e.host.NS, func() error {
+		for _, m := range sb.Ports {
+			fd, err := e.reserve(m.HostIP, m.Addr.Is4(), m.HostPort, m.Proto)
+			if err != nil {
+				e.log.Warn("host port of a published port was taken while patchbay was down", "sb", sb.Name, "err", err)
+				continue
+			}
+			sb.portFDs = append(sb.portFDs, fd)
+		}
+		return nil
+	})
 }
 
 func closeAll(fds []int) {
