@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -199,9 +200,17 @@ func (d *daemon) pb(args ...string) result {
 
 func (d *daemon) pbIn(stdin string, args ...string) result {
 	d.t.Helper()
+	return d.pbVia(nil, stdin, args...)
+}
+
+// pbVia runs the CLI under a wrapper command (e.g. unshare), so it runs
+// in other namespaces than the test's.
+func (d *daemon) pbVia(wrapper []string, stdin string, args ...string) result {
+	d.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
+	all := append(append(slices.Clone(wrapper), binary), args...)
+	cmd := exec.CommandContext(ctx, all[0], all[1:]...)
 	cmd.Env = append(os.Environ(), "PATCHBAY_HOST=unix://"+d.sock)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -1,11 +1,8 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -174,21 +171,7 @@ func TestCLIInOtherNamespaces(t *testing.T) {
 	d := startDaemon(t)
 	cli := func(stdin string, args ...string) result {
 		t.Helper()
-		all := append([]string{"unshare", "--mount", "--net", "--propagation", "private", "--", binary}, args...)
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, all[0], all[1:]...)
-		cmd.Env = append(os.Environ(), "PATCHBAY_HOST=unix://"+d.sock)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr, cmd.Stdin = &out, &errb, strings.NewReader(stdin)
-		err := cmd.Run()
-		r := result{stdout: out.String(), stderr: errb.String()}
-		if ee, ok := err.(*exec.ExitError); ok {
-			r.code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("unshare patchbay %v: %v", args, err)
-		}
-		return r
+		return d.pbVia([]string{"unshare", "--mount", "--net", "--propagation", "private", "--"}, stdin, args...)
 	}
 	d.ok("network", "create", "--subnet", "10.0.7.0/24", "far")
 	r := cli("hello\n", "run", "--rm", "--network", "far", "--", "sh", "-c", "read x; echo $x; cat /proc/net/dev | grep -c eth0; exit 3")

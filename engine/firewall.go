@@ -53,8 +53,11 @@ func (e *Engine) firewallAddNetwork(n *network) (undo func(), err error) {
 	if !ok {
 		return func() {}, nil
 	}
-	if err := e.enableForwarding(hasIPv6(n)); err != nil {
-		return nil, err
+	// IPv4 forwarding is on since start-up; IPv6 waits for a v6 network.
+	if hasIPv6(n) {
+		if err := e.enableForwarding(true); err != nil {
+			return nil, err
+		}
 	}
 	if err := e.fw.Update([]firewall.Network{fn}, nil, nil, nil); err != nil {
 		return nil, fmt.Errorf("firewall for network %s: %w", n.Name, err)
