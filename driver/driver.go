@@ -36,12 +36,23 @@ type Capability struct {
 	// interface at all (null, host): a sandbox on such a network can
 	// join no other.
 	Connectable bool
+	// External is true for drivers whose networks are segments of a LAN
+	// outside the host (macvlan): the gateway is a router there, so IPAM
+	// holds a gateway address only when one is given, and a requested
+	// subnet may be one the host itself is on. Such a driver judges
+	// overlaps between its own networks in CreateNetwork (two LANs may
+	// use the same subnet).
+	External bool
 }
 
 // Subnet is one IPAM pool of a network as the driver sees it.
 type Subnet struct {
 	Prefix  netip.Prefix
 	Gateway netip.Addr
+	// IPRange is where dynamic addresses come from (--ip-range), if set.
+	IPRange netip.Prefix
+	// Aux are the auxiliary addresses (--aux-address), never handed out.
+	Aux map[string]netip.Addr
 }
 
 // Network is the driver's view of a network.
@@ -80,6 +91,9 @@ type Sandbox struct {
 type JoinInfo struct {
 	Gateway4 netip.Addr
 	Gateway6 netip.Addr
+	// MAC is set when the interface could not take the endpoint's MAC
+	// (a macvlan in passthru mode keeps its parent's).
+	MAC net.HardwareAddr
 }
 
 // Driver is a network driver.
@@ -122,4 +136,20 @@ type BulkLeaver interface {
 // kernel objects are intact, so restore re-joins only broken ones.
 type Checker interface {
 	EndpointOK(ctx context.Context, h Host, nw Network, ep Endpoint) bool
+}
+
+// SandboxChecker is implemented by drivers whose endpoint has no host
+// side to inspect (macvlan): restore asks it, with the sandbox namespace
+// open, whether the endpoint's interface is intact.
+type SandboxChecker interface {
+	EndpointOKIn(ctx context.Context, h Host, nw Network, ep Endpoint, sb Sandbox) bool
+}
+
+// Evicter is implemented by drivers whose endpoint interface has no host
+// end for Leave to delete (macvlan). When an endpoint leaves a sandbox
+// that stays, the engine takes the interface down, renames it (ep.IfName
+// is its new name) and calls Evict with the sandbox namespace open, so
+// the driver can hand the interface to Leave.
+type Evicter interface {
+	Evict(ctx context.Context, h Host, nw Network, ep Endpoint, sb Sandbox) error
 }

@@ -122,6 +122,9 @@ func (e *Engine) joinLocked(ctx context.Context, n *network, sb *sbox, opts Endp
 		}
 		steps = append(steps, func() { _ = d.Leave(context.Background(), e.host, driverNetwork(n), dep) })
 		ep.Gateway4, ep.Gateway6 = info.Gateway4, info.Gateway6
+		if info.MAC != nil {
+			ep.MAC = info.MAC.String()
+		}
 		return e.setDefaultRoutes(dsb, sb.eps, ep)
 	})
 	if err != nil {
@@ -293,13 +296,27 @@ func (e *Engine) Disconnect(ctx context.Context, netRef, sbRef string, force boo
 	}
 	ep := sb.eps[i]
 	wasGateway := []bool{gatewayOf(sb.eps, false) == ep, gatewayOf(sb.eps, true) == ep}
-	if err := e.store.Update(func(tx *store.Tx) error { return tx.DeleteEndpoint(ep.ID) }); err != nil {
+	// Ports published to the endpoint go with it.
+	ports, unpublish := e.unpublishEndpoint(sb, ep)
+	err = e.store.Update(func(tx *store.Tx) error {
+		if len(ports) != len(sb.Ports) {
+			rec := sb.Sandbox
+			rec.Ports = ports
+			if err := tx.PutSandbox(&rec); err != nil {
+				return err
+			}
+		}
+		return tx.DeleteEndpoint(ep.ID)
+	})
+	if err != nil {
 		return fmt.Errorf("remove endpoint: %w", err)
 	}
 	e.mu.Lock()
 	delete(n.eps, ep.ID)
 	sb.eps = slices.Delete(slices.Clone(sb.eps), i, i+1)
+	sb.Ports = ports
 	e.mu.Unlock()
+	unpublish()
 	e.retire(sb, []*cnm.Endpoint{ep})
 	e.leaveKernel(ctx, ep)
 	// The route went with the interface: the next gateway endpoint of
@@ -343,6 +360,22 @@ func (e *Engine) retire(sb *sbox, eps []*cnm.Endpoint) {
 			}
 			if err := dsb.Handle.LinkSetName(l, "gone"+ep.ID[:11]); err != nil {
 				return fmt.Errorf("rename %s: %w", ep.IfName, err)
+			}
+			e.mu.RLock()
+			n := e.networks[ep.NetworkID]
+			e.mu.RUnlock()
+			if n == nil {
+				continue
+			}
+			// An interface without a host end (macvlan) is handed to
+			// its driver, whose Leave could not reach it in here.
+			if d, _ := e.driverFor(n.Driver); d != nil {
+				if ev, ok := d.(driver.Evicter); ok {
+					dep := driver.Endpoint{ID: ep.ID, IfName: "gone" + ep.ID[:11], HostIfName: ep.HostIfName}
+					if err := ev.Evict(context.Background(), e.host, driverNetwork(n), dep, dsb); err != nil {
+						return err
+					}
+				}
 			}
 		}
 		return nil

@@ -28,6 +28,7 @@ import (
 	"github.com/patchbay/patchbay/driver"
 	"github.com/patchbay/patchbay/drivers/bridge"
 	"github.com/patchbay/patchbay/drivers/host"
+	"github.com/patchbay/patchbay/drivers/macvlan"
 	"github.com/patchbay/patchbay/drivers/null"
 	"github.com/patchbay/patchbay/firewall"
 	"github.com/patchbay/patchbay/ipam"
@@ -127,8 +128,9 @@ type sbox struct {
 	done chan struct{} // closed when the process exits; nil if none runs
 	// files is set once the generated /etc files exist; guarded by opMu.
 	files bool
-	// portFDs are the sockets holding the published host ports.
-	portFDs []int
+	// portFDs are the sockets holding the published host ports (-1 where
+	// nothing needs holding).
+	portFDs map[hold]int
 }
 
 // New opens the state under cfg.Root, restores every network, sandbox
@@ -180,6 +182,7 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 		store: st,
 		drivers: map[string]driver.Driver{
 			"bridge": bridge.New(), "host": host.New(), "null": null.New(),
+			"macvlan": macvlan.New(),
 		},
 		host:      dh,
 		ula:       ulaFrom(instance),
@@ -265,7 +268,7 @@ func newID() string {
 func (e *Engine) driverFor(name string) (driver.Driver, error) {
 	d, ok := e.drivers[name]
 	if !ok {
-		return nil, cnm.NotFound("network driver %q not found (have bridge, host, null)", name)
+		return nil, cnm.NotFound("network driver %q not found (have bridge, host, macvlan, null)", name)
 	}
 	return d, nil
 }

@@ -21,7 +21,7 @@ func (e *Engine) usedPrefixes() ([]used, error) {
 	e.mu.RLock()
 	for _, n := range e.networks {
 		for _, c := range n.IPAM.Config {
-			out = append(out, used{c.Subnet, fmt.Sprintf("network %s (%s)", n.Name, c.Subnet)})
+			out = append(out, used{c.Subnet, fmt.Sprintf("network %s (%s)", n.Name, c.Subnet), n.Driver})
 		}
 	}
 	e.mu.RUnlock()
@@ -40,7 +40,7 @@ func (e *Engine) usedPrefixes() ([]used, error) {
 		if !ok || p.Bits() == 0 || p.Addr().IsLinkLocalUnicast() || p.Addr().IsMulticast() {
 			continue
 		}
-		out = append(out, used{p.Masked(), fmt.Sprintf("host route %s dev %s", p.Masked(), links[r.LinkIndex])})
+		out = append(out, used{p.Masked(), fmt.Sprintf("host route %s dev %s", p.Masked(), links[r.LinkIndex]), ""})
 	}
 	addrs, err := e.host.Handle.AddrList(nil, netlink.FAMILY_ALL)
 	if err != nil {
@@ -51,10 +51,10 @@ func (e *Engine) usedPrefixes() ([]used, error) {
 		if !ok || p.Addr().IsLoopback() || p.Addr().IsLinkLocalUnicast() {
 			continue
 		}
-		out = append(out, used{netip.PrefixFrom(p.Addr(), p.Addr().BitLen()), fmt.Sprintf("host address %s on %s", p, links[a.LinkIndex])})
+		out = append(out, used{netip.PrefixFrom(p.Addr(), p.Addr().BitLen()), fmt.Sprintf("host address %s on %s", p, links[a.LinkIndex]), ""})
 	}
 	for _, ns := range hostNameservers(e.cfg.ResolvConf) {
-		out = append(out, used{netip.PrefixFrom(ns, ns.BitLen()), fmt.Sprintf("host nameserver %s", ns)})
+		out = append(out, used{netip.PrefixFrom(ns, ns.BitLen()), fmt.Sprintf("host nameserver %s", ns), ""})
 	}
 	return out, nil
 }

@@ -135,8 +135,8 @@ func (e *Engine) planNetwork(req NetworkCreate) (*network, error) {
 	if err := e.checkBridgeName(n); err != nil {
 		return nil, err
 	}
-	if req.Driver == "bridge" || len(req.IPAM) > 0 {
-		if err := e.planIPAM(n, req.IPAM); err != nil {
+	if d.Capability().Connectable || len(req.IPAM) > 0 {
+		if err := e.planIPAM(n, req.IPAM, d.Capability().External); err != nil {
 			return nil, err
 		}
 	}
@@ -162,11 +162,23 @@ func (e *Engine) checkBridgeName(n *network) error {
 }
 
 // planIPAM parses the requested subnets (or picks free ones) and builds
-// the allocators, with the gateway reserved.
-func (e *Engine) planIPAM(n *network, reqs []IPAMRequest) error {
+// the allocators, with the gateway reserved. A network of an external
+// driver (a LAN segment) holds no gateway unless one is given, and a
+// subnet it names only has to avoid other drivers' networks: it may be
+// the host's own LAN, and the driver judges overlaps between its own.
+func (e *Engine) planIPAM(n *network, reqs []IPAMRequest, external bool) error {
 	avoid, err := e.usedPrefixes()
 	if err != nil {
 		return err
+	}
+	given := avoid
+	if external {
+		given = nil
+		for _, u := range avoid {
+			if u.driver != "" && u.driver != n.Driver {
+				given = append(given, u)
+			}
+		}
 	}
 	var have4, have6 bool
 	for _, r := range reqs {
@@ -182,7 +194,7 @@ func (e *Engine) planIPAM(n *network, reqs []IPAMRequest) error {
 		} else {
 			have4 = true
 		}
-		if err := checkOverlap(c.Subnet, avoid); err != nil {
+		if err := checkOverlap(c.Subnet, given); err != nil {
 			return err
 		}
 		for _, o := range n.IPAM.Config {
@@ -208,7 +220,7 @@ func (e *Engine) planIPAM(n *network, reqs []IPAMRequest) error {
 		n.IPAM.Config = append(n.IPAM.Config, cnm.IPAMConfig{Subnet: p})
 	}
 	for i, c := range n.IPAM.Config {
-		a, err := ipam.NewAllocator(ipam.Config{Subnet: c.Subnet, IPRange: c.IPRange, Gateway: c.Gateway, Aux: c.AuxAddresses})
+		a, err := ipam.NewAllocator(ipam.Config{Subnet: c.Subnet, IPRange: c.IPRange, Gateway: c.Gateway, Aux: c.AuxAddresses, NoDefaultGateway: external})
 		if err != nil {
 			return err
 		}
@@ -254,6 +266,7 @@ func parseIPAM(r IPAMRequest) (cnm.IPAMConfig, error) {
 type used struct {
 	prefix netip.Prefix
 	what   string
+	driver string // the network's driver; "" for the host's own
 }
 
 func prefixesOf(us []used) []netip.Prefix {
@@ -372,7 +385,7 @@ func (e *Engine) ensureDefaultNetworks(ctx context.Context) error {
 func driverNetwork(n *network) driver.Network {
 	dn := driver.Network{ID: n.ID, Name: n.Name, Internal: n.Internal, IPv6: n.EnableIPv6, Options: n.Options}
 	for _, c := range n.IPAM.Config {
-		dn.Subnets = append(dn.Subnets, driver.Subnet{Prefix: c.Subnet, Gateway: c.Gateway})
+		dn.Subnets = append(dn.Subnets, driver.Subnet{Prefix: c.Subnet, Gateway: c.Gateway, IPRange: c.IPRange, Aux: c.AuxAddresses})
 	}
 	return dn
 }

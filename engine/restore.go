@@ -128,8 +128,12 @@ func (e *Engine) restore(ctx context.Context) error {
 
 func (e *Engine) restoreNetwork(ctx context.Context, rec *cnm.Network) error {
 	n := &network{Network: *rec, eps: map[string]*cnm.Endpoint{}}
+	external := false
+	if d, err := e.driverFor(n.Driver); err == nil {
+		external = d.Capability().External
+	}
 	for _, c := range rec.IPAM.Config {
-		a, err := ipam.NewAllocator(ipam.Config{Subnet: c.Subnet, IPRange: c.IPRange, Gateway: c.Gateway, Aux: c.AuxAddresses})
+		a, err := ipam.NewAllocator(ipam.Config{Subnet: c.Subnet, IPRange: c.IPRange, Gateway: c.Gateway, Aux: c.AuxAddresses, NoDefaultGateway: external})
 		if err != nil {
 			return err
 		}
@@ -161,6 +165,16 @@ func (e *Engine) restoreEndpoints(ctx context.Context, sb *sbox, fresh bool) {
 		dep := driver.Endpoint{ID: ep.ID, IfName: ep.IfName, HostIfName: ep.HostIfName, MAC: mac, IPv4: ep.IPv4, IPv6: ep.IPv6}
 		if c, ok := d.(driver.Checker); ok && !fresh && c.EndpointOK(ctx, e.host, dn, dep) {
 			continue
+		}
+		if c, ok := d.(driver.SandboxChecker); ok && !fresh {
+			intact := false
+			_ = e.withSandboxNS(&sb.Sandbox, func(dsb driver.Sandbox) error {
+				intact = c.EndpointOKIn(ctx, e.host, dn, dep, dsb)
+				return nil
+			})
+			if intact {
+				continue
+			}
 		}
 		_ = d.Leave(ctx, e.host, dn, dep)
 		err := e.withSandboxNS(&sb.Sandbox, func(dsb driver.Sandbox) error {

@@ -282,3 +282,36 @@ func TestAllocatorFullSlash24(t *testing.T) {
 		t.Fatalf("Next = %v, %v; want 10.0.1.100", ip, err)
 	}
 }
+
+func TestNoDefaultGateway(t *testing.T) {
+	c := Config{Subnet: netip.MustParsePrefix("192.0.2.0/29"), NoDefaultGateway: true,
+		Aux: map[string]netip.Addr{"router": netip.MustParseAddr("192.0.2.1")}}
+	n, err := c.Normalize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Gateway.IsValid() || !n.NoDefaultGateway {
+		t.Fatalf("Normalize: gateway %s, NoDefaultGateway %v; want none, true", n.Gateway, n.NoDefaultGateway)
+	}
+	a, err := NewAllocator(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for {
+		ip, err := a.Next()
+		if err != nil {
+			break
+		}
+		got = append(got, ip.String())
+	}
+	// .0 network, .1 aux, .7 broadcast: no address is held for a gateway.
+	want := "[192.0.2.2 192.0.2.3 192.0.2.4 192.0.2.5 192.0.2.6]"
+	if strings.Join(got, " ") != strings.Trim(want, "[]") {
+		t.Fatalf("allocated %v, want %s", got, want)
+	}
+	c.Gateway = netip.MustParseAddr("192.0.2.6")
+	if n, err := c.Normalize(); err != nil || n.Gateway != c.Gateway {
+		t.Fatalf("given gateway: %v, %v", n.Gateway, err)
+	}
+}

@@ -14,12 +14,17 @@ type Config struct {
 	IPRange netip.Prefix          // optional: allocate dynamic addresses only from here
 	Gateway netip.Addr            // optional: defaults to the first usable address of Subnet
 	Aux     map[string]netip.Addr // optional: reserved, never handed out
+	// NoDefaultGateway leaves Gateway unset when it is not given: the
+	// network's router is outside patchbay (macvlan), so no address is
+	// held for it.
+	NoDefaultGateway bool
 }
 
 // Normalize checks c and returns it in canonical form: IPv4-mapped IPv6
 // values become IPv4 (addresses only in an IPv4 subnet), the Aux map is
 // copied (nil when empty), and a missing Gateway is set to the first
-// usable address of Subnet that is not an auxiliary address. It rejects, with an error of kind
+// usable address of Subnet that is not an auxiliary address (unless
+// NoDefaultGateway is set). It rejects, with an error of kind
 // cnm.ErrInvalid naming the offending value:
 //   - a missing subnet, or a subnet or ip-range with host bits set;
 //   - an ip-range, gateway or auxiliary address of the other family or
@@ -31,7 +36,7 @@ type Config struct {
 //
 // A normalized Config normalizes to itself.
 func (c Config) Normalize() (Config, error) {
-	out := Config{Subnet: unmapPrefix(c.Subnet), IPRange: unmapPrefix(c.IPRange)}
+	out := Config{Subnet: unmapPrefix(c.Subnet), IPRange: unmapPrefix(c.IPRange), NoDefaultGateway: c.NoDefaultGateway}
 	sub := out.Subnet
 	if !sub.IsValid() {
 		return Config{}, cnm.Invalid("invalid subnet: missing or not a CIDR")
@@ -61,6 +66,9 @@ func (c Config) Normalize() (Config, error) {
 			return Config{}, err
 		}
 		out.Aux[name] = a
+	}
+	if !c.Gateway.IsValid() && c.NoDefaultGateway {
+		return out, nil
 	}
 	gw, err := gateway(c.Gateway, sub, out.Aux)
 	if err != nil {

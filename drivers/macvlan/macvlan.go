@@ -1,0 +1,387 @@
+// Package macvlan is the macvlan network driver: each endpoint is a
+// macvlan sub-interface of a parent interface of the host, with a MAC and
+// addresses of its own, created directly inside the sandbox, so
+// containers sit on the parent's LAN without a bridge or NAT. It handles
+// the four macvlan modes, 802.1q parents (IF.VID, created when missing),
+// networks on a parent of their own (no parent or --internal), and an
+// optional host shim through which the host reaches its containers.
+package macvlan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/patchbay/patchbay/cnm"
+	"github.com/patchbay/patchbay/driver"
+	"github.com/patchbay/patchbay/internal/nl"
+	"github.com/patchbay/patchbay/ipam"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// IPv6 address generation modes (IFLA_INET6_ADDR_GEN_MODE).
+const (
+	addrGenModeEUI64 = 0
+	addrGenModeNone  = 1
+)
+
+// Driver is the macvlan driver. It remembers the networks the engine
+// created or restored through it (copies, keyed by ID), because networks
+// share parents: a parent patchbay made goes with the last network on it,
+// and two networks on one parent must not overlap.
+type Driver struct {
+	// mu guards nets and serialises parent creation and removal.
+	mu   sync.Mutex
+	nets map[string]netState
+}
+
+// netState is what the driver knows of one of its networks.
+type netState struct {
+	nw     driver.Network
+	o      Options
+	parent string // the parent interface endpoints are made on
+}
+
+// New returns the macvlan driver.
+func New() *Driver { return &Driver{nets: map[string]netState{}} }
+
+// Type implements driver.Driver.
+func (*Driver) Type() string { return "macvlan" }
+
+// Capability implements driver.Driver.
+func (*Driver) Capability() driver.Capability {
+	return driver.Capability{Scope: cnm.ScopeLocal, NeedsNamespace: true, Connectable: true, External: true}
+}
+
+// ParseOptions implements driver.Driver.
+func (*Driver) ParseOptions(opts map[string]string) error {
+	_, err := ParseOptions(opts)
+	return err
+}
+
+func netTag(h driver.Host, id string) string { return h.Tag + "net:" + id }
+func epTag(h driver.Host, id string) string  { return h.Tag + "ep:" + id }
+
+// ownParent reports whether the network gets a parent of its own.
+func ownParent(nw driver.Network, o Options) bool { return o.Parent == "" || nw.Internal }
+
+// ParentName is the interface a network's endpoints are made on: the
+// parent option, or the veth end patchbay makes for a network without
+// one.
+func ParentName(nw driver.Network, o Options) string {
+	if ownParent(nw, o) {
+		return "pbm" + nw.ID[:12]
+	}
+	return o.Parent
+}
+
+// ShimName is the host's shim of a network with host_access.
+func ShimName(nw driver.Network) string { return "pbh" + nw.ID[:12] }
+
+// CreateNetwork checks the network against the driver's other networks
+// on the same parent, then makes or re-asserts its parent (a VLAN
+// sub-interface or a parent of its own) and its host shim. Nothing is
+// left behind when it fails.
+func (d *Driver) CreateNetwork(ctx context.Context, h driver.Host, nw driver.Network) (retErr error) {
+	o, err := ParseOptions(nw.Options)
+	if err != nil {
+		return err
+	}
+	if nw.Internal && o.Parent != "" {
+		return cnm.Invalid("an internal macvlan network gets a parent of its own: drop -o parent=%s or --internal", o.Parent)
+	}
+	st := netState{nw: nw, o: o, parent: ParentName(nw, o)}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.checkSharedLocked(st); err != nil {
+		return err
+	}
+	undo, err := d.ensureParentLocked(h, st)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			undo()
+		}
+	}()
+	if o.HostAccess {
+		if err := ensureShim(h, st); err != nil {
+			return err
+		}
+	}
+	d.nets[nw.ID] = st
+	return nil
+}
+
+// checkSharedLocked refuses a network that cannot share its parent with
+// the driver's other networks: passthru gives the parent to one endpoint
+// of one network, and subnets on one parent (one LAN segment) must not
+// overlap.
+func (d *Driver) checkSharedLocked(st netState) error {
+	for _, id := range slices.Sorted(maps.Keys(d.nets)) {
+		o := d.nets[id]
+		if id == st.nw.ID || o.parent != st.parent {
+			continue
+		}
+		if o.o.Mode == ModePassthru || st.o.Mode == ModePassthru {
+			return cnm.Conflict("parent %s is already used by macvlan network %s; a passthru network needs its parent to itself", st.parent, o.nw.Name)
+		}
+		for _, a := range st.nw.Subnets {
+			for _, b := range o.nw.Subnets {
+				if ipam.Overlaps(a.Prefix, b.Prefix) {
+					return cnm.Conflict("subnet %s overlaps subnet %s of macvlan network %s on parent %s", a.Prefix, b.Prefix, o.nw.Name, st.parent)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// usersLocked lists the other networks on a parent.
+func (d *Driver) usersLocked(parent, except string) []string {
+	var ids []string
+	for id, st := range d.nets {
+		if id != except && st.parent == parent {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// DeleteNetwork removes the network's shim, and its parent if patchbay
+// made it and no other network uses it.
+func (d *Driver) DeleteNetwork(ctx context.Context, h driver.Host, nw driver.Network) error {
+	o, err := ParseOptions(nw.Options)
+	if err != nil {
+		return err
+	}
+	st := netState{nw: nw, o: o, parent: ParentName(nw, o)}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.nets, nw.ID)
+	var errs []error
+	if l, err := h.Handle.LinkByName(ShimName(nw)); err == nil && l.Attrs().Alias == netTag(h, nw.ID) {
+		if err := h.Handle.LinkDel(l); err != nil && !nl.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("delete shim %s: %w", ShimName(nw), err))
+		}
+	}
+	errs = append(errs, d.releaseParentLocked(h, st))
+	return errors.Join(errs...)
+}
+
+// Join creates the endpoint's macvlan on the network's parent directly
+// inside the sandbox, under its final name, with its MAC, addresses and
+// MTU, and brings it up.
+func (d *Driver) Join(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint, sb driver.Sandbox) (_ driver.JoinInfo, retErr error) {
+	o, err := ParseOptions(nw.Options)
+	if err != nil {
+		return driver.JoinInfo{}, err
+	}
+	pname := ParentName(nw, o)
+	parent, err := h.Handle.LinkByName(pname)
+	if err != nil {
+		return driver.JoinInfo{}, fmt.Errorf("look up parent %s: %w", pname, err)
+	}
+	if o.Mode == ModePassthru {
+		// An endpoint that left may still wait for the reaper; in
+		// passthru mode it would hold the parent.
+		d.reapRetired(h, parent)
+	}
+	mv := &netlink.Macvlan{
+		LinkAttrs: netlink.LinkAttrs{
+			Name: ep.IfName, ParentIndex: parent.Attrs().Index, HardwareAddr: ep.MAC,
+			MTU: o.MTU, TxQLen: -1, Namespace: netlink.NsFd(sb.NS),
+		},
+		Mode: o.kernelMode(),
+	}
+	if err := h.Handle.LinkAdd(mv); err != nil {
+		return driver.JoinInfo{}, joinError(err, nw, o, pname, ep)
+	}
+	link, err := sb.Handle.LinkByName(ep.IfName)
+	if err != nil {
+		return driver.JoinInfo{}, fmt.Errorf("find %s in sandbox: %w", ep.IfName, err)
+	}
+	defer func() {
+		if retErr != nil {
+			_ = sb.Handle.LinkDel(link)
+		}
+	}()
+	// The tag follows the interface if it is ever moved to the host for
+	// deletion (Evict), where the engine's sweep recognises it.
+	if err := sb.Handle.LinkSetAlias(link, epTag(h, ep.ID)); err != nil {
+		return driver.JoinInfo{}, fmt.Errorf("tag %s: %w", ep.IfName, err)
+	}
+	if ep.IPv6.IsValid() {
+		if err := sb.Handle.LinkSetIP6AddrGenMode(link, addrGenModeEUI64); err != nil {
+			return driver.JoinInfo{}, fmt.Errorf("set addrgenmode of %s: %w", ep.IfName, err)
+		}
+	}
+	for _, p := range []netip.Prefix{ep.IPv4, ep.IPv6} {
+		if !p.IsValid() {
+			continue
+		}
+		addr := nl.Addr(p)
+		if p.Addr().Is6() {
+			addr.Flags = unix.IFA_F_NODAD
+		}
+		if err := sb.Handle.AddrAdd(link, addr); err != nil {
+			return driver.JoinInfo{}, fmt.Errorf("add address %s to %s: %w", p, ep.IfName, err)
+		}
+	}
+	// Sandboxes have arp_notify set: going up announces the address to
+	// the LAN, so a reused IP never meets a stale neighbour entry.
+	if err := sb.Handle.LinkSetUp(link); err != nil {
+		return driver.JoinInfo{}, fmt.Errorf("set %s up: %w", ep.IfName, err)
+	}
+	var info driver.JoinInfo
+	if o.Mode == ModePassthru {
+		// The kernel gives a passthru macvlan its parent's MAC.
+		info.MAC = link.Attrs().HardwareAddr
+	}
+	if ownParent(nw, o) {
+		return info, nil // no router behind a parent of its own
+	}
+	for _, s := range nw.Subnets {
+		switch {
+		case s.Gateway.Is4() && ep.IPv4.IsValid() && !info.Gateway4.IsValid():
+			info.Gateway4 = s.Gateway
+		case s.Gateway.Is6() && ep.IPv6.IsValid() && !info.Gateway6.IsValid():
+			info.Gateway6 = s.Gateway
+		}
+	}
+	return info, nil
+}
+
+// joinError explains why the kernel refused a macvlan.
+func joinError(err error, nw driver.Network, o Options, parent string, ep driver.Endpoint) error {
+	switch {
+	case errors.Is(err, unix.EINVAL) && o.Mode == ModePassthru:
+		return cnm.Conflict("macvlan network %s is in passthru mode and parent %s already has its one endpoint", nw.Name, parent)
+	case errors.Is(err, unix.EINVAL):
+		return cnm.Conflict("create macvlan on %s: %v (is the parent in passthru mode for another user?)", parent, err)
+	case errors.Is(err, unix.EADDRINUSE):
+		return cnm.Conflict("MAC address %s is already used by another macvlan on parent %s", ep.MAC, parent)
+	}
+	return fmt.Errorf("create macvlan %s on %s: %w", ep.IfName, parent, err)
+}
+
+// retiredName is the name of an endpoint's interface after it left a
+// sandbox that stays (see the engine's retire) and Evict moved it to the
+// host.
+func retiredName(ep driver.Endpoint) string { return "gone" + ep.ID[:11] }
+
+// Evict moves the interface of an endpoint that left a live sandbox into
+// the host namespace, where Leave deletes it: the kernel would otherwise
+// keep it until the sandbox namespace goes.
+func (d *Driver) Evict(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint, sb driver.Sandbox) error {
+	l, err := sb.Handle.LinkByName(ep.IfName)
+	if nl.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("look up %s: %w", ep.IfName, err)
+	}
+	if l.Type() != "macvlan" {
+		return nil
+	}
+	if err := sb.Handle.LinkSetNsFd(l, int(h.NS)); err != nil {
+		// Moving failed (a name clash in the host): delete it here.
+		if err := sb.Handle.LinkDel(l); err != nil && !nl.IsNotFound(err) {
+			return fmt.Errorf("delete %s: %w", ep.IfName, err)
+		}
+	}
+	return nil
+}
+
+var _ driver.Evicter = (*Driver)(nil)
+
+// Leave deletes an evicted interface from the host. An interface still
+// inside a sandbox goes with the sandbox namespace.
+func (d *Driver) Leave(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint) error {
+	l, err := h.Handle.LinkByName(retiredName(ep))
+	if nl.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("look up %s: %w", retiredName(ep), err)
+	}
+	if l.Attrs().Alias != epTag(h, ep.ID) {
+		return nil
+	}
+	if err := h.Handle.LinkDel(l); err != nil && !nl.IsNotFound(err) {
+		return fmt.Errorf("delete %s: %w", retiredName(ep), err)
+	}
+	return nil
+}
+
+// LeaveAll deletes many evicted interfaces in one kernel operation, as
+// the bridge driver does with veth pairs: each joins the engine's reap
+// group, then the group is deleted.
+func (d *Driver) LeaveAll(ctx context.Context, h driver.Host, deps []driver.Departure) error {
+	group := nl.ReapGroup(h.Tag)
+	marked := 0
+	var errs []error
+	for _, dep := range deps {
+		l, err := h.Handle.LinkByName(retiredName(dep.Endpoint))
+		if nl.IsNotFound(err) || (err == nil && l.Attrs().Alias != epTag(h, dep.Endpoint.ID)) {
+			continue
+		}
+		if err == nil {
+			err = h.Handle.LinkSetGroup(l, int(group))
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("mark %s for deletion: %w", retiredName(dep.Endpoint), err))
+			continue
+		}
+		marked++
+	}
+	if marked > 0 {
+		errs = append(errs, nl.DeleteGroup(h.NS, group))
+	}
+	return errors.Join(errs...)
+}
+
+var _ driver.BulkLeaver = (*Driver)(nil)
+
+// reapRetired deletes evicted interfaces of this engine still on parent.
+func (d *Driver) reapRetired(h driver.Host, parent netlink.Link) {
+	links, err := h.Handle.LinkList()
+	if err != nil {
+		return
+	}
+	for _, l := range links {
+		a := l.Attrs()
+		if a.ParentIndex == parent.Attrs().Index && strings.HasPrefix(a.Name, "gone") && strings.HasPrefix(a.Alias, h.Tag+"ep:") {
+			_ = h.Handle.LinkDel(l)
+		}
+	}
+}
+
+// EndpointOKIn reports whether the endpoint's macvlan is in the sandbox
+// with its mode and MAC. A macvlan whose parent was deleted is deleted
+// with it, so one that exists still has its parent.
+func (d *Driver) EndpointOKIn(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint, sb driver.Sandbox) bool {
+	o, err := ParseOptions(nw.Options)
+	if err != nil {
+		return false
+	}
+	l, err := sb.Handle.LinkByName(ep.IfName)
+	if err != nil {
+		return false
+	}
+	mv, ok := l.(*netlink.Macvlan)
+	if !ok || mv.Mode != o.kernelMode() || mv.Attrs().Alias != epTag(h, ep.ID) {
+		return false
+	}
+	return o.Mode == ModePassthru || mv.Attrs().HardwareAddr.String() == ep.MAC.String()
+}
+
+var _ driver.SandboxChecker = (*Driver)(nil)
