@@ -16,6 +16,7 @@ import (
 	"github.com/patchbay/patchbay/ipam"
 	"github.com/patchbay/patchbay/sandbox"
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 )
 
 // lab is a throwaway test host joined to a throwaway "LAN" namespace by a
@@ -28,6 +29,7 @@ type lab struct {
 	host   driver.Host
 	hostNS string
 	lan    string
+	lanNS  netns.NsHandle
 	lanH   *netlink.Handle
 	d      *Driver
 }
@@ -47,7 +49,7 @@ func newLab(t *testing.T) *lab {
 	ns, h := netnstest.Open(t, l.hostNS)
 	l.host = driver.Host{NS: ns, Handle: h, Tag: "pb:test0001:"}
 	lanNS, lanH := netnstest.Open(t, l.lan)
-	l.lanH = lanH
+	l.lanNS, l.lanH = lanNS, lanH
 	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth1", TxQLen: -1}, PeerName: "lan0", PeerNamespace: netlink.NsFd(lanNS)}
 	if err := h.LinkAdd(veth); err != nil {
 		t.Fatalf("create eth1: %v", err)

@@ -206,10 +206,10 @@ func assertEmulatedVLAN(h driver.Host, o Options, l netlink.Link) error {
 	if err := h.Handle.LinkSetUp(peer); err != nil {
 		return fmt.Errorf("set %s up: %w", peer.Attrs().Name, err)
 	}
-	if err := attach(h, peer, 1, "pb-tag", tagProgram(o.VLAN, base.Attrs().Index)); err != nil {
+	if err := attach(h, peer, 1, "pb_vlan_tag", tagProgram(o.VLAN, base.Attrs().Index)); err != nil {
 		return err
 	}
-	return attach(h, base, uint32(o.VLAN), "pb-untag", untagProgram(o.VLAN, peer.Attrs().Index))
+	return attach(h, base, uint32(o.VLAN), "pb_vlan_untag", untagProgram(o.VLAN, peer.Attrs().Index))
 }
 
 // attach installs prog as the ingress filter of link with the handle.
