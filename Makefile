@@ -5,8 +5,10 @@ PKGS     := ./...
 # Debian packages the tests use: busybox (httpd, wget, ping, nc),
 # iproute2, util-linux's nsenter (runs the daemon in a test namespace),
 # nftables (nft lists the installed ruleset for golden files), socat (UDP
-# and SCTP traffic) and iperf3 (throughput benchmark).
-TEST_DEBS := busybox iproute2 util-linux nftables socat iperf3
+# and SCTP traffic), iperf3 (throughput benchmark) and docker.io for the
+# docker CLI the Docker API tests drive (pointed at patchbay's socket; no
+# test starts dockerd).
+TEST_DEBS := busybox iproute2 util-linux nftables socat iperf3 docker.io
 
 .PHONY: build run test deps lint fuzz bench demo clean
 

@@ -98,8 +98,11 @@ func SandboxFrom(sb engine.SandboxInfo) Sandbox {
 		r.HostConfig.AutoRemove = p.AutoRemove
 		r.LogPath = p.LogPath
 	}
+	if sb.HostNetwork {
+		r.HostConfig.NetworkMode = cnm.ModeHost
+	}
 	for i, ep := range sb.Endpoints {
-		if i == 0 {
+		if i == 0 && !sb.HostNetwork {
 			r.HostConfig.NetworkMode = ep.NetworkName
 		}
 		o := EndpointSettingsOut{

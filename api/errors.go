@@ -3,14 +3,31 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/patchbay/patchbay/cnm"
 )
 
+// httpError is an error of the HTTP layer itself (a body too large, a
+// route patchbay does not provide) that has no cnm kind.
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func errStatus(status int, format string, a ...any) error {
+	return &httpError{status: status, msg: fmt.Sprintf(format, a...)}
+}
+
 // StatusOf maps an error kind to an HTTP status, as Docker does.
 func StatusOf(err error) int {
+	var he *httpError
 	switch {
+	case errors.As(err, &he):
+		return he.status
 	case errors.Is(err, cnm.ErrNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, cnm.ErrInvalid):
@@ -31,7 +48,7 @@ func KindOf(status int) error {
 	switch status {
 	case http.StatusNotFound:
 		return cnm.ErrNotFound
-	case http.StatusBadRequest:
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
 		return cnm.ErrInvalid
 	case http.StatusConflict:
 		return cnm.ErrConflict
@@ -47,8 +64,13 @@ func writeError(w http.ResponseWriter, err error) {
 	writeJSON(w, StatusOf(err), ErrorResponse{Message: err.Error()})
 }
 
+// writeJSON writes v as Docker does: no HTML escaping, so `docker
+// network inspect` (which indents the raw reply) and `patchbay network
+// inspect` (which re-encodes it) print the same bytes.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
 }

@@ -2,14 +2,21 @@ package api
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/patchbay/patchbay/cnm"
 	"github.com/patchbay/patchbay/engine"
 )
 
+// networkList is GET /networks. As in Docker, list entries carry no
+// endpoints (Containers is empty); inspect has them.
 func (s *Server) networkList(w http.ResponseWriter, r *http.Request) {
 	f, err := ParseFilters(r.URL.Query().Get("filters"))
 	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := f.validate(networkFilterKeys...); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -21,38 +28,69 @@ func (s *Server) networkList(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if ok {
-			out = append(out, NetworkFrom(n))
+			nr := NetworkFrom(n)
+			nr.Containers = map[string]EndpointResource{}
+			out = append(out, nr)
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
+// networkInspect is GET /networks/{id}: full ID, exact name or unique ID
+// prefix; scope, if given, must be the network's; verbose must be a
+// boolean (there are no swarm services to add).
 func (s *Server) networkInspect(w http.ResponseWriter, r *http.Request) {
-	n, err := s.eng.Network(r.PathValue("id"))
+	if _, err := strictBoolParam(r, "verbose"); err != nil {
+		writeError(w, err)
+		return
+	}
+	ref := r.PathValue("id")
+	n, err := s.eng.Network(ref)
 	if err != nil {
 		writeError(w, err)
+		return
+	}
+	if sc := r.URL.Query().Get("scope"); sc != "" && sc != n.Scope {
+		writeError(w, cnm.NotFound("network %s not found", ref))
 		return
 	}
 	writeJSON(w, http.StatusOK, NetworkFrom(n))
 }
 
+// networkCreate is POST /networks/create.
 func (s *Server) networkCreate(w http.ResponseWriter, r *http.Request) {
 	var req NetworkCreateRequest
 	if err := decode(r, &req); err != nil {
 		writeError(w, err)
 		return
 	}
-	if req.EnableIPv4 != nil && !*req.EnableIPv4 {
-		writeError(w, cnm.Invalid("IPv6-only networks are not supported yet"))
+	ec, err := networkCreateOf(req)
+	if err != nil {
+		writeError(w, err)
 		return
 	}
-	if req.Scope != "" && req.Scope != cnm.ScopeLocal {
-		writeError(w, cnm.Invalid("scope %q is not supported yet", req.Scope))
+	n, err := s.eng.CreateNetwork(r.Context(), ec)
+	if err != nil {
+		writeError(w, err)
 		return
 	}
-	if req.Ingress || req.ConfigOnly {
-		writeError(w, cnm.Invalid("ingress and config-only networks are not supported"))
-		return
+	writeJSON(w, http.StatusCreated, NetworkCreateResponse{ID: n.ID})
+}
+
+// networkCreateOf checks a create request for what patchbay cannot do
+// and turns it into the engine's request.
+func networkCreateOf(req NetworkCreateRequest) (engine.NetworkCreate, error) {
+	switch {
+	case req.EnableIPv4 != nil && !*req.EnableIPv4:
+		return engine.NetworkCreate{}, cnm.Invalid("IPv6-only networks (EnableIPv4=false) are not supported yet")
+	case req.Scope != "" && req.Scope != cnm.ScopeLocal:
+		return engine.NetworkCreate{}, cnm.Invalid("scope %q is not supported: patchbay creates local networks", req.Scope)
+	case req.Ingress:
+		return engine.NetworkCreate{}, cnm.Invalid("ingress networks are not supported: patchbay has no swarm")
+	case req.ConfigOnly:
+		return engine.NetworkCreate{}, cnm.Invalid("config-only networks are not supported")
+	case req.ConfigFrom != nil && req.ConfigFrom.Network != "":
+		return engine.NetworkCreate{}, cnm.Invalid("config-from networks are not supported")
 	}
 	ec := engine.NetworkCreate{
 		Name: req.Name, Driver: req.Driver, Options: req.Options, Labels: req.Labels,
@@ -64,12 +102,7 @@ func (s *Server) networkCreate(w http.ResponseWriter, r *http.Request) {
 			ec.IPAM = append(ec.IPAM, engine.IPAMRequest{Subnet: c.Subnet, IPRange: c.IPRange, Gateway: c.Gateway, AuxAddresses: c.AuxAddress})
 		}
 	}
-	n, err := s.eng.CreateNetwork(r.Context(), ec)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, NetworkCreateResponse{ID: n.ID})
+	return ec, nil
 }
 
 func (s *Server) networkRemove(w http.ResponseWriter, r *http.Request) {
@@ -80,16 +113,36 @@ func (s *Server) networkRemove(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func endpointOptions(es *EndpointSettings) engine.EndpointOptions {
+// endpointOptions turns endpoint settings into the engine's options and
+// refuses the settings patchbay cannot honour.
+func endpointOptions(es *EndpointSettings) (engine.EndpointOptions, error) {
 	var o engine.EndpointOptions
 	if es == nil {
-		return o
+		return o, nil
+	}
+	switch {
+	case len(es.Links) > 0:
+		return o, cnm.Invalid("links are not supported yet")
+	case len(es.DriverOpts) > 0:
+		return o, cnm.Invalid("endpoint driver options are not supported")
+	case es.GwPriority != 0:
+		return o, cnm.Invalid("gateway priority is not supported")
+	case es.IPAMConfig != nil && len(es.IPAMConfig.LinkLocalIPs) > 0:
+		return o, cnm.Invalid("link-local addresses are not supported")
 	}
 	o.Aliases, o.MAC = es.Aliases, es.MacAddress
 	if es.IPAMConfig != nil {
 		o.IPv4, o.IPv6 = es.IPAMConfig.IPv4Address, es.IPAMConfig.IPv6Address
 	}
-	return o
+	return o, nil
+}
+
+// containerRef accepts Docker's "/name" form of a container name too.
+func containerRef(ref string) string {
+	if len(ref) > 1 && ref[0] == '/' {
+		return ref[1:]
+	}
+	return ref
 }
 
 func (s *Server) networkConnect(w http.ResponseWriter, r *http.Request) {
@@ -98,7 +151,16 @@ func (s *Server) networkConnect(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if _, err := s.eng.Connect(r.Context(), r.PathValue("id"), req.Container, endpointOptions(req.EndpointConfig)); err != nil {
+	opts, err := endpointOptions(req.EndpointConfig)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if req.Container == "" {
+		writeError(w, cnm.Invalid("no container specified"))
+		return
+	}
+	if _, err := s.eng.Connect(r.Context(), r.PathValue("id"), containerRef(req.Container), opts); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -111,21 +173,37 @@ func (s *Server) networkDisconnect(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if err := s.eng.Disconnect(r.Context(), r.PathValue("id"), req.Container, req.Force); err != nil {
+	if req.Container == "" {
+		writeError(w, cnm.Invalid("no container specified"))
+		return
+	}
+	if err := s.eng.Disconnect(r.Context(), r.PathValue("id"), containerRef(req.Container), req.Force); err != nil {
 		writeError(w, err)
 		return
 	}
 	w.WriteHeader(http.StatusOK)
 }
 
+// networkPrune is POST /networks/prune with the until, label and label!
+// filters.
 func (s *Server) networkPrune(w http.ResponseWriter, r *http.Request) {
-	names, err := s.eng.PruneNetworks(r.Context())
-	if names == nil {
-		names = []string{}
-	}
+	f, err := ParseFilters(r.URL.Query().Get("filters"))
 	if err != nil {
 		writeError(w, err)
 		return
+	}
+	match, err := f.PruneMatcher(time.Now())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	names, err := s.eng.PruneNetworksMatching(r.Context(), match)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if names == nil {
+		names = []string{}
 	}
 	writeJSON(w, http.StatusOK, NetworksPruneReport{NetworksDeleted: names})
 }

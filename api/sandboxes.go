@@ -55,9 +55,13 @@ func (s *Server) sandboxCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) createAndStart(ctx context.Context, req SandboxCreateRequest, stdio []*os.File) (string, string, error) {
+	opts, err := endpointOptions(req.Endpoint)
+	if err != nil {
+		return "", "", err
+	}
 	sb, err := s.eng.CreateSandbox(ctx, engine.SandboxCreate{
 		Name: req.Name, Hostname: req.Hostname, Network: req.Network,
-		Endpoint: endpointOptions(req.Endpoint), AdoptPID: req.AdoptPID, AdoptNetns: req.AdoptNetns,
+		Endpoint: opts, AdoptPID: req.AdoptPID, AdoptNetns: req.AdoptNetns,
 		Ports: req.Ports, Expose: req.Expose, PublishAll: req.PublishAll,
 	})
 	if err != nil || req.Process == nil {

@@ -5,7 +5,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,11 +20,20 @@ import (
 	"github.com/patchbay/patchbay/engine"
 )
 
-// APIVersion is the Docker Engine API version the network routes follow.
-const APIVersion = "1.47"
+// APIVersion is the Docker Engine API version patchbay advertises. A
+// client uses min(its own, this) for its paths; current docker CLIs and
+// SDKs refuse servers below 1.40.
+const APIVersion = "1.51"
+
+// MinAPIVersion is the oldest /vX.Y/ prefix patchbay accepts.
+const MinAPIVersion = "1.24"
 
 // Version is patchbay's version.
 const Version = "0.1.0"
+
+// MaxBodySize bounds every request body; a larger one is refused with
+// 413 before it is read to the end.
+const MaxBodySize = 1 << 20
 
 // Server serves an engine.
 type Server struct {
@@ -41,6 +49,7 @@ func NewServer(eng *engine.Engine, log *slog.Logger) *Server {
 		"GET /_ping":                     s.ping,
 		"HEAD /_ping":                    s.ping,
 		"GET /version":                   s.version,
+		"GET /info":                      s.info,
 		"GET /networks":                  s.networkList,
 		"POST /networks/create":          s.networkCreate,
 		"POST /networks/prune":           s.networkPrune,
@@ -48,6 +57,8 @@ func NewServer(eng *engine.Engine, log *slog.Logger) *Server {
 		"DELETE /networks/{id}":          s.networkRemove,
 		"POST /networks/{id}/connect":    s.networkConnect,
 		"POST /networks/{id}/disconnect": s.networkDisconnect,
+		"GET /containers/json":           s.containerList,
+		"GET /containers/{id}/json":      s.containerInspect,
 		"GET /sandboxes":                 s.sandboxList,
 		"POST /sandboxes/create":         s.sandboxCreate,
 		"GET /sandboxes/{id}":            s.sandboxInspect,
@@ -65,19 +76,45 @@ func NewServer(eng *engine.Engine, log *slog.Logger) *Server {
 	return s
 }
 
-var versionPrefix = regexp.MustCompile(`^/v[0-9]+\.[0-9]+/`)
+var versionPrefix = regexp.MustCompile(`^/v([0-9]+\.[0-9]+)/`)
 
-// ServeHTTP strips an optional /vX.Y API version prefix and dispatches.
+// ServeHTTP checks and strips an optional /vX.Y API version prefix,
+// refuses paths with dot segments, bounds the body and dispatches. What
+// no route serves gets Docker's error shape: 405 for a known path with
+// another method, 501 for Docker API areas patchbay does not provide,
+// 404 for the rest.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if loc := versionPrefix.FindStringIndex(r.URL.Path); loc != nil {
-		r.URL.Path = r.URL.Path[loc[1]-1:]
+	h := w.Header()
+	h.Set("Server", "patchbay/"+Version+" (linux)")
+	h.Set("Api-Version", APIVersion)
+	h.Set("Ostype", "linux")
+	if m := versionPrefix.FindStringSubmatch(r.URL.Path); m != nil {
+		if err := checkVersion(m[1]); err != nil {
+			writeError(w, err)
+			return
+		}
+		r.URL.Path = r.URL.Path[len(m[0])-1:]
+		if r.URL.RawPath != "" {
+			r.URL.RawPath = r.URL.RawPath[len(m[0])-1:]
+		}
+	}
+	if err := checkPath(r.URL.Path); err != nil {
+		writeError(w, err)
+		return
+	}
+	if r.Body != nil && r.Header.Get("Upgrade") == "" {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodySize)
+	}
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		s.unrouted(w, r)
+		return
 	}
 	s.mux.ServeHTTP(w, r)
 }
 
 // Serve serves on a listener until ctx ends.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
 	go func() {
 		<-ctx.Done()
 		shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -90,36 +127,9 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	return nil
 }
 
-func (s *Server) ping(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("API-Version", APIVersion)
-	w.Header().Set("OSType", "linux")
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if r.Method == http.MethodGet {
-		_, _ = io.WriteString(w, "OK")
-	}
-}
-
-func (s *Server) version(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{
-		"Version": Version, "ApiVersion": APIVersion, "MinAPIVersion": "1.24", "Os": "linux",
-	})
-}
-
 // firewall returns the rules patchbay installed, as nft would print them.
 func (s *Server) firewall(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"Ruleset": s.eng.FirewallRules()})
-}
-
-func decode(r *http.Request, v any) error {
-	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
-		return cnm.Invalid("invalid request body: %v", err)
-	}
-	return nil
-}
-
-func boolParam(r *http.Request, name string) bool {
-	v, _ := strconv.ParseBool(r.URL.Query().Get(name))
-	return v
 }
 
 func (s *Server) sandboxList(w http.ResponseWriter, r *http.Request) {

@@ -54,20 +54,27 @@ type EndpointResource struct {
 	IPv6Address string `json:"IPv6Address"`
 }
 
-// NetworkCreateRequest is the body of POST /networks/create.
+// NetworkCreateRequest is the body of POST /networks/create. It has
+// every field a Docker client of API 1.24 to 1.56 may send, so request
+// bodies can be decoded strictly: a field no Docker version knows is an
+// error, not silently ignored.
 type NetworkCreateRequest struct {
-	Name       string            `json:"Name"`
-	Driver     string            `json:"Driver,omitempty"`
-	Scope      string            `json:"Scope,omitempty"`
-	EnableIPv4 *bool             `json:"EnableIPv4,omitempty"`
-	EnableIPv6 bool              `json:"EnableIPv6,omitempty"`
-	IPAM       *IPAM             `json:"IPAM,omitempty"`
-	Internal   bool              `json:"Internal,omitempty"`
-	Attachable bool              `json:"Attachable,omitempty"`
-	Ingress    bool              `json:"Ingress,omitempty"`
-	ConfigOnly bool              `json:"ConfigOnly,omitempty"`
-	Options    map[string]string `json:"Options,omitempty"`
-	Labels     map[string]string `json:"Labels,omitempty"`
+	Name string `json:"Name"`
+	// CheckDuplicate is sent by clients before API 1.44; duplicates are
+	// always refused, so it changes nothing.
+	CheckDuplicate bool              `json:"CheckDuplicate,omitempty"`
+	Driver         string            `json:"Driver,omitempty"`
+	Scope          string            `json:"Scope,omitempty"`
+	EnableIPv4     *bool             `json:"EnableIPv4,omitempty"`
+	EnableIPv6     bool              `json:"EnableIPv6,omitempty"`
+	IPAM           *IPAM             `json:"IPAM,omitempty"`
+	Internal       bool              `json:"Internal,omitempty"`
+	Attachable     bool              `json:"Attachable,omitempty"`
+	Ingress        bool              `json:"Ingress,omitempty"`
+	ConfigOnly     bool              `json:"ConfigOnly,omitempty"`
+	ConfigFrom     *ConfigReference  `json:"ConfigFrom,omitempty"`
+	Options        map[string]string `json:"Options,omitempty"`
+	Labels         map[string]string `json:"Labels,omitempty"`
 }
 
 // NetworkCreateResponse is the reply to POST /networks/create.
@@ -78,15 +85,33 @@ type NetworkCreateResponse struct {
 
 // EndpointIPAMConfig holds static addresses of an endpoint.
 type EndpointIPAMConfig struct {
-	IPv4Address string `json:"IPv4Address,omitempty"`
-	IPv6Address string `json:"IPv6Address,omitempty"`
+	IPv4Address  string   `json:"IPv4Address,omitempty"`
+	IPv6Address  string   `json:"IPv6Address,omitempty"`
+	LinkLocalIPs []string `json:"LinkLocalIPs,omitempty"`
 }
 
-// EndpointSettings configures an endpoint on connect.
+// EndpointSettings configures an endpoint on connect (and on sandbox
+// create). Docker clients send the whole EndpointSettings, including
+// its read-only fields, so they are all known here; patchbay acts on
+// IPAMConfig, Aliases and MacAddress and refuses what it cannot honour
+// (see endpointOptions).
 type EndpointSettings struct {
 	IPAMConfig *EndpointIPAMConfig `json:"IPAMConfig,omitempty"`
+	Links      []string            `json:"Links,omitempty"`
 	Aliases    []string            `json:"Aliases,omitempty"`
+	DriverOpts map[string]string   `json:"DriverOpts,omitempty"`
+	GwPriority int                 `json:"GwPriority,omitempty"`
 	MacAddress string              `json:"MacAddress,omitempty"`
+	// Read-only in Docker: accepted and ignored.
+	NetworkID           string   `json:"NetworkID,omitempty"`
+	EndpointID          string   `json:"EndpointID,omitempty"`
+	Gateway             string   `json:"Gateway,omitempty"`
+	IPAddress           string   `json:"IPAddress,omitempty"`
+	IPPrefixLen         int      `json:"IPPrefixLen,omitempty"`
+	IPv6Gateway         string   `json:"IPv6Gateway,omitempty"`
+	GlobalIPv6Address   string   `json:"GlobalIPv6Address,omitempty"`
+	GlobalIPv6PrefixLen int      `json:"GlobalIPv6PrefixLen,omitempty"`
+	DNSNames            []string `json:"DNSNames,omitempty"`
 }
 
 // NetworkConnectRequest is the body of POST /networks/{id}/connect.
@@ -160,12 +185,18 @@ type Sandbox struct {
 	LogPath         string          `json:"LogPath"`
 }
 
-// State is a sandbox process's state.
+// State is a sandbox process's state, in Docker's container shape
+// (patchbay never pauses or restarts, so those flags stay false).
 type State struct {
 	Status     string    `json:"Status"`
 	Running    bool      `json:"Running"`
+	Paused     bool      `json:"Paused"`
+	Restarting bool      `json:"Restarting"`
+	OOMKilled  bool      `json:"OOMKilled"`
+	Dead       bool      `json:"Dead"`
 	Pid        int       `json:"Pid"`
 	ExitCode   int       `json:"ExitCode"`
+	Error      string    `json:"Error"`
 	StartedAt  time.Time `json:"StartedAt"`
 	FinishedAt time.Time `json:"FinishedAt"`
 }
@@ -199,19 +230,27 @@ type PortBinding struct {
 	HostPort string `json:"HostPort"`
 }
 
-// EndpointSettingsOut is an endpoint as sandbox inspect shows it.
+// EndpointSettingsOut is an endpoint as sandbox inspect (and Docker's
+// container inspect and list) show it. Links, DriverOpts and DNSNames
+// are Docker's fields patchbay does not set; InterfaceName is
+// patchbay's own.
 type EndpointSettingsOut struct {
-	Aliases             []string `json:"Aliases"`
-	NetworkID           string   `json:"NetworkID"`
-	EndpointID          string   `json:"EndpointID"`
-	Gateway             string   `json:"Gateway"`
-	IPAddress           string   `json:"IPAddress"`
-	IPPrefixLen         int      `json:"IPPrefixLen"`
-	IPv6Gateway         string   `json:"IPv6Gateway"`
-	GlobalIPv6Address   string   `json:"GlobalIPv6Address"`
-	GlobalIPv6PrefixLen int      `json:"GlobalIPv6PrefixLen"`
-	MacAddress          string   `json:"MacAddress"`
-	InterfaceName       string   `json:"InterfaceName"`
+	IPAMConfig          *EndpointIPAMConfig `json:"IPAMConfig"`
+	Links               []string            `json:"Links"`
+	Aliases             []string            `json:"Aliases"`
+	DriverOpts          map[string]string   `json:"DriverOpts"`
+	GwPriority          int                 `json:"GwPriority"`
+	NetworkID           string              `json:"NetworkID"`
+	EndpointID          string              `json:"EndpointID"`
+	Gateway             string              `json:"Gateway"`
+	IPAddress           string              `json:"IPAddress"`
+	IPPrefixLen         int                 `json:"IPPrefixLen"`
+	IPv6Gateway         string              `json:"IPv6Gateway"`
+	GlobalIPv6Address   string              `json:"GlobalIPv6Address"`
+	GlobalIPv6PrefixLen int                 `json:"GlobalIPv6PrefixLen"`
+	MacAddress          string              `json:"MacAddress"`
+	DNSNames            []string            `json:"DNSNames"`
+	InterfaceName       string              `json:"InterfaceName"`
 }
 
 // ExecRequest runs a command inside a running sandbox.

@@ -1,14 +1,12 @@
 package cli
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/patchbay/patchbay/api"
-	"github.com/patchbay/patchbay/cnm"
 )
 
 // shortIDLen is how much of an ID the lists show unless --no-trunc.
@@ -25,40 +23,9 @@ func shortID(id string, trunc bool) string {
 	return id
 }
 
-// humanDuration renders d the way Docker's ps does ("5 seconds",
-// "About a minute", "3 hours", "2 weeks").
-func humanDuration(d time.Duration) string {
-	seconds := int(d.Seconds())
-	switch {
-	case seconds < 1:
-		return "Less than a second"
-	case seconds == 1:
-		return "1 second"
-	case seconds < 60:
-		return fmt.Sprintf("%d seconds", seconds)
-	}
-	minutes := int(d.Minutes())
-	switch {
-	case minutes == 1:
-		return "About a minute"
-	case minutes < 60:
-		return fmt.Sprintf("%d minutes", minutes)
-	}
-	hours := int(d.Hours() + 0.5)
-	switch {
-	case hours == 1:
-		return "About an hour"
-	case hours < 48:
-		return fmt.Sprintf("%d hours", hours)
-	case hours < 24*7*2:
-		return fmt.Sprintf("%d days", hours/24)
-	case hours < 24*30*2:
-		return fmt.Sprintf("%d weeks", hours/24/7)
-	case hours < 24*365*2:
-		return fmt.Sprintf("%d months", hours/24/30)
-	}
-	return fmt.Sprintf("%d years", int(d.Hours())/24/365)
-}
+// humanDuration renders d the way Docker's ps does; the API's container
+// list uses the same function, so both show the same text.
+func humanDuration(d time.Duration) string { return api.HumanDuration(d) }
 
 // runningFor is ps's CREATED column: "2 minutes ago".
 func runningFor(created, now time.Time) string {
@@ -68,26 +35,8 @@ func runningFor(created, now time.Time) string {
 	return humanDuration(now.Sub(created)) + " ago"
 }
 
-// statusOf is ps's STATUS column: "Up 3 minutes", "Exited (0) 2 seconds
-// ago", "Exited (unknown) …" when the daemon could not collect the exit
-// status, or "Created".
-func statusOf(st api.State, now time.Time) string {
-	switch {
-	case st.Running:
-		return "Up " + humanDuration(now.Sub(st.StartedAt))
-	case st.Status == cnm.StateExited:
-		code := strconv.Itoa(st.ExitCode)
-		if st.ExitCode == -1 {
-			code = "unknown"
-		}
-		s := "Exited (" + code + ")"
-		if !st.FinishedAt.IsZero() {
-			s += " " + humanDuration(now.Sub(st.FinishedAt)) + " ago"
-		}
-		return s
-	}
-	return "Created"
-}
+// statusOf is ps's STATUS column, as Docker's container list reports it.
+func statusOf(st api.State, now time.Time) string { return api.StatusText(st, now) }
 
 // ellipsis shortens s to at most width characters, the last being "…".
 func ellipsis(s string, width int) string {

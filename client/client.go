@@ -141,9 +141,9 @@ func (c *Client) FirewallRules(ctx context.Context) (string, error) {
 	return out["Ruleset"], err
 }
 
-// Version returns the daemon's version fields.
-func (c *Client) Version(ctx context.Context) (map[string]string, error) {
-	var out map[string]string
+// Version returns the daemon's version (GET /version, Docker's shape).
+func (c *Client) Version(ctx context.Context) (api.VersionResponse, error) {
+	var out api.VersionResponse
 	return out, c.do(ctx, http.MethodGet, "/version", nil, nil, &out)
 }
 
@@ -184,10 +184,15 @@ func (c *Client) NetworkDisconnect(ctx context.Context, ref string, req api.Netw
 	return c.do(ctx, http.MethodPost, "/networks/"+url.PathEscape(ref)+"/disconnect", nil, req, nil)
 }
 
-// NetworkPrune removes unused custom networks.
-func (c *Client) NetworkPrune(ctx context.Context) (api.NetworksPruneReport, error) {
+// NetworkPrune removes unused custom networks passing the filters
+// (until, label, label!).
+func (c *Client) NetworkPrune(ctx context.Context, f ...api.Filters) (api.NetworksPruneReport, error) {
+	var q url.Values
+	if len(f) > 0 && len(f[0]) > 0 {
+		q = url.Values{"filters": {f[0].Encode()}}
+	}
 	var out api.NetworksPruneReport
-	return out, c.do(ctx, http.MethodPost, "/networks/prune", nil, nil, &out)
+	return out, c.do(ctx, http.MethodPost, "/networks/prune", q, nil, &out)
 }
 
 // SandboxList lists running sandboxes, or all.
