@@ -63,13 +63,15 @@ func firewallMappings(ms []cnm.PortMapping) []firewall.Mapping {
 	for _, m := range ms {
 		out = append(out, firewall.Mapping{HostIP: m.HostIP, HostPort: m.HostPort, Proto: m.Proto, Addr: m.Addr, Port: m.Port})
 	}
-	return out
+	// A published range is one element, however long.
+	return firewall.Coalesce(out)
 }
 
 // publishPorts chooses and reserves host ports for an endpoint's specs and
 // installs the mappings. The returned sockets hold the host ports; on
 // error nothing is left.
-func (e *Engine) publishPorts(n *network, ep *cnm.Endpoint, specs []portspec.Spec) (_ []cnm.PortMapping, fds []int, retErr error) {
+func (e *Engine) publishPorts(n *network, ep *cnm.Endpoint, specs []portspec.Spec) (_ []cnm.PortMapping, fds map[hold]int, retErr error) {
+	fds = map[hold]int{}
 	defer func() {
 		if retErr != nil {
 			closeAll(fds)
@@ -81,7 +83,7 @@ func (e *Engine) publishPorts(n *network, ep *cnm.Endpoint, specs []portspec.Spe
 	// One trip into the namespace for every socket of every spec.
 	err := nl.InNetns(e.host.NS, func() error {
 		for _, spec := range specs {
-			ms, err := e.mapSpec(o, ep, spec, &fds)
+			ms, err := e.mapSpec(o, ep, spec, fds)
 			if err != nil {
 				return err
 			}
@@ -98,10 +100,21 @@ func (e *Engine) publishPorts(n *network, ep *cnm.Endpoint, specs []portspec.Spe
 	return out, fds, nil
 }
 
+// hold names what a host port socket holds: a port of a protocol on an
+// address (any when invalid) of a family.
+type hold struct {
+	ip    netip.Addr
+	v4    bool
+	port  uint16
+	proto string
+}
+
+func holdOf(m cnm.PortMapping) hold { return hold{m.HostIP, m.Addr.Is4(), m.HostPort, m.Proto} }
+
 // mapSpec turns one spec into mappings, reserving their host ports and
-// appending the sockets to fds. It runs on a thread in the engine's
+// adding the sockets to fds. It runs on a thread in the engine's
 // namespace.
-func (e *Engine) mapSpec(o bridge.Options, ep *cnm.Endpoint, spec portspec.Spec, fds *[]int) ([]cnm.PortMapping, error) {
+func (e *Engine) mapSpec(o bridge.Options, ep *cnm.Endpoint, spec portspec.Spec, fds map[hold]int) ([]cnm.PortMapping, error) {
 	var out []cnm.PortMapping
 	hostIP := spec.HostIP
 	if !hostIP.IsValid() && o.HostBindingV4.IsValid() && !o.HostBindingV4.IsUnspecified() {
@@ -149,7 +162,7 @@ func (e *Engine) mapSpec(o bridge.Options, ep *cnm.Endpoint, spec portspec.Spec,
 			if err != nil {
 				return 0, err
 			}
-			*fds = append(*fds, fd)
+			fds[hold{bindIP(targets[0]), targets[0].Is4(), p, string(spec.Proto)}] = fd
 			e.portCursor = uint32(start+i+1) % uint32(n)
 			return p, nil
 		}
@@ -170,7 +183,7 @@ func (e *Engine) mapSpec(o bridge.Options, ep *cnm.Endpoint, spec portspec.Spec,
 				if err != nil {
 					return nil, err
 				}
-				*fds = append(*fds, fd)
+				fds[hold{bindIP(target), target.Is4(), m.HostPort, string(m.Proto)}] = fd
 			}
 			out = append(out, cnm.PortMapping{HostIP: bindIP(target), HostPort: m.HostPort, Proto: string(m.Proto), Addr: target, Port: m.Port})
 		}
@@ -234,6 +247,14 @@ func (e *Engine) reserve(ip netip.Addr, v4 bool, port uint16, proto string) (int
 		return -1, cnm.Conflict("host port %s:%d/%s is already in use: %w", host, port, proto, unix.EADDRINUSE)
 	case errors.Is(err, unix.EADDRNOTAVAIL):
 		return -1, cnm.Invalid("host IP %s is not an address of this host", host)
+	case proto == "sctp" && (errors.Is(err, unix.EPROTONOSUPPORT) || errors.Is(err, unix.ESOCKTNOSUPPORT)):
+		// A kernel without SCTP sockets has no SCTP service to
+		// collide with, and still translates SCTP it forwards: there
+		// is nothing to hold. The host address must still be ours.
+		if err := checkLocal(ip, v4); err != nil {
+			return -1, cnm.Invalid("host IP %s is not an address of this host", host)
+		}
+		return -1, nil
 	case errors.Is(err, unix.EPROTONOSUPPORT), errors.Is(err, unix.ESOCKTNOSUPPORT):
 		return -1, cnm.Invalid("protocol %s is not supported by this kernel", proto)
 	}
@@ -266,6 +287,35 @@ func (e *Engine) unpublish(sb *sbox) {
 	sb.portFDs = nil
 }
 
+// unpublishEndpoint removes the mappings to an endpoint that leaves its
+// sandbox, and frees their host ports; the sandbox keeps its others.
+// It returns the sandbox's remaining mappings, for its record, and a func
+// that applies the change once the record is stored. Caller holds opMu.
+func (e *Engine) unpublishEndpoint(sb *sbox, ep *cnm.Endpoint) (keep []cnm.PortMapping, apply func()) {
+	var gone []cnm.PortMapping
+	for _, m := range sb.Ports {
+		if (ep.IPv4.IsValid() && m.Addr == ep.IPv4.Addr()) || (ep.IPv6.IsValid() && m.Addr == ep.IPv6.Addr()) {
+			gone = append(gone, m)
+		} else {
+			keep = append(keep, m)
+		}
+	}
+	return keep, func() {
+		if len(gone) == 0 {
+			return
+		}
+		if err := e.fw.Update(nil, nil, nil, firewallMappings(gone)); err != nil {
+			e.log.Warn("remove port mappings", "sb", sb.Name, "err", err)
+		}
+		for _, m := range gone {
+			if fd, ok := sb.portFDs[holdOf(m)]; ok {
+				closeAll(map[hold]int{holdOf(m): fd})
+				delete(sb.portFDs, holdOf(m))
+			}
+		}
+	}
+}
+
 // rereserve takes a restored sandbox's host ports again.
 func (e *Engine) rereserve(sb *sbox) {
 	if len(sb.Ports) == 0 {
@@ -278,14 +328,39 @@ func (e *Engine) rereserve(sb *sbox) {
 				e.log.Warn("host port of a published port was taken while patchbay was down", "sb", sb.Name, "err", err)
 				continue
 			}
-			sb.portFDs = append(sb.portFDs, fd)
+			if sb.portFDs == nil {
+				sb.portFDs = map[hold]int{}
+			}
+			sb.portFDs[holdOf(m)] = fd
 		}
 		return nil
 	})
 }
 
-func closeAll(fds []int) {
+// checkLocal tells whether ip is an address of this host (the
+// namespace of the calling thread), by binding a UDP socket to it.
+func checkLocal(ip netip.Addr, v4 bool) error {
+	if !ip.IsValid() {
+		return nil
+	}
+	fam := unix.AF_INET6
+	var sa unix.Sockaddr = &unix.SockaddrInet6{Addr: ip.As16()}
+	if v4 {
+		fam, sa = unix.AF_INET, &unix.SockaddrInet4{Addr: ip.Unmap().As4()}
+	}
+	fd, err := unix.Socket(fam, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return unix.Bind(fd, sa)
+}
+
+// closeAll closes the sockets holding host ports (-1 holds nothing).
+func closeAll(fds map[hold]int) {
 	for _, fd := range fds {
-		unix.Close(fd)
+		if fd >= 0 {
+			unix.Close(fd)
+		}
 	}
 }

@@ -102,11 +102,13 @@ func (f *Firewall) install(st State) error {
 	c.AddTable(s.inet)
 	for _, ch := range s.chains() {
 		c.AddChain(ch)
-		if ch != s.userFwd {
+		// The administrator's chain is never flushed; the publish chain
+		// is replaced by installPublish.
+		if ch != s.userFwd && ch != s.publish {
 			c.FlushChain(ch)
 		}
 	}
-	for _, set := range s.sets() {
+	for _, set := range s.filterSets() {
 		if err := c.AddSet(set, nil); err != nil {
 			return fmt.Errorf("nftables set %s: %w", set.Name, err)
 		}
@@ -126,7 +128,19 @@ func (f *Firewall) install(st State) error {
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("install nftables tables %s: %w", f.table, err)
 	}
+	// The DNAT maps and the rules using them, in a second transaction
+	// (publish.go).
+	if err := s.installPublish(f.ns, els, f.oldMaps()); err != nil {
+		return fmt.Errorf("install nftables tables %s: %w", f.table, err)
+	}
 	return nil
+}
+
+// oldMaps reports whether the table holds DNAT maps of an older type (one
+// element per port, not intervals), to be replaced.
+func (f *Firewall) oldMaps() bool {
+	set, err := f.conn.GetSetByName(f.s.inet, f.s.pub4.Name)
+	return err == nil && !set.Interval
 }
 
 // Update applies a change in one transaction: networks and mappings to
@@ -220,7 +234,11 @@ func (f *Firewall) intact() bool {
 		if err != nil {
 			return false
 		}
-		if ch != f.s.userFwd && len(got) != len(rules[ch]) {
+		want := len(rules[ch])
+		if ch == f.s.publish {
+			want = len(f.s.publishRules())
+		}
+		if ch != f.s.userFwd && len(got) != want {
 			return false
 		}
 	}
@@ -330,7 +348,7 @@ func elements(s *schema, st State) (map[*nftables.Set][]nftables.SetElement, err
 			}
 			add(set, append(a.AsSlice(), a.AsSlice()...), nil)
 		}
-		p, err := protoNum(m.Proto)
+		proto, err := protoNum(m.Proto)
 		if err != nil {
 			return nil, err
 		}
@@ -340,18 +358,29 @@ func elements(s *schema, st State) (map[*nftables.Set][]nftables.SetElement, err
 		if m.HostIP.IsValid() && m.HostIP.Unmap().Is4() != m.Addr.Unmap().Is4() {
 			return nil, fmt.Errorf("mapping %s mixes IPv4 and IPv6", m)
 		}
-		key := append(pad4([]byte{p}), pad4(port(m.HostPort))...)
-		val := append(pad4(m.Addr.Unmap().AsSlice()), pad4(port(m.Port))...)
 		v6 := !m.Addr.Unmap().Is4()
+		var set *nftables.Set
+		var prefix []byte
 		switch {
 		case m.HostIP.IsValid() && v6:
-			add(s.pub6, append(m.HostIP.AsSlice(), key...), val)
+			set, prefix = s.pub6, m.HostIP.AsSlice()
 		case m.HostIP.IsValid():
-			add(s.pub4, append(m.HostIP.Unmap().AsSlice(), key...), val)
+			set, prefix = s.pub4, m.HostIP.Unmap().AsSlice()
 		case v6:
-			add(s.pub6any, key, val)
+			set = s.pub6any
 		default:
-			add(s.pub4any, key, val)
+			set = s.pub4any
+		}
+		if int(m.HostPort)+m.n() > 65536 || int(m.Port)+m.n() > 65536 {
+			return nil, fmt.Errorf("mapping %s runs past port 65535", m)
+		}
+		for _, w := range windows(m.HostPort, m.n(), m.Port) {
+			key := func(p uint16) []byte {
+				return append(append(slices.Clone(prefix), pad4([]byte{proto})...), pad4(port(p))...)
+			}
+			a := m.Addr.Unmap().AsSlice()
+			val := slices.Concat(a, pad4(port(w.lo)), a, pad4(port(w.hi)))
+			out[set] = append(out[set], nftables.SetElement{Key: key(w.hostLo), KeyEnd: key(w.hostHi), Val: val})
 		}
 	}
 	return out, nil

@@ -113,6 +113,8 @@ var representative = firewall.State{
 		{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 9000, Proto: "sctp", Addr: netip.MustParseAddr("172.17.0.3"), Port: 9},
 		{HostPort: 8080, Proto: "tcp", Addr: netip.MustParseAddr("fd00::2"), Port: 80},
 		{HostIP: netip.MustParseAddr("::1"), HostPort: 8443, Proto: "tcp", Addr: netip.MustParseAddr("fd00::3"), Port: 443},
+		{HostPort: 20000, Count: 1000, Proto: "tcp", Addr: netip.MustParseAddr("172.17.0.3"), Port: 7000},
+		{HostIP: netip.MustParseAddr("192.0.2.2"), HostPort: 8000, Count: 101, Proto: "udp", Addr: netip.MustParseAddr("172.17.0.3"), Port: 80},
 	},
 }
 
@@ -208,5 +210,38 @@ func TestWatchRestoresFlushedRuleset(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
+	}
+}
+
+// A table left by a patchbay whose DNAT maps held one element per port is
+// converted in place: the maps are replaced, the administrator's chain
+// kept.
+func TestSyncReplacesOldMaps(t *testing.T) {
+	fw, h := newFirewall(t)
+	old := `table inet patchbay-test {
+	map pub4 { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; elements = { 127.0.0.1 . tcp . 80 : 10.0.0.2 . 80 } }
+	map pub4any { type inet_proto . inet_service : ipv4_addr . inet_service; }
+	map pub6 { type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service; }
+	map pub6any { type inet_proto . inet_service : ipv6_addr . inet_service; }
+	chain user-forward { ip saddr 198.51.100.0/24 drop; }
+	chain publish { meta nfproto ipv4 meta l4proto tcp dnat ip to ip daddr . meta l4proto . th dport map @pub4; }
+}
+`
+	f := filepath.Join(t.TempDir(), "old.nft")
+	if err := os.WriteFile(f, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nft(t, h, "-f", f)
+	if err := fw.Sync(representative); err != nil {
+		t.Fatal(err)
+	}
+	out := nft(t, h, "list", "table", "inet", "patchbay-test")
+	for _, want := range []string{"interval ipv4_addr . inet_service", "tcp . 20000-20999 : 172.17.0.3 . 7000-7999", "198.51.100.0/24"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("after Sync the table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "10.0.0.2") {
+		t.Errorf("the old map's element survived:\n%s", out)
 	}
 }

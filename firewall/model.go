@@ -40,22 +40,68 @@ type Network struct {
 	Masquerade bool
 }
 
-// Mapping is a published port: traffic to HostIP:HostPort (any local
-// address when HostIP is invalid) goes to Addr:Port.
+// Mapping is a published port, or a run of them: traffic to
+// HostIP:HostPort+i (any local address when HostIP is invalid) goes to
+// Addr:Port+i, for i below Count (0 counts as 1). A run is one interval
+// element of a DNAT map, whatever its length.
 type Mapping struct {
 	HostIP   netip.Addr
 	HostPort uint16
+	Count    uint16
 	Proto    string // tcp, udp or sctp
 	Addr     netip.Addr
 	Port     uint16
 }
+
+// n is the number of ports the mapping covers.
+func (m Mapping) n() int { return max(int(m.Count), 1) }
 
 func (m Mapping) String() string {
 	host := "*"
 	if m.HostIP.IsValid() {
 		host = m.HostIP.String()
 	}
-	return fmt.Sprintf("%s %s:%d -> %s", m.Proto, host, m.HostPort, netip.AddrPortFrom(m.Addr, m.Port))
+	if m.n() == 1 {
+		return fmt.Sprintf("%s %s:%d -> %s", m.Proto, host, m.HostPort, netip.AddrPortFrom(m.Addr, m.Port))
+	}
+	return fmt.Sprintf("%s %s:%s -> %s:%s", m.Proto, host, m.hostPorts(), m.Addr, m.ports())
+}
+
+func (m Mapping) hostPorts() string { return portRun(m.HostPort, m.n()) }
+func (m Mapping) ports() string     { return portRun(m.Port, m.n()) }
+
+func portRun(first uint16, n int) string {
+	if n == 1 {
+		return fmt.Sprint(first)
+	}
+	return fmt.Sprintf("%d-%d", first, int(first)+n-1)
+}
+
+// Coalesce joins mappings that continue each other (the next host port to
+// the next port, for the same host address, protocol and address) into
+// runs, in the order the runs start. Publishing a range becomes one
+// element per address, however long.
+func Coalesce(ms []Mapping) []Mapping {
+	type key struct {
+		hostIP, addr netip.Addr
+		proto        string
+	}
+	var out []Mapping
+	last := map[key]int{} // the latest run of each key, in out
+	for _, m := range ms {
+		k := key{m.HostIP, m.Addr, m.Proto}
+		if i, ok := last[k]; ok && m.n() == 1 {
+			l := &out[i]
+			n := l.n()
+			if int(l.HostPort)+n == int(m.HostPort) && int(l.Port)+n == int(m.Port) && n < 65535 {
+				l.Count = uint16(n + 1)
+				continue
+			}
+		}
+		last[k] = len(out)
+		out = append(out, m)
+	}
+	return out
 }
 
 // is6 reports whether the mapping is an IPv6 one.
@@ -119,13 +165,13 @@ func Render(table string, st State) string {
 		if m.is6() {
 			i = 2
 		}
-		key := fmt.Sprintf("%s . %d", m.Proto, m.HostPort)
+		key := fmt.Sprintf("%s . %s", m.Proto, m.hostPorts())
 		if m.HostIP.IsValid() {
 			key = m.HostIP.String() + " . " + key
 		} else {
 			i++
 		}
-		maps[i] = append(maps[i], fmt.Sprintf("%s : %s . %d", key, m.Addr, m.Port))
+		maps[i] = append(maps[i], fmt.Sprintf("%s : %s . %s", key, m.Addr, m.ports()))
 	}
 	for i, name := range []string{"pub4", "pub4any", "pub6", "pub6any"} {
 		slices.Sort(maps[i])

@@ -52,15 +52,15 @@ func newSchema(name string) *schema {
 		KeyType: nftables.MustConcatSetType(nftables.TypeIFName, nftables.TypeIFName)}
 	s.self4 = &nftables.Set{Table: s.inet, Name: "self4", KeyType: nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeIPAddr)}
 	s.self6 = &nftables.Set{Table: s.inet, Name: "self6", KeyType: nftables.MustConcatSetType(nftables.TypeIP6Addr, nftables.TypeIP6Addr)}
-	pubmap := func(name string, key []nftables.SetDatatype, addr nftables.SetDatatype) *nftables.Set {
-		return &nftables.Set{Table: s.inet, Name: name, IsMap: true,
-			KeyType:  nftables.MustConcatSetType(key...),
-			DataType: nftables.MustConcatSetType(addr, nftables.TypeInetService)}
+	// The DNAT maps are created by installPublish (publish.go); these
+	// describe them for element updates, which need only the name.
+	pubmap := func(name string) *nftables.Set {
+		return &nftables.Set{Table: s.inet, Name: name, IsMap: true, Interval: true, Concatenation: true}
 	}
-	s.pub4 = pubmap("pub4", []nftables.SetDatatype{nftables.TypeIPAddr, nftables.TypeInetProto, nftables.TypeInetService}, nftables.TypeIPAddr)
-	s.pub4any = pubmap("pub4any", []nftables.SetDatatype{nftables.TypeInetProto, nftables.TypeInetService}, nftables.TypeIPAddr)
-	s.pub6 = pubmap("pub6", []nftables.SetDatatype{nftables.TypeIP6Addr, nftables.TypeInetProto, nftables.TypeInetService}, nftables.TypeIP6Addr)
-	s.pub6any = pubmap("pub6any", []nftables.SetDatatype{nftables.TypeInetProto, nftables.TypeInetService}, nftables.TypeIP6Addr)
+	s.pub4 = pubmap("pub4")
+	s.pub4any = pubmap("pub4any")
+	s.pub6 = pubmap("pub6")
+	s.pub6any = pubmap("pub6any")
 	return s
 }
 
@@ -69,7 +69,13 @@ func (s *schema) chains() []*nftables.Chain {
 }
 
 func (s *schema) sets() []*nftables.Set {
-	return []*nftables.Set{s.bridges, s.internal, s.masq, s.same, s.self4, s.self6, s.pub4, s.pub4any, s.pub6, s.pub6any}
+	return append(s.filterSets(), s.pub4, s.pub4any, s.pub6, s.pub6any)
+}
+
+// filterSets are the sets google/nftables creates; the DNAT maps are
+// created by installPublish.
+func (s *schema) filterSets() []*nftables.Set {
+	return []*nftables.Set{s.bridges, s.internal, s.masq, s.same, s.self4, s.self6}
 }
 
 // Expression builders.
@@ -129,29 +135,6 @@ func (s *schema) rules() map[*nftables.Chain][][]expr.Any {
 		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)},
 		&expr.Verdict{Kind: expr.VerdictJump, Chain: s.publish.Name},
 	)
-	// dnat builds "dnat to <key> map @m": the key is built from reg32a
-	// on, the looked-up address lands in reg1 and the port after it.
-	dnat := func(fam byte, m *nftables.Set, withAddr bool) []expr.Any {
-		addrLen, addrOff, portReg := uint32(4), uint32(16), uint32(reg32a+1)
-		family := uint32(unix.NFPROTO_IPV4)
-		if fam == unix.NFPROTO_IPV6 {
-			addrLen, addrOff, portReg, family = 16, 24, reg32a+4, unix.NFPROTO_IPV6
-		}
-		key := []expr.Any{}
-		next := uint32(reg32a)
-		if withAddr {
-			key = append(key, &expr.Payload{DestRegister: next, Base: expr.PayloadBaseNetworkHeader, Offset: addrOff, Len: addrLen})
-			next += addrLen / 4
-		}
-		key = append(key,
-			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: next},
-			&expr.Payload{DestRegister: next + 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
-		)
-		return cat(nfproto(fam), key, one(
-			&expr.Lookup{SourceRegister: reg32a, DestRegister: reg1, IsDestRegSet: true, SetName: m.Name, SetID: m.ID},
-			&expr.NAT{Type: expr.NATTypeDestNAT, Family: family, RegAddrMin: reg1, RegProtoMin: portReg, Specified: true},
-		))
-	}
 	loopback := cat(nfproto(unix.NFPROTO_IPV4), one(
 		&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
 		&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 4, Mask: []byte{0xff, 0, 0, 0}, Xor: []byte{0, 0, 0, 0}},
@@ -186,12 +169,6 @@ func (s *schema) rules() map[*nftables.Chain][][]expr.Any {
 		},
 		s.prerouting: {fibLocal},
 		s.output:     {fibLocal},
-		s.publish: {
-			dnat(unix.NFPROTO_IPV4, s.pub4, true),
-			dnat(unix.NFPROTO_IPV4, s.pub4any, false),
-			dnat(unix.NFPROTO_IPV6, s.pub6, true),
-			dnat(unix.NFPROTO_IPV6, s.pub6any, false),
-		},
 		s.postrouting: {
 			cat(iif(s.masq), oif(s.bridges, true), masq),
 			cat(dnatted(), iif(s.bridges), oif(s.bridges, false), masq),

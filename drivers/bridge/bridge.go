@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -104,6 +105,19 @@ func (d *Driver) CreateNetwork(ctx context.Context, h driver.Host, nw driver.Net
 		}
 		if err := h.Handle.AddrReplace(link, addr); err != nil {
 			return fmt.Errorf("add gateway %s to bridge %s: %w", s.Gateway, name, err)
+		}
+	}
+	// An IPv6 network's bridge needs a link-local address: the kernel
+	// sends a neighbour solicitation for forwarded traffic only from one,
+	// and may not have made it by the time the first packet comes.
+	for _, s := range nw.Subnets {
+		if s.Prefix.Addr().Is6() {
+			ll := nl.Addr(netip.PrefixFrom(linkLocal(link.Attrs().HardwareAddr), 64))
+			ll.Flags = unix.IFA_F_NODAD
+			if err := h.Handle.AddrReplace(link, ll); err != nil {
+				return fmt.Errorf("add link-local address to bridge %s: %w", name, err)
+			}
+			break
 		}
 	}
 	// Ports published on 127.0.0.1 are DNATed to containers behind this
@@ -308,3 +322,14 @@ func (d *Driver) EndpointOK(ctx context.Context, h driver.Host, nw driver.Networ
 }
 
 var _ driver.Checker = (*Driver)(nil)
+
+// linkLocal is the modified EUI-64 link-local address of a MAC address.
+func linkLocal(mac net.HardwareAddr) netip.Addr {
+	a := [16]byte{0: 0xfe, 1: 0x80}
+	if len(mac) == 6 {
+		a[8], a[9], a[10] = mac[0]^0x02, mac[1], mac[2]
+		a[11], a[12] = 0xff, 0xfe
+		a[13], a[14], a[15] = mac[3], mac[4], mac[5]
+	}
+	return netip.AddrFrom16(a)
+}
