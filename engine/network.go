@@ -182,7 +182,7 @@ func (e *Engine) planIPAM(n *network, reqs []IPAMRequest, external bool) error {
 	}
 	var have4, have6 bool
 	for _, r := range reqs {
-		c, err := parseIPAM(r)
+		c, err := parseIPAM(r, external)
 		if err != nil {
 			return err
 		}
@@ -230,8 +230,8 @@ func (e *Engine) planIPAM(n *network, reqs []IPAMRequest, external bool) error {
 	return nil
 }
 
-func parseIPAM(r IPAMRequest) (cnm.IPAMConfig, error) {
-	var c ipam.Config
+func parseIPAM(r IPAMRequest, external bool) (cnm.IPAMConfig, error) {
+	c := ipam.Config{NoDefaultGateway: external}
 	var err error
 	if c.Subnet, err = netip.ParsePrefix(r.Subnet); err != nil {
 		return cnm.IPAMConfig{}, cnm.Invalid("invalid subnet %q: not a CIDR", r.Subnet)
