@@ -14,7 +14,6 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/patchbay/patchbay/cnm"
@@ -22,6 +21,7 @@ import (
 	"github.com/patchbay/patchbay/internal/nl"
 	"github.com/patchbay/patchbay/ipam"
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -36,9 +36,21 @@ const (
 // share parents: a parent patchbay made goes with the last network on it,
 // and two networks on one parent must not overlap.
 type Driver struct {
-	// mu guards nets and serialises parent creation and removal.
+	// mu guards nets and evicted, and serialises parent creation and
+	// removal.
 	mu   sync.Mutex
 	nets map[string]netState
+	// evicted are interfaces that left live sandboxes, by endpoint ID,
+	// waiting for Leave to delete them (see Evict).
+	evicted map[string]eviction
+}
+
+// eviction is a retired interface and the sandbox namespace it is in (a
+// descriptor of its own, closed when the interface is deleted).
+type eviction struct {
+	ns     netns.NsHandle
+	name   string
+	parent string
 }
 
 // netState is what the driver knows of one of its networks.
@@ -49,7 +61,7 @@ type netState struct {
 }
 
 // New returns the macvlan driver.
-func New() *Driver { return &Driver{nets: map[string]netState{}} }
+func New() *Driver { return &Driver{nets: map[string]netState{}, evicted: map[string]eviction{}} }
 
 // Type implements driver.Driver.
 func (*Driver) Type() string { return "macvlan" }
@@ -193,7 +205,7 @@ func (d *Driver) Join(ctx context.Context, h driver.Host, nw driver.Network, ep 
 	if o.Mode == ModePassthru {
 		// An endpoint that left may still wait for the reaper; in
 		// passthru mode it would hold the parent.
-		d.reapRetired(h, parent)
+		d.reapEvictedOn(pname)
 	}
 	mv := &netlink.Macvlan{
 		LinkAttrs: netlink.LinkAttrs{
@@ -214,8 +226,7 @@ func (d *Driver) Join(ctx context.Context, h driver.Host, nw driver.Network, ep 
 			_ = sb.Handle.LinkDel(link)
 		}
 	}()
-	// The tag follows the interface if it is ever moved to the host for
-	// deletion (Evict), where the engine's sweep recognises it.
+	// The tag names the endpoint wherever the interface ends up.
 	if err := sb.Handle.LinkSetAlias(link, epTag(h, ep.ID)); err != nil {
 		return driver.JoinInfo{}, fmt.Errorf("tag %s: %w", ep.IfName, err)
 	}
@@ -274,13 +285,15 @@ func joinError(err error, nw driver.Network, o Options, parent string, ep driver
 }
 
 // retiredName is the name of an endpoint's interface after it left a
-// sandbox that stays (see the engine's retire) and Evict moved it to the
-// host.
+// sandbox that stays (see the engine's retire).
 func retiredName(ep driver.Endpoint) string { return "gone" + ep.ID[:11] }
 
-// Evict moves the interface of an endpoint that left a live sandbox into
-// the host namespace, where Leave deletes it: the kernel would otherwise
-// keep it until the sandbox namespace goes.
+// Evict notes the interface of an endpoint that left a live sandbox (the
+// engine has taken it down and renamed it), keeping a descriptor of the
+// sandbox namespace, so Leave — run by the engine's reaper, off the
+// request path — can delete it there: deleting or moving a device costs
+// the kernel an RCU grace period. After a crash in between, the engine's
+// restore removes the interface as one no endpoint explains.
 func (d *Driver) Evict(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint, sb driver.Sandbox) error {
 	l, err := sb.Handle.LinkByName(ep.IfName)
 	if nl.IsNotFound(err) {
@@ -292,76 +305,71 @@ func (d *Driver) Evict(ctx context.Context, h driver.Host, nw driver.Network, ep
 	if l.Type() != "macvlan" {
 		return nil
 	}
-	if err := sb.Handle.LinkSetNsFd(l, int(h.NS)); err != nil {
-		// Moving failed (a name clash in the host): delete it here.
+	fd, err := unix.FcntlInt(uintptr(sb.NS), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		// No descriptor to keep: delete it now.
 		if err := sb.Handle.LinkDel(l); err != nil && !nl.IsNotFound(err) {
 			return fmt.Errorf("delete %s: %w", ep.IfName, err)
 		}
+		return nil
 	}
+	o, _ := ParseOptions(nw.Options)
+	d.mu.Lock()
+	d.evicted[ep.ID] = eviction{ns: netns.NsHandle(fd), name: ep.IfName, parent: ParentName(nw, o)}
+	d.mu.Unlock()
 	return nil
 }
 
 var _ driver.Evicter = (*Driver)(nil)
 
-// Leave deletes an evicted interface from the host. An interface still
-// inside a sandbox goes with the sandbox namespace.
+// Leave deletes an evicted interface. An interface still inside a
+// sandbox that goes goes with the sandbox namespace.
 func (d *Driver) Leave(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint) error {
-	l, err := h.Handle.LinkByName(retiredName(ep))
+	d.mu.Lock()
+	ev, ok := d.evicted[ep.ID]
+	delete(d.evicted, ep.ID)
+	d.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	return ev.remove()
+}
+
+// remove deletes the evicted interface and closes the namespace.
+func (ev eviction) remove() error {
+	defer ev.ns.Close()
+	h, err := netlink.NewHandleAt(ev.ns)
+	if err != nil {
+		return fmt.Errorf("open netlink in sandbox: %w", err)
+	}
+	defer h.Close()
+	l, err := h.LinkByName(ev.name)
 	if nl.IsNotFound(err) {
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("look up %s: %w", retiredName(ep), err)
+	if err == nil {
+		err = h.LinkDel(l)
 	}
-	if l.Attrs().Alias != epTag(h, ep.ID) {
-		return nil
-	}
-	if err := h.Handle.LinkDel(l); err != nil && !nl.IsNotFound(err) {
-		return fmt.Errorf("delete %s: %w", retiredName(ep), err)
+	if err != nil && !nl.IsNotFound(err) {
+		return fmt.Errorf("delete %s: %w", ev.name, err)
 	}
 	return nil
 }
 
-// LeaveAll deletes many evicted interfaces in one kernel operation, as
-// the bridge driver does with veth pairs: each joins the engine's reap
-// group, then the group is deleted.
-func (d *Driver) LeaveAll(ctx context.Context, h driver.Host, deps []driver.Departure) error {
-	group := nl.ReapGroup(h.Tag)
-	marked := 0
-	var errs []error
-	for _, dep := range deps {
-		l, err := h.Handle.LinkByName(retiredName(dep.Endpoint))
-		if nl.IsNotFound(err) || (err == nil && l.Attrs().Alias != epTag(h, dep.Endpoint.ID)) {
-			continue
+// reapEvictedOn deletes, now, the evicted interfaces still on a parent:
+// in passthru mode one would hold it.
+func (d *Driver) reapEvictedOn(parent string) {
+	d.mu.Lock()
+	var evs []eviction
+	for id, ev := range d.evicted {
+		if ev.parent == parent {
+			evs = append(evs, ev)
+			delete(d.evicted, id)
 		}
-		if err == nil {
-			err = h.Handle.LinkSetGroup(l, int(group))
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("mark %s for deletion: %w", retiredName(dep.Endpoint), err))
-			continue
-		}
-		marked++
 	}
-	if marked > 0 {
-		errs = append(errs, nl.DeleteGroup(h.NS, group))
-	}
-	return errors.Join(errs...)
-}
-
-var _ driver.BulkLeaver = (*Driver)(nil)
-
-// reapRetired deletes evicted interfaces of this engine still on parent.
-func (d *Driver) reapRetired(h driver.Host, parent netlink.Link) {
-	links, err := h.Handle.LinkList()
-	if err != nil {
-		return
-	}
-	for _, l := range links {
-		a := l.Attrs()
-		if a.ParentIndex == parent.Attrs().Index && strings.HasPrefix(a.Name, "gone") && strings.HasPrefix(a.Alias, h.Tag+"ep:") {
-			_ = h.Handle.LinkDel(l)
-		}
+	d.mu.Unlock()
+	for _, ev := range evs {
+		_ = ev.remove()
 	}
 }
 

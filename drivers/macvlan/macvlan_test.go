@@ -74,23 +74,34 @@ func TestPassthru(t *testing.T) {
 		t.Fatalf("second passthru endpoint: %v, want a conflict", err)
 	}
 	t.Logf("second endpoint: %v", err)
-	// Leave from a live sandbox: retire (as the engine does), evict, leave.
+	// Leave from a live sandbox: retire (as the engine does) and evict;
+	// a new endpoint may join before the reaper's Leave runs.
 	retire(t, a)
 	if err := l.d.Evict(context.Background(), l.host, nw, a.ep, a.sb); err != nil {
 		t.Fatal(err)
 	}
-	if linkExists(a.sb.Handle, a.ep.IfName) {
-		t.Fatal("evicted interface still in the sandbox")
-	}
+	c := l.mustJoin(nw, "c", ipB.String())
+	expectPing(t, "LAN → c", l.lan, ipB.Addr(), true)
 	if err := l.d.Leave(context.Background(), l.host, nw, a.ep); err != nil {
 		t.Fatal(err)
 	}
-	if linkExists(l.host.Handle, retiredName(a.ep)) {
-		t.Fatal("evicted interface left in the host after Leave")
+	if linkExists(a.sb.Handle, a.ep.IfName) {
+		t.Fatal("evicted interface still in the sandbox after Leave")
 	}
-	c := l.mustJoin(nw, "c", ipB.String())
-	expectPing(t, "LAN → c", l.lan, ipB.Addr(), true)
-	_ = c
+	// Without a join in between, Leave deletes it.
+	retire(t, c)
+	if err := l.d.Evict(context.Background(), l.host, nw, c.ep, c.sb); err != nil {
+		t.Fatal(err)
+	}
+	if !linkExists(c.sb.Handle, c.ep.IfName) {
+		t.Fatal("Evict deleted the interface on the request path")
+	}
+	if err := l.d.Leave(context.Background(), l.host, nw, c.ep); err != nil {
+		t.Fatal(err)
+	}
+	if linkExists(c.sb.Handle, c.ep.IfName) {
+		t.Fatal("evicted interface still in the sandbox after Leave")
+	}
 }
 
 // retire does what the engine does to an interface leaving a live
