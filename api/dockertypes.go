@@ -12,7 +12,7 @@ type VersionResponse struct {
 	Version       string                `json:"Version"`
 	APIVersion    string                `json:"ApiVersion"`
 	MinAPIVersion string                `json:"MinAPIVersion"`
-	GitCommit     string                `json:"GitCommit"`
+	GitCommit     string                `json:"GitCommit,omitempty"`
 	GoVersion     string                `json:"GoVersion"`
 	Os            string                `json:"Os"`
 	Arch          string                `json:"Arch"`

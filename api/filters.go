@@ -109,28 +109,37 @@ func (f Filters) boolValue(key string) (bool, error) {
 // networkFilterKeys are the filters GET /networks accepts.
 var networkFilterKeys = []string{"dangling", "driver", "id", "label", "name", "scope", "type"}
 
+// checkNetwork refuses network filters Docker refuses: unknown keys, a
+// type other than custom or builtin, a dangling value that is not one
+// boolean.
+func (f Filters) checkNetwork() error {
+	if err := f.validate(networkFilterKeys...); err != nil {
+		return err
+	}
+	for _, v := range f["type"] {
+		if v != "custom" && v != "builtin" {
+			return cnm.Invalid("invalid filter: 'type'='%s'", v)
+		}
+	}
+	if _, ok := f["dangling"]; ok {
+		if _, err := f.boolValue("dangling"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // MatchNetwork reports whether a network passes every filter, with
 // Docker's rules: name and id match as unanchored regular expressions,
 // driver and scope exactly, every label filter must hold, type is custom
 // or builtin, dangling selects networks without endpoints (never the
 // built-in ones) or, false, the others.
 func (f Filters) MatchNetwork(n engine.NetworkInfo) (bool, error) {
-	if err := f.validate(networkFilterKeys...); err != nil {
+	if err := f.checkNetwork(); err != nil {
 		return false, err
 	}
-	for _, v := range f["type"] {
-		if v != "custom" && v != "builtin" {
-			return false, cnm.Invalid("invalid filter: 'type'='%s'", v)
-		}
-	}
-	var dangling, checkDangling bool
-	if _, ok := f["dangling"]; ok {
-		d, err := f.boolValue("dangling")
-		if err != nil {
-			return false, err
-		}
-		dangling, checkDangling = d, true
-	}
+	_, checkDangling := f["dangling"]
+	dangling, _ := f.boolValue("dangling")
 	switch {
 	case len(f["driver"]) > 0 && !slices.Contains(f["driver"], n.Driver),
 		len(f["name"]) > 0 && !f.match("name", n.Name),

@@ -16,7 +16,7 @@ func (s *Server) networkList(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if err := f.validate(networkFilterKeys...); err != nil {
+	if err := f.checkNetwork(); err != nil {
 		writeError(w, err)
 		return
 	}
