@@ -113,7 +113,7 @@ func (f *Firewall) install(st State) error {
 			return fmt.Errorf("nftables set %s: %w", set.Name, err)
 		}
 		c.FlushSet(set)
-		if e := els[set]; len(e) > 0 {
+		for _, e := range chunks(els[set]) {
 			if err := c.SetAddElements(set, e); err != nil {
 				return fmt.Errorf("nftables set %s: %w", set.Name, err)
 			}
@@ -136,11 +136,19 @@ func (f *Firewall) install(st State) error {
 	return nil
 }
 
-// oldMaps reports whether the table holds DNAT maps of an older type (one
-// element per port, not intervals), to be replaced.
-func (f *Firewall) oldMaps() bool {
-	set, err := f.conn.GetSetByName(f.s.inet, f.s.pub4.Name)
-	return err == nil && !set.Interval
+// oldMaps returns the DNAT maps of a table left by an older patchbay,
+// whose maps had other types (it had no run maps), to be replaced.
+func (f *Firewall) oldMaps() []string {
+	if _, err := f.conn.GetSetByName(f.s.inet, f.s.run4.Name); err == nil {
+		return nil
+	}
+	var old []string
+	for _, set := range []*nftables.Set{f.s.pub4, f.s.pub4any, f.s.pub6, f.s.pub6any} {
+		if _, err := f.conn.GetSetByName(f.s.inet, set.Name); err == nil {
+			old = append(old, set.Name)
+		}
+	}
+	return old
 }
 
 // Update applies a change in one transaction: networks and mappings to
@@ -165,12 +173,12 @@ func (f *Firewall) Update(addNets []Network, delBridges []string, add, del []Map
 		return err
 	}
 	for _, set := range f.s.sets() {
-		if e := rm[set]; len(e) > 0 {
+		for _, e := range chunks(rm[set]) {
 			if err := f.conn.SetDeleteElements(set, e); err != nil {
 				return err
 			}
 		}
-		if e := put[set]; len(e) > 0 {
+		for _, e := range chunks(put[set]) {
 			if err := f.conn.SetAddElements(set, e); err != nil {
 				return err
 			}
@@ -359,17 +367,18 @@ func elements(s *schema, st State) (map[*nftables.Set][]nftables.SetElement, err
 			return nil, fmt.Errorf("mapping %s mixes IPv4 and IPv6", m)
 		}
 		v6 := !m.Addr.Unmap().Is4()
+		run := m.n() > 1
 		var set *nftables.Set
 		var prefix []byte
 		switch {
 		case m.HostIP.IsValid() && v6:
-			set, prefix = s.pub6, m.HostIP.AsSlice()
+			set, prefix = pick(run, s.pub6, s.run6), m.HostIP.AsSlice()
 		case m.HostIP.IsValid():
-			set, prefix = s.pub4, m.HostIP.Unmap().AsSlice()
+			set, prefix = pick(run, s.pub4, s.run4), m.HostIP.Unmap().AsSlice()
 		case v6:
-			set = s.pub6any
+			set = pick(run, s.pub6any, s.run6any)
 		default:
-			set = s.pub4any
+			set = pick(run, s.pub4any, s.run4any)
 		}
 		if int(m.HostPort)+m.n() > 65536 || int(m.Port)+m.n() > 65536 {
 			return nil, fmt.Errorf("mapping %s runs past port 65535", m)
@@ -379,11 +388,37 @@ func elements(s *schema, st State) (map[*nftables.Set][]nftables.SetElement, err
 				return append(append(slices.Clone(prefix), pad4([]byte{proto})...), pad4(port(p))...)
 			}
 			a := m.Addr.Unmap().AsSlice()
-			val := slices.Concat(a, pad4(port(w.lo)), a, pad4(port(w.hi)))
-			out[set] = append(out[set], nftables.SetElement{Key: key(w.hostLo), KeyEnd: key(w.hostHi), Val: val})
+			e := nftables.SetElement{Key: key(w.hostLo), Val: slices.Concat(a, pad4(port(w.lo)), a, pad4(port(w.hi)))}
+			if run {
+				e.KeyEnd = key(w.hostHi)
+			}
+			out[set] = append(out[set], e)
 		}
 	}
 	return out, nil
+}
+
+// pick returns the run map for runs, the port map otherwise.
+func pick(run bool, port, runs *nftables.Set) *nftables.Set {
+	if run {
+		return runs
+	}
+	return port
+}
+
+// chunkSize bounds the elements of one set element message: their list is
+// one netlink attribute, whose length field has 16 bits.
+const chunkSize = 256
+
+// chunks splits elements into messages' worth.
+func chunks(els []nftables.SetElement) [][]nftables.SetElement {
+	var out [][]nftables.SetElement
+	for len(els) > 0 {
+		n := min(len(els), chunkSize)
+		out = append(out, els[:n])
+		els = els[n:]
+	}
+	return out
 }
 
 func ifnameBytes(name string) []byte {

@@ -159,7 +159,7 @@ func Render(table string, st State) string {
 	}
 	slices.Sort(same)
 	fmt.Fprintf(&b, "\tset same { type ifname . ifname; elements = { %s } }\n", strings.Join(same, ", "))
-	var maps [4][]string
+	var maps [8][]string
 	for _, m := range st.Mappings {
 		i := 0
 		if m.is6() {
@@ -171,9 +171,12 @@ func Render(table string, st State) string {
 		} else {
 			i++
 		}
+		if m.n() > 1 {
+			i += 4
+		}
 		maps[i] = append(maps[i], fmt.Sprintf("%s : %s . %s", key, m.Addr, m.ports()))
 	}
-	for i, name := range []string{"pub4", "pub4any", "pub6", "pub6any"} {
+	for i, name := range []string{"pub4", "pub4any", "pub6", "pub6any", "run4", "run4any", "run6", "run6any"} {
 		slices.Sort(maps[i])
 		fmt.Fprintf(&b, "\tmap %s { elements = { %s } }\n", name, strings.Join(maps[i], ", "))
 	}
@@ -203,10 +206,14 @@ var ruleText = []string{
 	"\tchain prerouting { type nat hook prerouting priority dstnat; fib daddr type local jump publish }\n",
 	"\tchain output { type nat hook output priority dstnat; fib daddr type local jump publish }\n",
 	"\tchain publish {\n",
-	"\t\tmeta nfproto ipv4 dnat ip to ip daddr . meta l4proto . th dport map @pub4\n",
+	"\t\tmeta nfproto ipv4 dnat ip to ip daddr . meta l4proto . th dport map @pub4 # single ports: hash maps\n",
+	"\t\tmeta nfproto ipv4 dnat ip to ip daddr . meta l4proto . th dport map @run4 # ranges: interval maps\n",
 	"\t\tmeta nfproto ipv4 dnat ip to meta l4proto . th dport map @pub4any\n",
+	"\t\tmeta nfproto ipv4 dnat ip to meta l4proto . th dport map @run4any\n",
 	"\t\tmeta nfproto ipv6 dnat ip6 to ip6 daddr . meta l4proto . th dport map @pub6\n",
+	"\t\tmeta nfproto ipv6 dnat ip6 to ip6 daddr . meta l4proto . th dport map @run6\n",
 	"\t\tmeta nfproto ipv6 dnat ip6 to meta l4proto . th dport map @pub6any\n",
+	"\t\tmeta nfproto ipv6 dnat ip6 to meta l4proto . th dport map @run6any\n",
 	"\t}\n",
 	"\tchain postrouting { type nat hook postrouting priority srcnat;\n",
 	"\t\tiifname @masq oifname != @bridges masquerade\n",

@@ -3,6 +3,7 @@ package firewall
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -62,11 +63,17 @@ func (s *schema) publishRules() []publishRule {
 			fam: uint32(fam), addrLo: reg1, portLo: lo, addrHi: lo + 1, portHi: lo + 1 + addrLen/4,
 		}
 	}
+	// A single port is looked up in a hash map (constant cost to add,
+	// whatever the number of mappings); a run of ports in an interval map.
 	return []publishRule{
 		dnat(unix.NFPROTO_IPV4, s.pub4, true),
+		dnat(unix.NFPROTO_IPV4, s.run4, true),
 		dnat(unix.NFPROTO_IPV4, s.pub4any, false),
+		dnat(unix.NFPROTO_IPV4, s.run4any, false),
 		dnat(unix.NFPROTO_IPV6, s.pub6, true),
+		dnat(unix.NFPROTO_IPV6, s.run6, true),
 		dnat(unix.NFPROTO_IPV6, s.pub6any, false),
+		dnat(unix.NFPROTO_IPV6, s.run6any, false),
 	}
 }
 
@@ -124,11 +131,19 @@ const (
 )
 
 func (s *schema) publishMaps() []publishMap {
+	v4 := []uint32{typeIPv4, typeProto, typeService}
+	v6 := []uint32{typeIPv6, typeProto, typeService}
+	anyKey := []uint32{typeProto, typeService}
+	l4, l6, lany := []uint32{4, 1, 2}, []uint32{16, 1, 2}, []uint32{1, 2}
 	return []publishMap{
-		{s.pub4, []uint32{typeIPv4, typeProto, typeService}, []uint32{4, 1, 2}, typeIPv4, 4},
-		{s.pub4any, []uint32{typeProto, typeService}, []uint32{1, 2}, typeIPv4, 4},
-		{s.pub6, []uint32{typeIPv6, typeProto, typeService}, []uint32{16, 1, 2}, typeIPv6, 16},
-		{s.pub6any, []uint32{typeProto, typeService}, []uint32{1, 2}, typeIPv6, 16},
+		{s.pub4, v4, l4, typeIPv4, 4},
+		{s.pub4any, anyKey, lany, typeIPv4, 4},
+		{s.pub6, v6, l6, typeIPv6, 16},
+		{s.pub6any, anyKey, lany, typeIPv6, 16},
+		{s.run4, v4, l4, typeIPv4, 4},
+		{s.run4any, anyKey, lany, typeIPv4, 4},
+		{s.run6, v6, l6, typeIPv6, 16},
+		{s.run6any, anyKey, lany, typeIPv6, 16},
 	}
 }
 
@@ -163,28 +178,33 @@ func (m publishMap) newSet(table string, id uint32) ([]byte, error) {
 		}
 		fields = append(fields, netlink.Attribute{Type: unix.NLA_F_NESTED | unix.NFTA_LIST_ELEM, Data: f})
 	}
-	concat, err := netlink.MarshalAttributes(fields)
-	if err != nil {
-		return nil, err
-	}
-	desc, err := netlink.MarshalAttributes([]netlink.Attribute{{Type: unix.NLA_F_NESTED | nftaSetDescConcat, Data: concat}})
-	if err != nil {
-		return nil, err
-	}
 	udata := userdata.AppendUint32(nil, userdata.NFTNL_UDATA_SET_KEYBYTEORDER, 2)
 	udata = userdata.AppendUint32(udata, userdata.NFTNL_UDATA_SET_DATA_INTERVAL, 1)
-	return netlink.MarshalAttributes([]netlink.Attribute{
+	attrs := []netlink.Attribute{
 		{Type: unix.NFTA_SET_TABLE, Data: []byte(table + "\x00")},
 		{Type: unix.NFTA_SET_NAME, Data: []byte(m.set.Name + "\x00")},
-		{Type: unix.NFTA_SET_FLAGS, Data: be(unix.NFT_SET_INTERVAL | unix.NFT_SET_MAP | nftSetConcat)},
+		{Type: unix.NFTA_SET_FLAGS, Data: be(unix.NFT_SET_MAP)},
 		{Type: unix.NFTA_SET_KEY_TYPE, Data: be(concatType(m.key...))},
 		{Type: unix.NFTA_SET_KEY_LEN, Data: be(keyLen)},
 		{Type: unix.NFTA_SET_DATA_TYPE, Data: be(concatType(m.addr, typeService))},
 		{Type: unix.NFTA_SET_DATA_LEN, Data: be(2 * (m.alen + 4))},
 		{Type: unix.NFTA_SET_ID, Data: be(id)},
-		{Type: unix.NLA_F_NESTED | unix.NFTA_SET_DESC, Data: desc},
 		{Type: unix.NFTA_SET_USERDATA, Data: udata},
-	})
+	}
+	if m.set.Interval {
+		// Interval keys of several fields need the fields' lengths.
+		concat, err := netlink.MarshalAttributes(fields)
+		if err != nil {
+			return nil, err
+		}
+		desc, err := netlink.MarshalAttributes([]netlink.Attribute{{Type: unix.NLA_F_NESTED | nftaSetDescConcat, Data: concat}})
+		if err != nil {
+			return nil, err
+		}
+		attrs[2].Data = be(unix.NFT_SET_INTERVAL | unix.NFT_SET_MAP | nftSetConcat)
+		attrs = append(attrs, netlink.Attribute{Type: unix.NLA_F_NESTED | unix.NFTA_SET_DESC, Data: desc})
+	}
+	return netlink.MarshalAttributes(attrs)
 }
 
 // elemList encodes NFT_MSG_NEWSETELEM's attributes.
@@ -206,11 +226,12 @@ func elemList(table, set string, els []nftables.SetElement) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		item, err := netlink.MarshalAttributes([]netlink.Attribute{
-			{Type: unix.NLA_F_NESTED | unix.NFTA_SET_ELEM_KEY, Data: k},
-			{Type: unix.NLA_F_NESTED | nftaSetElemKeyEnd, Data: ke},
-			{Type: unix.NLA_F_NESTED | unix.NFTA_SET_ELEM_DATA, Data: v},
-		})
+		attrs := []netlink.Attribute{{Type: unix.NLA_F_NESTED | unix.NFTA_SET_ELEM_KEY, Data: k}}
+		if e.KeyEnd != nil {
+			attrs = append(attrs, netlink.Attribute{Type: unix.NLA_F_NESTED | nftaSetElemKeyEnd, Data: ke})
+		}
+		attrs = append(attrs, netlink.Attribute{Type: unix.NLA_F_NESTED | unix.NFTA_SET_ELEM_DATA, Data: v})
+		item, err := netlink.MarshalAttributes(attrs)
 		if err != nil {
 			return nil, err
 		}
@@ -227,10 +248,10 @@ func elemList(table, set string, els []nftables.SetElement) ([]byte, error) {
 	})
 }
 
-// installPublish makes the DNAT maps hold els (replacing maps of an older
-// type when replace is set) and the publish chain hold its rules, in one
+// installPublish makes the DNAT maps hold els (replacing the maps named in
+// old, of an older type) and the publish chain hold its rules, in one
 // transaction. The table and the chain must exist.
-func (s *schema) installPublish(ns netns.NsHandle, els map[*nftables.Set][]nftables.SetElement, replace bool) error {
+func (s *schema) installPublish(ns netns.NsHandle, els map[*nftables.Set][]nftables.SetElement, old []string) error {
 	c, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: int(ns)})
 	if err != nil {
 		return fmt.Errorf("netfilter netlink: %w", err)
@@ -263,7 +284,7 @@ func (s *schema) installPublish(ns netns.NsHandle, els map[*nftables.Set][]nftab
 		if err != nil {
 			return err
 		}
-		if replace {
+		if slices.Contains(old, m.set.Name) {
 			body = append(body, msg(unix.NFT_MSG_DELSET, 0, name))
 		}
 		set, err := m.newSet(table, uint32(i+1))
@@ -281,14 +302,12 @@ func (s *schema) installPublish(ns netns.NsHandle, els map[*nftables.Set][]nftab
 		}
 		body = append(body, msg(unix.NFT_MSG_DELSETELEM, 0, flush))
 		// Many elements go in messages of bounded size.
-		for e := els[m.set]; len(e) > 0; {
-			n := min(len(e), 512)
-			list, err := elemList(table, m.set.Name, e[:n])
+		for _, e := range chunks(els[m.set]) {
+			list, err := elemList(table, m.set.Name, e)
 			if err != nil {
 				return fmt.Errorf("encode map %s: %w", m.set.Name, err)
 			}
 			body = append(body, msg(unix.NFT_MSG_NEWSETELEM, netlink.Create, list))
-			e = e[n:]
 		}
 	}
 	for _, r := range s.publishRules() {

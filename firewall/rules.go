@@ -25,7 +25,8 @@ type schema struct {
 
 	bridges, internal, masq, same *nftables.Set
 	self4, self6                  *nftables.Set // published container address . itself
-	pub4, pub4any, pub6, pub6any  *nftables.Set
+	pub4, pub4any, pub6, pub6any  *nftables.Set // single ports (hash maps)
+	run4, run4any, run6, run6any  *nftables.Set // runs of ports (interval maps)
 }
 
 func newSchema(name string) *schema {
@@ -54,13 +55,13 @@ func newSchema(name string) *schema {
 	s.self6 = &nftables.Set{Table: s.inet, Name: "self6", KeyType: nftables.MustConcatSetType(nftables.TypeIP6Addr, nftables.TypeIP6Addr)}
 	// The DNAT maps are created by installPublish (publish.go); these
 	// describe them for element updates, which need only the name.
-	pubmap := func(name string) *nftables.Set {
-		return &nftables.Set{Table: s.inet, Name: name, IsMap: true, Interval: true, Concatenation: true}
+	pubmap := func(name string, interval bool) *nftables.Set {
+		return &nftables.Set{Table: s.inet, Name: name, IsMap: true, Interval: interval, Concatenation: interval}
 	}
-	s.pub4 = pubmap("pub4")
-	s.pub4any = pubmap("pub4any")
-	s.pub6 = pubmap("pub6")
-	s.pub6any = pubmap("pub6any")
+	s.pub4, s.pub4any = pubmap("pub4", false), pubmap("pub4any", false)
+	s.pub6, s.pub6any = pubmap("pub6", false), pubmap("pub6any", false)
+	s.run4, s.run4any = pubmap("run4", true), pubmap("run4any", true)
+	s.run6, s.run6any = pubmap("run6", true), pubmap("run6any", true)
 	return s
 }
 
@@ -69,7 +70,7 @@ func (s *schema) chains() []*nftables.Chain {
 }
 
 func (s *schema) sets() []*nftables.Set {
-	return append(s.filterSets(), s.pub4, s.pub4any, s.pub6, s.pub6any)
+	return append(s.filterSets(), s.pub4, s.pub4any, s.pub6, s.pub6any, s.run4, s.run4any, s.run6, s.run6any)
 }
 
 // filterSets are the sets google/nftables creates; the DNAT maps are
