@@ -189,6 +189,9 @@ func testDockerCLI(t *testing.T, bin string) {
 	if got, want := dk.ok("network", "inspect", "bridge", "host", "none"), d.ok("network", "inspect", "bridge", "host", "none"); got != want {
 		t.Errorf("network inspect of the defaults: docker printed\n%s\npatchbay printed\n%s", got, want)
 	}
+	if got, want := dk.ok("network", "inspect", "-v", "mynet"), d.ok("network", "inspect", "mynet"); got != want {
+		t.Errorf("network inspect -v: docker printed\n%s\npatchbay printed\n%s", got, want)
+	}
 	dk.fails("nosuchnet", "network", "inspect", "nosuchnet")
 
 	// connect and disconnect patchbay sandboxes.
@@ -213,6 +216,7 @@ func testDockerCLI(t *testing.T, bin string) {
 	}
 	dk.fails("already", "network", "connect", "mynet", "web")
 	dk.fails("nosuchbox", "network", "connect", "mynet", "nosuchbox")
+	dk.fails("links are not supported", "network", "connect", "--link", "web:w", "intnet", "web")
 
 	// ps and inspect show sandboxes as containers.
 	out = dk.ok("ps", "--format", "{{.Names}}|{{.Status}}|{{.Networks}}|{{.Command}}")
