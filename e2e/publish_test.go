@@ -133,6 +133,7 @@ func TestPublishConflictsAndBadInput(t *testing.T) {
 		{[]string{"-p", "8000-8001:80-82", "--network", "pubnet"}, "8000-8001"},
 		{[]string{"-p", "80/icmp", "--network", "pubnet"}, "icmp"},
 		{[]string{"-p", "203.0.113.9:8085:80", "--network", "pubnet"}, "not an address of this host"},
+		{[]string{"-p", "[::1]:8443:443", "--network", "pubnet"}, "IPv6 loopback"},
 		{[]string{"-p", "80", "--network", "host"}, "host"},
 		{[]string{"-p", "80", "--network", "none"}, "none"},
 		{[]string{"-p", "80", "--network", "intnet"}, "internal"},

@@ -27,6 +27,11 @@ func parsePorts(specs, expose []string, publishAll bool, n *network, hostMode bo
 		if err != nil {
 			return nil, cnm.Invalid("%v", err)
 		}
+		if p.HostIP.Is6() && p.HostIP.Unmap().IsLoopback() {
+			// There is no IPv6 route_localnet: the kernel will not send
+			// ::1-sourced traffic out of a bridge after NAT.
+			return nil, cnm.Invalid("cannot publish %s: IPv6 loopback traffic cannot be translated to a container; publish on 127.0.0.1 or a host address", s)
+		}
 		out = append(out, p)
 		for port := int(p.Ports.Start); port <= int(p.Ports.End); port++ {
 			published[portspec.Key(uint16(port), p.Proto)] = true
