@@ -210,3 +210,22 @@ func TestDisconnectUnpublishes(t *testing.T) {
 		t.Errorf("port web2 after restart:\n%s", out)
 	}
 }
+
+// TestHostBindingIPv4: a network's host_binding_ipv4 is the default
+// address its ports are published on.
+func TestHostBindingIPv4(t *testing.T) {
+	d := startDaemon(t)
+	d.ok("network", "create", "--subnet", "10.0.15.0/24", "-o", "com.docker.network.bridge.host_binding_ipv4=127.0.0.1", "localnet")
+	d.ok("run", "-d", "--name", "web", "--hostname", "localweb", "-p", "8085:80", "--network", "localnet", "--",
+		"busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
+	time.Sleep(300 * time.Millisecond)
+	if out := d.ok("port", "web"); strings.TrimSpace(out) != "80/tcp -> 127.0.0.1:8085" {
+		t.Errorf("port web = %q, want 80/tcp -> 127.0.0.1:8085", out)
+	}
+	if out, ok := inNS(t, d.host.Path, "timeout", "3", "busybox", "wget", "-qO-", "http://127.0.0.1:8085/hostname"); !ok || strings.TrimSpace(out) != "localweb" {
+		t.Errorf("from the host: %q ok=%v", out, ok)
+	}
+	if out, ok := inNS(t, d.host.Outside, "timeout", "3", "busybox", "wget", "-qO-", "http://"+hostIP+":8085/hostname"); ok {
+		t.Errorf("a port bound to 127.0.0.1 by default answered another machine: %q", out)
+	}
+}
