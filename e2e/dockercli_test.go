@@ -149,7 +149,7 @@ func testDockerCLI(t *testing.T, bin string) {
 
 	// network create with a subnet, gateway and labels; and --internal.
 	id := strings.TrimSpace(dk.ok("network", "create", "-d", "bridge", "--subnet", "10.0.1.0/24",
-		"--gateway", "10.0.1.1", "--label", "team=blue", "--label", "tier=web", "mynet"))
+		"--gateway", "10.0.1.1", "--label", "team=blue", "--label", "tier=web", "--label", "note=<a & b>", "mynet"))
 	if len(id) != 64 {
 		t.Fatalf("network create printed %q, want a 64-character ID", id)
 	}
