@@ -147,9 +147,10 @@ type SandboxChecker interface {
 
 // Evicter is implemented by drivers whose endpoint interface has no host
 // end for Leave to delete (macvlan). When an endpoint leaves a sandbox
-// that stays, the engine takes the interface down, renames it (ep.IfName
-// is its new name) and calls Evict with the sandbox namespace open, so
-// the driver can hand the interface to Leave.
+// that stays, the engine calls Evict with the sandbox namespace open
+// instead of taking the interface down and renaming it itself: Evict must
+// stop its traffic, free its name (ep.IfName) at once, and leave it for
+// Leave to delete.
 type Evicter interface {
 	Evict(ctx context.Context, h Host, nw Network, ep Endpoint, sb Sandbox) error
 }

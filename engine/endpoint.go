@@ -351,6 +351,23 @@ func (e *Engine) retire(sb *sbox, eps []*cnm.Endpoint) {
 			if ep.IfName == "" {
 				continue
 			}
+			// An interface without a host end (macvlan) is handed to
+			// its driver, which takes it out of service its own way
+			// and deletes it in its Leave.
+			e.mu.RLock()
+			n := e.networks[ep.NetworkID]
+			e.mu.RUnlock()
+			if n != nil {
+				if d, _ := e.driverFor(n.Driver); d != nil {
+					if ev, ok := d.(driver.Evicter); ok {
+						dep := driver.Endpoint{ID: ep.ID, IfName: ep.IfName, HostIfName: ep.HostIfName}
+						if err := ev.Evict(context.Background(), e.host, driverNetwork(n), dep, dsb); err != nil {
+							return err
+						}
+						continue
+					}
+				}
+			}
 			l, err := dsb.Handle.LinkByName(ep.IfName)
 			if err != nil {
 				continue
@@ -360,22 +377,6 @@ func (e *Engine) retire(sb *sbox, eps []*cnm.Endpoint) {
 			}
 			if err := dsb.Handle.LinkSetName(l, "gone"+ep.ID[:11]); err != nil {
 				return fmt.Errorf("rename %s: %w", ep.IfName, err)
-			}
-			e.mu.RLock()
-			n := e.networks[ep.NetworkID]
-			e.mu.RUnlock()
-			if n == nil {
-				continue
-			}
-			// An interface without a host end (macvlan) is handed to
-			// its driver, whose Leave could not reach it in here.
-			if d, _ := e.driverFor(n.Driver); d != nil {
-				if ev, ok := d.(driver.Evicter); ok {
-					dep := driver.Endpoint{ID: ep.ID, IfName: "gone" + ep.ID[:11], HostIfName: ep.HostIfName}
-					if err := ev.Evict(context.Background(), e.host, driverNetwork(n), dep, dsb); err != nil {
-						return err
-					}
-				}
 			}
 		}
 		return nil

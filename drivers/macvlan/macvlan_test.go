@@ -74,9 +74,8 @@ func TestPassthru(t *testing.T) {
 		t.Fatalf("second passthru endpoint: %v, want a conflict", err)
 	}
 	t.Logf("second endpoint: %v", err)
-	// Leave from a live sandbox: retire (as the engine does) and evict;
-	// a new endpoint may join before the reaper's Leave runs.
-	retire(t, a)
+	// Leave from a live sandbox: evict; a new endpoint may join before
+	// the reaper's Leave runs.
 	if err := l.d.Evict(context.Background(), l.host, nw, a.ep, a.sb); err != nil {
 		t.Fatal(err)
 	}
@@ -85,14 +84,17 @@ func TestPassthru(t *testing.T) {
 	if err := l.d.Leave(context.Background(), l.host, nw, a.ep); err != nil {
 		t.Fatal(err)
 	}
-	if linkExists(a.sb.Handle, a.ep.IfName) {
+	if linkExists(a.sb.Handle, retiredName(a.ep)) || linkExists(a.sb.Handle, a.ep.IfName) {
 		t.Fatal("evicted interface still in the sandbox after Leave")
 	}
 	// Without a join in between, Leave deletes it.
-	retire(t, c)
 	if err := l.d.Evict(context.Background(), l.host, nw, c.ep, c.sb); err != nil {
 		t.Fatal(err)
 	}
+	if linkExists(c.sb.Handle, c.ep.IfName) {
+		t.Fatal("Evict left the interface's name taken")
+	}
+	c.ep.IfName = retiredName(c.ep)
 	if !linkExists(c.sb.Handle, c.ep.IfName) {
 		t.Fatal("Evict deleted the interface on the request path")
 	}
@@ -102,23 +104,6 @@ func TestPassthru(t *testing.T) {
 	if linkExists(c.sb.Handle, c.ep.IfName) {
 		t.Fatal("evicted interface still in the sandbox after Leave")
 	}
-}
-
-// retire does what the engine does to an interface leaving a live
-// sandbox before Evict: down and renamed.
-func retire(t *testing.T, c *container) {
-	t.Helper()
-	link, err := c.sb.Handle.LinkByName(c.ep.IfName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.sb.Handle.LinkSetDown(link); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.sb.Handle.LinkSetName(link, retiredName(c.ep)); err != nil {
-		t.Fatal(err)
-	}
-	c.ep.IfName = retiredName(c.ep)
 }
 
 // TestNoParent: a network without a parent links its own endpoints and
