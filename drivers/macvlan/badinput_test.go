@@ -10,9 +10,9 @@ import (
 	"github.com/vishvananda/netlink"
 )
 
-// TestBadInput: every bad request fails with a clear error of the right
+// TestMacvlanBadInput: every bad request fails with a clear error of the right
 // kind and changes nothing in the host.
-func TestBadInput(t *testing.T) {
+func TestMacvlanBadInput(t *testing.T) {
 	l := newLab(t)
 	// eth2 is a port of the bridge hbr0.
 	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "hbr0", TxQLen: -1}}

@@ -15,10 +15,10 @@ var (
 	ipB = netip.MustParsePrefix("10.77.0.11/24")
 )
 
-// TestModes checks seed 002's four modes with real traffic: which of two
+// TestMacvlanModes checks seed 002's four modes with real traffic: which of two
 // containers on one parent, the LAN host and the host itself can exchange
 // packets, and that the LAN sees each container under its own MAC.
-func TestModes(t *testing.T) {
+func TestMacvlanModes(t *testing.T) {
 	tests := []struct {
 		mode    string
 		hairpin bool // the LAN switch reflects frames back (VEPA)
@@ -57,10 +57,10 @@ func TestModes(t *testing.T) {
 	}
 }
 
-// TestPassthru: one endpoint owns the parent, with the parent's MAC; a
+// TestMacvlanPassthru: one endpoint owns the parent, with the parent's MAC; a
 // second is refused with a clear error, and once the first leaves a new
 // one can join.
-func TestPassthru(t *testing.T) {
+func TestMacvlanPassthru(t *testing.T) {
 	l := newLab(t)
 	nw := l.mustNetwork("pt", false, "10.77.0.0/24", "parent=eth1", "macvlan_mode=passthru")
 	a := l.mustJoin(nw, "a", ipA.String())
@@ -106,9 +106,9 @@ func TestPassthru(t *testing.T) {
 	}
 }
 
-// TestNoParent: a network without a parent links its own endpoints and
+// TestMacvlanNoParent: a network without a parent links its own endpoints and
 // nothing else, on a parent patchbay makes and removes.
-func TestNoParent(t *testing.T) {
+func TestMacvlanNoParent(t *testing.T) {
 	for _, internal := range []bool{false, true} {
 		l := newLab(t)
 		nw, err := l.network("own", internal, "10.88.0.0/24")
@@ -138,11 +138,11 @@ func TestNoParent(t *testing.T) {
 	}
 }
 
-// TestHostAccess: without a shim the host cannot reach its containers;
+// TestMacvlanHostAccess: without a shim the host cannot reach its containers;
 // with host_access it can, through the shim, from its own LAN address or
 // from the auxiliary address "host"; LAN hosts still see the parent's MAC
 // for the host's address.
-func TestHostAccess(t *testing.T) {
+func TestMacvlanHostAccess(t *testing.T) {
 	t.Run("host address", func(t *testing.T) {
 		l := newLab(t)
 		// The host is on 10.77.0.0/24: the containers get a slice.

@@ -19,7 +19,7 @@ import (
 
 // lanVLAN gives the LAN side an interface on VLAN vid of lan0 with addr:
 // a VLAN-aware LAN host. It is made by the same code as the host's (a
-// kernel VLAN device, else the emulation); the capture in TestVLAN checks
+// kernel VLAN device, else the emulation); the capture in TestMacvlanVLAN checks
 // the wire between them independently.
 func (l *lab) lanVLAN(vid int, addr netip.Prefix) {
 	l.t.Helper()
@@ -132,11 +132,11 @@ func macString(b []byte) string {
 	return string(out)
 }
 
-// TestVLAN: parent=eth1.20 makes the VLAN interface, the container's
+// TestMacvlanVLAN: parent=eth1.20 makes the VLAN interface, the container's
 // frames cross the wire tagged 20 and reach a VLAN-aware LAN host; the
 // interface is shared by the networks on VLAN 20, outlives the first of
 // them, goes with the last, and survives a driver restart.
-func TestVLAN(t *testing.T) {
+func TestMacvlanVLAN(t *testing.T) {
 	l := newLab(t)
 	ctx := context.Background()
 	nw := l.mustNetwork("v20", false, "10.78.0.0/24", "parent=eth1.20")
@@ -234,9 +234,9 @@ func checkNoTC(t *testing.T, h *netlink.Handle, name string) {
 	}
 }
 
-// TestVLANExisting: an existing interface named like a VLAN is used as it
+// TestMacvlanVLANExisting: an existing interface named like a VLAN is used as it
 // is and never removed.
-func TestVLANExisting(t *testing.T) {
+func TestMacvlanVLANExisting(t *testing.T) {
 	l := newLab(t)
 	v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth1.40", TxQLen: -1}, PeerName: "x40"}
 	if err := l.host.Handle.LinkAdd(v); err != nil {
