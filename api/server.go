@@ -102,7 +102,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if r.Body != nil && r.Header.Get("Upgrade") == "" {
+	if r.Body != nil {
+		// Attached runs too: the limit covers the JSON request, not the
+		// upgraded connection that follows.
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodySize)
 	}
 	if _, pattern := s.mux.Handler(r); pattern == "" {
