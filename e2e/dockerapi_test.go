@@ -145,4 +145,8 @@ func TestDockerAPIBadInput(t *testing.T) {
 	if status, h, body := a.do("HEAD", "/v1.41/_ping", ""); status != 200 || h.Get("Api-Version") != "1.51" || len(body) != 0 {
 		t.Errorf("HEAD /_ping: %d %v %q", status, h, body)
 	}
+	// patchbay version reads the same GET /version the docker CLI does.
+	if out := d.ok("version"); !strings.Contains(out, "1.51 (minimum version 1.24)") {
+		t.Errorf("patchbay version:\n%s", out)
+	}
 }
