@@ -7,8 +7,8 @@ PKGS     := ./...
 # nftables (nft lists the installed ruleset for golden files), socat (UDP
 # and SCTP traffic), iperf3 (throughput benchmark) and docker.io for the
 # docker CLI the Docker API tests drive (pointed at patchbay's socket; no
-# test starts dockerd).
-TEST_DEBS := busybox iproute2 util-linux nftables socat iperf3 docker.io
+# test starts dockerd), dnsutils (dig, a resolver client for the DNS tests).
+TEST_DEBS := busybox iproute2 util-linux nftables socat iperf3 docker.io dnsutils
 
 .PHONY: build run test deps lint fuzz bench demo clean
 

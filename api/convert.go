@@ -62,9 +62,10 @@ func nonNil(m map[string]string) map[string]string {
 func SandboxFrom(sb engine.SandboxInfo) Sandbox {
 	r := Sandbox{
 		ID: sb.ID, Name: sb.Name, Created: sb.Created,
-		State:      State{Status: cnm.StateCreated},
-		Config:     SandboxConfig{Hostname: sb.Hostname},
-		HostConfig: HostConfig{Adopted: sb.Adopted},
+		State:  State{Status: cnm.StateCreated},
+		Config: SandboxConfig{Hostname: sb.Hostname, Domainname: sb.Domainname},
+		HostConfig: HostConfig{Adopted: sb.Adopted, DNSSearch: sb.DNSSearch, DNSOptions: sb.DNSOptions,
+			DNS: []string{}, ExtraHosts: []string{}, Links: []string{}},
 		NetworkSettings: NetworkSettings{
 			SandboxID: sb.ID, SandboxKey: sb.NetnsPath, Networks: map[string]EndpointSettingsOut{},
 			Ports: map[string][]PortBinding{},
@@ -98,7 +99,19 @@ func SandboxFrom(sb engine.SandboxInfo) Sandbox {
 		r.HostConfig.AutoRemove = p.AutoRemove
 		r.LogPath = p.LogPath
 	}
-	if sb.HostNetwork {
+	for _, a := range sb.DNS {
+		r.HostConfig.DNS = append(r.HostConfig.DNS, a.String())
+	}
+	for _, h := range sb.ExtraHosts {
+		r.HostConfig.ExtraHosts = append(r.HostConfig.ExtraHosts, h.Name+":"+h.Addr.String())
+	}
+	for _, l := range sb.Links {
+		r.HostConfig.Links = append(r.HostConfig.Links, "/"+l.Name+":/"+sb.Name+"/"+l.Alias)
+	}
+	switch {
+	case sb.Container != "":
+		r.HostConfig.NetworkMode = "container:" + sb.Container
+	case sb.HostNetwork:
 		r.HostConfig.NetworkMode = cnm.ModeHost
 	}
 	for i, ep := range sb.Endpoints {

@@ -63,6 +63,10 @@ func (s *Server) createAndStart(ctx context.Context, req SandboxCreateRequest, s
 		Name: req.Name, Hostname: req.Hostname, Network: req.Network,
 		Endpoint: opts, AdoptPID: req.AdoptPID, AdoptNetns: req.AdoptNetns,
 		Ports: req.Ports, Expose: req.Expose, PublishAll: req.PublishAll,
+		DNS: engine.DNSOptions{
+			DNS: req.DNS, DNSSearch: req.DNSSearch, DNSOptions: req.DNSOptions,
+			ExtraHosts: req.ExtraHosts, Domainname: req.Domainname, Links: req.Links,
+		},
 	})
 	if err != nil || req.Process == nil {
 		return sb.ID, sb.Name, err

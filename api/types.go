@@ -152,6 +152,15 @@ type SandboxCreateRequest struct {
 	Ports      []string `json:"Ports,omitempty"`
 	Expose     []string `json:"Expose,omitempty"`
 	PublishAll bool     `json:"PublishAll,omitempty"`
+	// Name service, as Docker's HostConfig names it: Dns servers,
+	// DnsSearch domains, DnsOptions, ExtraHosts ("name:ip", ip may be
+	// host-gateway) and Links ("name[:alias]").
+	Domainname string   `json:"Domainname,omitempty"`
+	DNS        []string `json:"Dns,omitempty"`
+	DNSSearch  []string `json:"DnsSearch,omitempty"`
+	DNSOptions []string `json:"DnsOptions,omitempty"`
+	ExtraHosts []string `json:"ExtraHosts,omitempty"`
+	Links      []string `json:"Links,omitempty"`
 	// Process, if set, is started right after the sandbox is created;
 	// if it cannot start, the sandbox is removed again.
 	Process *ProcessRequest `json:"Process,omitempty"`
@@ -203,16 +212,23 @@ type State struct {
 
 // SandboxConfig is a sandbox's configuration.
 type SandboxConfig struct {
-	Hostname string   `json:"Hostname"`
-	Cmd      []string `json:"Cmd"`
-	Env      []string `json:"Env"`
+	Hostname   string   `json:"Hostname"`
+	Domainname string   `json:"Domainname"`
+	Cmd        []string `json:"Cmd"`
+	Env        []string `json:"Env"`
 }
 
 // HostConfig holds how the sandbox was set up.
 type HostConfig struct {
-	NetworkMode string `json:"NetworkMode"`
-	AutoRemove  bool   `json:"AutoRemove"`
-	Adopted     bool   `json:"Adopted"`
+	NetworkMode string   `json:"NetworkMode"`
+	AutoRemove  bool     `json:"AutoRemove"`
+	Adopted     bool     `json:"Adopted"`
+	DNS         []string `json:"Dns"`
+	DNSSearch   []string `json:"DnsSearch"`
+	DNSOptions  []string `json:"DnsOptions"`
+	ExtraHosts  []string `json:"ExtraHosts"`
+	// Links are Docker's "/target:/sandbox/alias".
+	Links []string `json:"Links"`
 }
 
 // NetworkSettings lists a sandbox's endpoints by network name.

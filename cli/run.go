@@ -44,7 +44,7 @@ func (f *endpointFlags) settings() *api.EndpointSettings {
 
 // registerNetwork adds --network and its hidden Docker alias --net.
 func registerNetwork(cmd *cobra.Command, network *string) {
-	const usage = `connect to a network: a name, "none" or "host" (default: the default bridge)`
+	const usage = `connect to a network: a name, "none", "host" or "container:NAME" (default: the default bridge)`
 	cmd.Flags().StringVar(network, "network", "", usage)
 	cmd.Flags().StringVar(network, "net", "", usage)
 	_ = cmd.Flags().MarkHidden("net")
@@ -60,6 +60,28 @@ type runOpts struct {
 	publish        []string
 	expose         []string
 	publishAll     bool
+	names          nameFlags
+}
+
+// nameFlags are the name-service flags of run.
+type nameFlags struct {
+	domainname                               string
+	dns, dnsSearch, dnsOption, addHost, link []string
+}
+
+func (f *nameFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.domainname, "domainname", "", "sandbox NIS domain name (hostname.domainname is its FQDN)")
+	fl.StringArrayVar(&f.dns, "dns", nil, "set custom DNS servers")
+	fl.StringArrayVar(&f.dnsSearch, "dns-search", nil, "set custom DNS search domains")
+	fl.StringArrayVar(&f.dnsOption, "dns-option", nil, "set DNS options")
+	fl.StringArrayVar(&f.addHost, "add-host", nil, "add a custom host-to-IP mapping (host:ip, ip may be host-gateway)")
+	fl.StringArrayVar(&f.link, "link", nil, "add a link to another sandbox (name[:alias])")
+}
+
+func (f *nameFlags) apply(req *api.SandboxCreateRequest) {
+	req.Domainname, req.DNS, req.DNSSearch, req.DNSOptions = f.domainname, f.dns, f.dnsSearch, f.dnsOption
+	req.ExtraHosts, req.Links = f.addHost, f.link
 }
 
 // newRunCmd is run: a new sandbox running a command, attached or detached.
@@ -86,6 +108,7 @@ func newRunCmd(e *env) *cobra.Command {
 	fl.StringArrayVar(&o.expose, "expose", nil, "expose a port or a range of ports (port[/proto])")
 	registerNetwork(cmd, &o.network)
 	o.ep.register(cmd, "network-alias")
+	o.names.register(cmd)
 	return cmd
 }
 
@@ -100,6 +123,7 @@ func runRun(ctx context.Context, e *env, o *runOpts, args []string) error {
 		Ports: o.publish, Expose: o.expose, PublishAll: o.publishAll,
 		Process: &api.ProcessRequest{Args: args, Env: env, Detached: o.detach, AutoRemove: o.rm},
 	}
+	o.names.apply(&req)
 	c, err := e.client()
 	if err != nil {
 		return err

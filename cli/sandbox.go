@@ -225,6 +225,7 @@ type sandboxCreateOpts struct {
 	ep             endpointFlags
 	pid            int
 	netns          string
+	names          nameFlags
 }
 
 // newSandboxCreateCmd is sandbox create: a fresh namespace or an adopted one.
@@ -239,10 +240,12 @@ func newSandboxCreateCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			resp, err := c.SandboxCreate(cmd.Context(), api.SandboxCreateRequest{
+			req := api.SandboxCreateRequest{
 				Name: o.name, Hostname: o.hostname, Network: o.network, Endpoint: o.ep.settings(),
 				AdoptPID: o.pid, AdoptNetns: o.netns,
-			})
+			}
+			o.names.apply(&req)
+			resp, err := c.SandboxCreate(cmd.Context(), req)
 			if err != nil {
 				return err
 			}
@@ -258,6 +261,7 @@ func newSandboxCreateCmd(e *env) *cobra.Command {
 	fl.StringVar(&o.netns, "netns", "", "adopt the network namespace at this path (e.g. /run/netns/NAME)")
 	registerNetwork(cmd, &o.network)
 	o.ep.register(cmd, "network-alias")
+	o.names.register(cmd)
 	cmd.MarkFlagsMutuallyExclusive("pid", "netns")
 	return cmd
 }

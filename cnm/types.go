@@ -91,6 +91,35 @@ type Sandbox struct {
 	Process     *Process `json:"process,omitempty"`
 	// Ports are the sandbox's published ports.
 	Ports []PortMapping `json:"ports,omitempty"`
+	// Domainname makes Hostname.Domainname the sandbox's FQDN.
+	Domainname string `json:"domainname,omitempty"`
+	// DNS, DNSSearch and DNSOptions override the host's resolv.conf
+	// (--dns, --dns-search, --dns-option). On user-defined networks the
+	// DNS servers are where the embedded resolver forwards.
+	DNS        []netip.Addr `json:"dns,omitempty"`
+	DNSSearch  []string     `json:"dnsSearch,omitempty"`
+	DNSOptions []string     `json:"dnsOptions,omitempty"`
+	// ExtraHosts are --add-host entries, host-gateway already resolved.
+	ExtraHosts []HostAlias `json:"extraHosts,omitempty"`
+	// Links are --link entries.
+	Links []Link `json:"links,omitempty"`
+	// Container is the ID of the sandbox whose namespace and files this
+	// one shares (--network container:NAME).
+	Container string `json:"container,omitempty"`
+}
+
+// HostAlias is an /etc/hosts entry given by the user.
+type HostAlias struct {
+	Name string     `json:"name"`
+	Addr netip.Addr `json:"addr"`
+}
+
+// Link is a legacy --link: the target sandbox is known as Alias (and its
+// own name) to the linking one.
+type Link struct {
+	Target string `json:"target"` // sandbox ID
+	Name   string `json:"name"`   // the target's name when linked
+	Alias  string `json:"alias"`
 }
 
 // PortMapping is a published port: traffic to HostIP:HostPort (every

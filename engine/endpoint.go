@@ -56,6 +56,12 @@ func (e *Engine) Connect(ctx context.Context, netRef, sbRef string, opts Endpoin
 	e.publishEndpointLocked(n, sb, ep)
 	e.mu.Unlock()
 	e.refreshHosts(sb)
+	if sb.files && resolvable(n) {
+		// Now on a user-defined network: the resolver takes over.
+		if err := e.writeFiles(sb); err != nil {
+			e.log.Warn("rewrite sandbox files", "sb", sb.Name, "err", err)
+		}
+	}
 	return *ep, nil
 }
 
@@ -69,6 +75,14 @@ func (e *Engine) joinLocked(ctx context.Context, n *network, sb *sbox, opts Endp
 	}
 	if err := e.checkJoin(n, sb, d); err != nil {
 		return nil, nil, err
+	}
+	for _, a := range opts.Aliases {
+		if !validDNSName(a) {
+			return nil, nil, cnm.Invalid("invalid network alias %q: letters, digits, '-' and '_' in dot-separated labels", a)
+		}
+	}
+	if len(opts.Aliases) > 0 && !resolvable(n) {
+		return nil, nil, cnm.Invalid("network-scoped aliases are only supported for user-defined networks, not %s", n.Name)
 	}
 	ep := &cnm.Endpoint{ID: newID(), NetworkID: n.ID, SandboxID: sb.ID, Aliases: opts.Aliases}
 	var steps []func()
@@ -136,6 +150,13 @@ func (e *Engine) joinLocked(ctx context.Context, n *network, sb *sbox, opts Endp
 func (e *Engine) checkJoin(n *network, sb *sbox, d driver.Driver) error {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
+	if sb.Container != "" {
+		owner := sb.Container
+		if o := e.sandboxes[sb.Container]; o != nil {
+			owner = o.Name
+		}
+		return cnm.Forbidden("sandbox %s shares the network namespace of %s: connect %s instead", sb.Name, owner, owner)
+	}
 	for _, ep := range sb.eps {
 		if ep.NetworkID == n.ID {
 			return cnm.Conflict("sandbox %s is already connected to network %s", sb.Name, n.Name)
@@ -269,6 +290,7 @@ func (e *Engine) publishEndpointLocked(n *network, sb *sbox, ep *cnm.Endpoint) {
 	}
 	n.eps[ep.ID] = ep
 	sb.eps = append(sb.eps, ep)
+	e.indexEndpoint(n, sb, ep)
 	slices.SortFunc(sb.eps, func(a, b *cnm.Endpoint) int { return int(a.Seq) - int(b.Seq) })
 }
 
@@ -314,6 +336,7 @@ func (e *Engine) Disconnect(ctx context.Context, netRef, sbRef string, force boo
 	e.mu.Lock()
 	delete(n.eps, ep.ID)
 	sb.eps = slices.Delete(slices.Clone(sb.eps), i, i+1)
+	e.unindexEndpoint(sb, ep)
 	sb.Ports = ports
 	e.mu.Unlock()
 	unpublish()

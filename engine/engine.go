@@ -25,6 +25,7 @@ import (
 	"sync"
 
 	"github.com/patchbay/patchbay/cnm"
+	"github.com/patchbay/patchbay/dns"
 	"github.com/patchbay/patchbay/driver"
 	"github.com/patchbay/patchbay/drivers/bridge"
 	"github.com/patchbay/patchbay/drivers/host"
@@ -92,6 +93,12 @@ type Engine struct {
 	// that enable IPv6 without naming a subnet.
 	ula netip.Prefix
 
+	// names is what the embedded resolver answers from; it has its own
+	// lock.
+	names *dnsNames
+	// resolver serves every sandbox's 127.0.0.11 (but those with --dns).
+	resolver *dns.Resolver
+
 	// opMu serialises mutations: the plan, kernel and store steps of one
 	// operation never interleave with another's.
 	opMu sync.Mutex
@@ -131,6 +138,8 @@ type sbox struct {
 	// portFDs are the sockets holding the published host ports (-1 where
 	// nothing needs holding).
 	portFDs map[hold]int
+	// dnsStop stops the sandbox's resolver; nil when none is served.
+	dnsStop func()
 }
 
 // New opens the state under cfg.Root, restores every network, sandbox
@@ -188,8 +197,12 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 		ula:       ulaFrom(instance),
 		networks:  map[string]*network{},
 		sandboxes: map[string]*sbox{},
-		pool:      sandbox.NewNetnsPool(8),
-		reaper:    newReaper(driver.Host{NS: ns, Handle: reapH, Tag: dh.Tag}, cfg.Logger.Warn),
+		names:     newDNSNames(),
+		resolver: dns.New(dns.Config{
+			Upstreams: (&hostUpstreams{path: cfg.ResolvConf}).get, Logger: cfg.Logger,
+		}),
+		pool:   sandbox.NewNetnsPool(8),
+		reaper: newReaper(driver.Host{NS: ns, Handle: reapH, Tag: dh.Tag}, cfg.Logger.Warn),
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	// The firewall starts empty, so restore and the default networks can
@@ -219,6 +232,15 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 // Close stops the engine's watchers and closes the state. Networks,
 // sandboxes and their processes stay as they are (live restore).
 func (e *Engine) Close() error {
+	e.mu.RLock()
+	sbs := make([]*sbox, 0, len(e.sandboxes))
+	for _, sb := range e.sandboxes {
+		sbs = append(sbs, sb)
+	}
+	e.mu.RUnlock()
+	for _, sb := range sbs {
+		e.stopResolver(sb)
+	}
 	e.cancel()
 	e.wg.Wait()
 	if e.fw != nil {

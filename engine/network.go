@@ -84,6 +84,7 @@ func (e *Engine) commitNewNetwork(ctx context.Context, n *network) (retErr error
 	e.mu.Lock()
 	e.networks[n.ID] = n
 	e.mu.Unlock()
+	e.indexNetwork(n)
 	return nil
 }
 
@@ -319,6 +320,7 @@ func (e *Engine) removeNetworkLocked(ctx context.Context, n *network) error {
 	e.mu.Lock()
 	delete(e.networks, n.ID)
 	e.mu.Unlock()
+	e.names.removeNetwork(n.ID)
 	e.firewallRemoveNetwork(n)
 	d, _ := e.driverFor(n.Driver)
 	if err := d.DeleteNetwork(ctx, e.host, driverNetwork(n)); err != nil {

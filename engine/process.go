@@ -49,12 +49,12 @@ func (e *Engine) Start(ctx context.Context, ref string, spec ProcessSpec) (cnm.P
 	if sb.HostNetwork {
 		ps.NetnsPath = e.cfg.HostNetns
 	}
-	if !sb.HostNetwork && !sb.Adopted {
-		if err := e.writeFiles(sb); err != nil {
+	if files := e.filesOwner(sb); !files.HostNetwork && !files.Adopted {
+		if err := e.writeFiles(files); err != nil {
 			return cnm.Process{}, err
 		}
-		ps.Hostname = sb.Hostname
-		dir := e.filesDir(sb.ID)
+		ps.Hostname = files.Hostname
+		dir := e.filesDir(files.ID)
 		for _, f := range []string{"hostname", "hosts", "resolv.conf"} {
 			ps.Mounts = append(ps.Mounts, sandbox.Mount{Source: filepath.Join(dir, f), Target: "/etc/" + f})
 		}

@@ -49,6 +49,11 @@ func (e *Engine) restore(ctx context.Context) error {
 	fresh := map[string]bool{}
 	for _, rec := range sbs {
 		sb := &sbox{Sandbox: *rec}
+		if sb.Container != "" {
+			// Shares another's namespace, restored with it (below).
+			e.sandboxes[sb.ID] = sb
+			continue
+		}
 		if !sb.HostNetwork && !sandbox.IsNetns(sb.NetnsPath) {
 			if sb.Adopted {
 				drop = append(drop, sb.ID)
@@ -65,6 +70,14 @@ func (e *Engine) restore(ctx context.Context) error {
 		}
 		e.sandboxes[sb.ID] = sb
 		e.rereserve(sb)
+	}
+	for _, sb := range e.sandboxes {
+		if owner := e.sandboxes[sb.Container]; sb.Container != "" && owner == nil {
+			delete(e.sandboxes, sb.ID)
+			drop = append(drop, sb.ID)
+		} else if owner != nil && fresh[owner.ID] {
+			fresh[sb.ID] = true // its process went with the namespace
+		}
 	}
 	var dropEps []string
 	for _, ep := range eps {
@@ -83,9 +96,11 @@ func (e *Engine) restore(ctx context.Context) error {
 		n.eps[ep.ID] = ep
 		sb.eps = append(sb.eps, ep)
 		sb.seq = max(sb.seq, ep.Seq)
+		e.indexEndpoint(n, sb, ep)
 	}
 	for _, sb := range e.sandboxes {
 		slices.SortFunc(sb.eps, func(a, b *cnm.Endpoint) int { return int(a.Seq) - int(b.Seq) })
+		e.names.setLinks(sb.ID, linkAliases(sb.Links))
 		e.restoreEndpoints(ctx, sb, fresh[sb.ID])
 		if _, err := os.Stat(e.filesDir(sb.ID)); err == nil {
 			if err := e.writeFiles(sb); err != nil {
@@ -143,6 +158,7 @@ func (e *Engine) restoreNetwork(ctx context.Context, rec *cnm.Network) error {
 		n.alloc = append(n.alloc, a)
 	}
 	e.networks[n.ID] = n
+	e.indexNetwork(n)
 	d, err := e.driverFor(n.Driver)
 	if err != nil {
 		return err

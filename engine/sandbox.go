@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/patchbay/patchbay/cnm"
@@ -32,6 +34,8 @@ type SandboxCreate struct {
 	// not already in Ports on an ephemeral host port.
 	Expose     []string
 	PublishAll bool
+	// Domainname, name servers, extra hosts and links.
+	DNS DNSOptions
 }
 
 var validSandboxName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
@@ -48,6 +52,9 @@ func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sa
 	}
 	if req.Network == "" {
 		req.Network = "bridge"
+	}
+	if target, ok := strings.CutPrefix(req.Network, "container:"); ok {
+		return e.createShared(req, target)
 	}
 	n, err := e.findNetwork(req.Network)
 	if err != nil {
@@ -70,6 +77,12 @@ func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sa
 		ID: newID(), Name: req.Name, Hostname: req.Hostname, Created: time.Now(),
 		HostNetwork: hostMode, Adopted: adopt, ExternalPID: req.AdoptPID,
 	}}
+	if req.Hostname != "" && !validDNSName(req.Hostname) {
+		return cnm.Sandbox{}, cnm.Invalid("invalid hostname %q", req.Hostname)
+	}
+	if err := applyDNSOptions(&sb.Sandbox, req.DNS, e.hostGateway()); err != nil {
+		return cnm.Sandbox{}, err
+	}
 	if sb.Hostname == "" && !hostMode {
 		sb.Hostname = sb.ID[:12]
 	}
@@ -101,6 +114,9 @@ func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sa
 	defer e.opMu.Unlock()
 	locked := time.Now()
 	if err := e.pickName(sb); err != nil {
+		return cnm.Sandbox{}, err
+	}
+	if sb.Links, err = e.resolveLinks(req.DNS.Links); err != nil {
 		return cnm.Sandbox{}, err
 	}
 	// Re-resolve: the network may have gone while we were unlocked.
@@ -142,6 +158,7 @@ func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sa
 	e.sandboxes[sb.ID] = sb
 	e.publishEndpointLocked(n, sb, ep)
 	e.mu.Unlock()
+	e.names.setLinks(sb.ID, linkAliases(sb.Links))
 	e.log.Debug("sandbox created", "sb", sb.Name, "netns", prepared.Sub(start),
 		"wait", locked.Sub(prepared), "join", joined.Sub(locked), "commit", time.Since(joined))
 	return sb.Sandbox, nil
@@ -175,11 +192,28 @@ func (e *Engine) pickName(sb *sbox) error {
 }
 
 // RemoveSandbox removes a sandbox, its endpoints and its namespace. A
-// running process is an error unless force, which kills it first.
+// running process is an error unless force, which kills it first. So are
+// sandboxes sharing its namespace (--network container:NAME): force
+// removes them first.
 func (e *Engine) RemoveSandbox(ctx context.Context, ref string, force bool) error {
 	sb, err := e.findSandbox(ref)
 	if err != nil {
 		return err
+	}
+	if deps := e.dependents(sb.ID); len(deps) > 0 {
+		if !force {
+			var names []string
+			for _, d := range deps {
+				names = append(names, d.Name)
+			}
+			return cnm.Conflict("sandbox %s is in use by %s (--network container:%s): remove them first or use --force",
+				sb.Name, strings.Join(names, ", "), sb.Name)
+		}
+		for _, d := range deps {
+			if err := e.RemoveSandbox(ctx, d.ID, true); err != nil && !errors.Is(err, cnm.ErrNotFound) {
+				return fmt.Errorf("remove %s, which shares %s's namespace: %w", d.Name, sb.Name, err)
+			}
+		}
 	}
 	if done := e.running(sb); done != nil {
 		if !force {
@@ -226,16 +260,19 @@ func (e *Engine) removeSandboxLocked(ctx context.Context, id string) error {
 		if n := e.networks[ep.NetworkID]; n != nil {
 			delete(n.eps, ep.ID)
 		}
+		e.unindexEndpoint(sb, ep)
 	}
+	e.names.forgetSandbox(sb.ID)
 	e.mu.Unlock()
 	e.unpublish(sb)
+	e.stopResolver(sb)
 	if sb.Adopted {
 		e.retire(sb, eps)
 	}
 	for _, ep := range eps {
 		e.leaveKernel(ctx, ep)
 	}
-	if sb.NetnsPath != "" {
+	if sb.NetnsPath != "" && sb.Container == "" {
 		// After the queued leaves: unmounting first would have the
 		// kernel tear the veth pairs down under the reaper's feet.
 		e.reaper.add(func() {
@@ -265,43 +302,40 @@ func (e *Engine) writeFiles(sb *sbox) error {
 	if err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("read host resolv.conf: %w", err)
 	}
+	e.mu.RLock()
 	files := map[string][]byte{
 		"hostname":    []byte(sb.Hostname + "\n"),
-		"resolv.conf": sandbox.ResolvConf(host),
+		"resolv.conf": e.resolvConf(sb, host),
 		"hosts":       e.hostsFile(sb),
 	}
+	e.mu.RUnlock()
 	for name, data := range files {
 		if err := sandbox.WriteFile(filepath.Join(dir, name), data); err != nil {
 			return fmt.Errorf("write sandbox %s: %w", name, err)
 		}
 	}
 	sb.files = true
-	return nil
-}
-
-func (e *Engine) hostsFile(sb *sbox) []byte {
-	var self []sandbox.HostEntry
-	for _, ep := range sb.eps {
-		if ep.IPv4.IsValid() {
-			self = append(self, sandbox.HostEntry{Addr: ep.IPv4.Addr(), Names: []string{sb.Hostname}})
-		}
-		if ep.IPv6.IsValid() {
-			self = append(self, sandbox.HostEntry{Addr: ep.IPv6.Addr(), Names: []string{sb.Hostname}})
-		}
-	}
-	return sandbox.HostsFile(self, nil)
+	return e.startResolverLocked(sb)
 }
 
 // refreshHosts rewrites the hosts file after the endpoints changed, if
-// the sandbox has its files. Caller holds opMu.
+// the sandbox has its files, and those of the sandboxes linking to it.
+// Caller holds opMu.
 func (e *Engine) refreshHosts(sb *sbox) {
-	if !sb.files {
-		return
-	}
 	e.mu.RLock()
-	data := e.hostsFile(sb)
+	todo := map[*sbox][]byte{}
+	if sb.files {
+		todo[sb] = e.hostsFile(sb)
+	}
+	for _, o := range e.sandboxes {
+		if o.files && slices.ContainsFunc(o.Links, func(l cnm.Link) bool { return l.Target == sb.ID }) {
+			todo[o] = e.hostsFile(o)
+		}
+	}
 	e.mu.RUnlock()
-	if err := sandbox.WriteFile(filepath.Join(e.filesDir(sb.ID), "hosts"), data); err != nil {
-		e.log.Warn("write hosts", "sb", sb.Name, "err", err)
+	for s, data := range todo {
+		if err := sandbox.WriteFile(filepath.Join(e.filesDir(s.ID), "hosts"), data); err != nil {
+			e.log.Warn("write hosts", "sb", s.Name, "err", err)
+		}
 	}
 }

@@ -1,0 +1,134 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/patchbay/patchbay/dns"
+	"github.com/patchbay/patchbay/firewall"
+	"github.com/patchbay/patchbay/internal/nl"
+	"github.com/patchbay/patchbay/sandbox"
+	"github.com/vishvananda/netns"
+)
+
+// The embedded resolver: every sandbox on a user-defined network gets
+// sockets on 127.0.0.11 inside its namespace, on ports of their own, and
+// an nftables redirect of port 53 to them, so the sandbox's programs keep
+// port 53. One dns.Resolver serves them all from the engine's name index;
+// what it does not know it forwards to the host's name servers, dialled
+// from the daemon's namespace (so 127.0.0.53 works), or to the sandbox's
+// own --dns servers.
+
+// startResolverLocked starts serving a sandbox's resolver if its
+// resolv.conf points at it and it is not served yet. Caller holds opMu.
+func (e *Engine) startResolverLocked(sb *sbox) error {
+	e.mu.RLock()
+	want := e.usesResolver(sb) && sb.dnsStop == nil && !sb.HostNetwork && !sb.Adopted && sb.NetnsPath != ""
+	e.mu.RUnlock()
+	if !want {
+		return nil
+	}
+	ns, err := netns.GetFromPath(sb.NetnsPath)
+	if err != nil {
+		return fmt.Errorf("open sandbox namespace: %w", err)
+	}
+	defer ns.Close()
+	var udp *net.UDPConn
+	var tcp *net.TCPListener
+	err = nl.InNetns(ns, func() error {
+		a := net.UDPAddrFromAddrPort(netip.AddrPortFrom(resolverAddr, 0))
+		var err error
+		if udp, err = net.ListenUDP("udp4", a); err != nil {
+			return err
+		}
+		tcp, err = net.ListenTCP("tcp4", (*net.TCPAddr)(a))
+		return err
+	})
+	if err != nil {
+		if udp != nil {
+			udp.Close()
+		}
+		return fmt.Errorf("open resolver sockets in sandbox %s: %w", sb.Name, err)
+	}
+	uport := udp.LocalAddr().(*net.UDPAddr).Port
+	tport := tcp.Addr().(*net.TCPAddr).Port
+	if err := firewall.RedirectDNS(ns, resolverAddr, uint16(uport), uint16(tport)); err != nil {
+		udp.Close()
+		tcp.Close()
+		return fmt.Errorf("sandbox %s: %w", sb.Name, err)
+	}
+	r := e.resolver
+	if len(sb.DNS) > 0 {
+		var ups []netip.AddrPort
+		for _, a := range sb.DNS {
+			ups = append(ups, netip.AddrPortFrom(a, 53))
+		}
+		r = dns.New(dns.Config{Upstreams: func() []netip.AddrPort { return ups }, Logger: e.log})
+	}
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.Serve(ctx, udp, tcp, view{e.names, sb.ID})
+	}()
+	e.mu.Lock()
+	sb.dnsStop = func() {
+		cancel()
+		udp.Close()
+		tcp.Close()
+		<-done
+	}
+	e.mu.Unlock()
+	return nil
+}
+
+// stopResolver stops serving a sandbox's resolver.
+func (e *Engine) stopResolver(sb *sbox) {
+	e.mu.Lock()
+	stop := sb.dnsStop
+	sb.dnsStop = nil
+	e.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+}
+
+// hostUpstreams reads the host's name servers from its resolv.conf, again
+// whenever the file changes; all of them, loopback ones included, since
+// forwarding dials from the daemon's namespace.
+type hostUpstreams struct {
+	path string
+
+	mu    sync.Mutex
+	mtime time.Time
+	size  int64
+	ups   []netip.AddrPort
+}
+
+func (h *hostUpstreams) get() []netip.AddrPort {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	fi, err := os.Stat(h.path)
+	if err != nil {
+		h.ups, h.mtime, h.size = nil, time.Time{}, 0
+		return nil
+	}
+	if fi.ModTime().Equal(h.mtime) && fi.Size() == h.size && h.ups != nil {
+		return h.ups
+	}
+	data, err := os.ReadFile(h.path)
+	if err != nil {
+		return h.ups
+	}
+	h.mtime, h.size = fi.ModTime(), fi.Size()
+	h.ups = []netip.AddrPort{}
+	for _, a := range sandbox.ParseResolvConf(data).Nameservers {
+		h.ups = append(h.ups, netip.AddrPortFrom(a, 53))
+	}
+	return h.ups
+}
