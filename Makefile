@@ -5,10 +5,15 @@ PKGS     := ./...
 # Debian packages the tests use: busybox (httpd, wget, ping, nc),
 # iproute2, util-linux's nsenter (runs the daemon in a test namespace),
 # nftables (nft lists the installed ruleset for golden files), socat (UDP
-# and SCTP traffic), iperf3 (throughput benchmark) and docker.io for the
-# docker CLI the Docker API tests drive (pointed at patchbay's socket; no
-# test starts dockerd), dnsutils (dig, a resolver client for the DNS tests).
-TEST_DEBS := busybox iproute2 util-linux nftables socat iperf3 docker.io dnsutils
+# and SCTP traffic), iperf3 (throughput benchmark) and dnsutils (dig, a
+# resolver client for the DNS tests).
+TEST_DEBS := busybox iproute2 util-linux nftables socat iperf3 dnsutils
+# The Docker API tests drive the docker CLI against patchbay's socket.
+# Without one on PATH, the client is extracted from Debian's docker.io
+# package into DOCKER_CLI_DIR: installing the package would bring dockerd,
+# containerd and iptables, and could start a Docker daemon that changes
+# the machine's own network namespace.
+DOCKER_CLI_DIR := $(CURDIR)/.cache/docker-cli
 
 .PHONY: build run test deps lint fuzz bench demo clean
 
@@ -23,7 +28,7 @@ run: build
 # Installs what the tests need (only what is missing), then runs every test.
 test: deps
 	$(GO) vet $(PKGS)
-	$(GO) test -count=1 -timeout 30m $(PKGS)
+	PATH="$$PATH:$(DOCKER_CLI_DIR)/usr/bin" $(GO) test -count=1 -timeout 30m $(PKGS)
 
 deps:
 	@missing=""; \
@@ -31,6 +36,12 @@ deps:
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	@if ! command -v docker >/dev/null 2>&1 && [ ! -x $(DOCKER_CLI_DIR)/usr/bin/docker ]; then \
+		echo "extracting the docker client from Debian's docker.io (nothing is installed)"; \
+		rm -rf $(DOCKER_CLI_DIR) && mkdir -p $(DOCKER_CLI_DIR) && cd $(DOCKER_CLI_DIR) && \
+		{ apt-get download docker.io 2>/dev/null || { apt-get update -qq && apt-get download docker.io; }; } && \
+		dpkg -x docker.io_*.deb . && rm -f docker.io_*.deb; \
 	fi
 	$(GO) mod download
 

@@ -14,8 +14,9 @@ import (
 )
 
 // dockerCLIs are the docker client binaries the Docker API tests run:
-// the one on PATH (Debian's docker.io in CI, where its absence fails the
-// test) plus any listed in PATCHBAY_TEST_DOCKER (colon-separated), so
+// the one on PATH (without one, make deps extracts Debian's from the
+// docker.io package, and make test adds it to PATH; in CI its absence
+// fails the test) plus any listed in PATCHBAY_TEST_DOCKER (colon-separated), so
 // several client generations can be checked on one machine.
 func dockerCLIs(t *testing.T) []string {
 	t.Helper()
@@ -23,7 +24,7 @@ func dockerCLIs(t *testing.T) []string {
 	if p, err := exec.LookPath("docker"); err == nil {
 		bins = append(bins, p)
 	} else if os.Getenv("CI") == "true" {
-		t.Fatal("the docker CLI is not installed, and CI must run every test (make deps installs docker.io)")
+		t.Fatal("the docker CLI is not installed, and CI must run every test (make deps extracts it from docker.io)")
 	}
 	for _, p := range filepath.SplitList(os.Getenv("PATCHBAY_TEST_DOCKER")) {
 		if p != "" {
