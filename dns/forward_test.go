@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"context"
 	"net"
 	"net/netip"
 	"runtime"
@@ -206,4 +207,42 @@ func TestForwardFlood(t *testing.T) {
 	s.stop()
 	<-s.done
 	waitGoroutines(t, before+2)
+}
+
+// packetConn hides the *net.UDPConn under a net.PacketConn.
+type packetConn struct{ net.PacketConn }
+
+// TestSocketKinds serves an IPv6 UDP socket (no batch I/O) and a plain
+// net.PacketConn, and checks local answers and forwarding on both.
+func TestSocketKinds(t *testing.T) {
+	good := answering(t)
+	for _, kind := range []string{"udp6", "PacketConn"} {
+		t.Run(kind, func(t *testing.T) {
+			var pc net.PacketConn
+			var err error
+			if kind == "udp6" {
+				pc, err = net.ListenPacket("udp6", "[::1]:0")
+			} else {
+				pc, err = net.ListenPacket("udp4", "127.0.0.1:0")
+				pc = packetConn{pc}
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				New(Config{Upstreams: upstreams(good)}).Serve(ctx, pc, nil, testView())
+			}()
+			defer func() { cancel(); <-done }()
+			addr := pc.LocalAddr().String()
+			if resp := ask(t, "udp", addr, question("web", mdns.TypeA)); len(resp.Answer) != 1 {
+				t.Errorf("local: %v", resp)
+			}
+			if resp := ask(t, "udp", addr, question("example.com", mdns.TypeA)); len(resp.Answer) != 1 {
+				t.Errorf("forwarded: %v", resp)
+			}
+		})
+	}
 }

@@ -21,8 +21,17 @@ func (s *server) serveUDP(loops *sync.WaitGroup, c net.PacketConn) {
 		loops.Go(func() { s.readPackets(c) })
 		return
 	}
+	// Batch I/O is for IPv4 sockets (x/net/ipv4), the resolver's case.
+	batch := false
+	if la, ok := uc.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() != nil {
+		batch = true
+	}
 	for range udpReaders {
-		loops.Go(func() { s.readUDP(uc) })
+		if batch {
+			loops.Go(func() { s.readBatch(uc) })
+		} else {
+			loops.Go(func() { s.readUDP(uc) })
+		}
 	}
 }
 
