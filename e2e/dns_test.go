@@ -265,3 +265,29 @@ func TestDNSBadInput(t *testing.T) {
 		t.Errorf("bad input changed state:\n--- before\n%s\n--- after\n%s", before, after)
 	}
 }
+
+// TestDNSAfterRestart: a running sandbox's resolver is served again when
+// the daemon comes back (new sockets, the redirect replaced), and a
+// sandbox connected later to a user network gets it too.
+func TestDNSAfterRestart(t *testing.T) {
+	d := startDaemon(t)
+	d.ok("network", "create", "--subnet", "10.0.35.0/24", "app")
+	d.ok("run", "-d", "--name", "db", "--network", "app", "--", "sleep", "600")
+	d.ok("run", "-d", "--name", "client", "--network", "app", "--", "sleep", "600")
+	d.ok("run", "-d", "--name", "late", "--", "sleep", "600")
+	if r := d.pb("exec", "client", "--", "dig", "+short", "db"); strings.TrimSpace(r.stdout) != "10.0.35.2" {
+		t.Fatalf("before restart: %s", r)
+	}
+	d.stop()
+	d.start()
+	if r := d.pb("exec", "client", "--", "dig", "+short", "+tries=3", "db"); strings.TrimSpace(r.stdout) != "10.0.35.2" {
+		t.Errorf("after restart: %s", r)
+	}
+	d.ok("network", "connect", "app", "late")
+	if r := d.pb("exec", "late", "--", "dig", "+short", "db"); strings.TrimSpace(r.stdout) != "10.0.35.2" {
+		t.Errorf("after connecting a default-bridge sandbox to a user network: %s", r)
+	}
+	if r := d.pb("exec", "late", "--", "cat", "/etc/resolv.conf"); !strings.Contains(r.stdout, "127.0.0.11") {
+		t.Errorf("resolv.conf after connect:\n%s", r)
+	}
+}

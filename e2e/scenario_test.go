@@ -89,13 +89,15 @@ func TestQuickStart(t *testing.T) {
 	}
 	// Generated files seen by the process.
 	files := d.ok("exec", "web", "--", "cat", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf")
-	for _, want := range []string{"10.0.1.2", "172.17.0.2", "127.0.0.1\tlocalhost", "nameserver 192.0.2.53"} {
+	// On a user-defined network, resolv.conf names the embedded
+	// resolver, which forwards to the host's servers.
+	for _, want := range []string{"10.0.1.2", "172.17.0.2", "127.0.0.1\tlocalhost", "nameserver 127.0.0.11"} {
 		if !strings.Contains(files, want) {
 			t.Errorf("generated files lack %q:\n%s", want, files)
 		}
 	}
-	if strings.Contains(files, "127.0.0.53") {
-		t.Errorf("resolv.conf keeps the loopback nameserver:\n%s", files)
+	if strings.Contains(files, "127.0.0.53") || strings.Contains(files, "192.0.2.53") {
+		t.Errorf("resolv.conf names the host's servers instead of the resolver:\n%s", files)
 	}
 	d.ok("network", "disconnect", "bridge", "web")
 	if devs := d.ok("exec", "web", "--", "cat", "/proc/net/dev"); strings.Contains(devs, "eth1:") {
