@@ -186,6 +186,15 @@ func TestDNSFilesAndLinks(t *testing.T) {
 	if r := d.pb("run", "--rm", "--network", "app", "--", "dig", "+short", "legacy"); strings.TrimSpace(r.stdout) != "" {
 		t.Errorf("another sandbox's link alias resolved: %s", r)
 	}
+	// --add-host, --hostname and --domainname are answered too.
+	d.ok("run", "-d", "--name", "fq", "--hostname", "fqhost", "--domainname", "example.org", "--network", "app", "--", "sleep", "600")
+	fqIP := strings.TrimSpace(d.ok("inspect", "--format", "{{.NetworkSettings.Networks.app.IPAddress}}", "fq"))
+	if r := d.pb("run", "--rm", "--network", "app", "--", "dig", "+short", "fqhost.example.org"); strings.TrimSpace(r.stdout) != fqIP {
+		t.Errorf("hostname.domainname: %s", r)
+	}
+	if r := d.pb("run", "--rm", "--network", "app", "--add-host", "foo:10.9.9.9", "--", "dig", "+short", "foo"); strings.TrimSpace(r.stdout) != "10.9.9.9" {
+		t.Errorf("--add-host through the resolver: %s", r)
+	}
 	out := d.ok("inspect", "--format", "{{json .HostConfig}}", "db")
 	if !strings.Contains(out, `"Dns":[]`) {
 		t.Errorf("inspect HostConfig: %s", out)
@@ -289,5 +298,17 @@ func TestDNSAfterRestart(t *testing.T) {
 	}
 	if r := d.pb("exec", "late", "--", "cat", "/etc/resolv.conf"); !strings.Contains(r.stdout, "127.0.0.11") {
 		t.Errorf("resolv.conf after connect:\n%s", r)
+	}
+}
+
+// TestDNSLoopbackUpstream: an upstream on the host's loopback (like
+// systemd-resolved's 127.0.0.53) is reached: forwarding dials from the
+// daemon's namespace.
+func TestDNSLoopbackUpstream(t *testing.T) {
+	d := startDaemon(t)
+	upstream(t, d.host.Path, "127.0.0.53", "198.51.100.9") // the harness's resolv.conf names it
+	d.ok("network", "create", "--subnet", "10.0.36.0/24", "app")
+	if r := d.pb("run", "--rm", "--network", "app", "--", "dig", "+short", "ext.example.com"); strings.TrimSpace(r.stdout) != "198.51.100.9" {
+		t.Errorf("forwarded to 127.0.0.53 of the host: %s", r)
 	}
 }

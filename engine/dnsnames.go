@@ -24,6 +24,8 @@ type dnsNames struct {
 	sbNets map[string][]string
 	// links holds each sandbox's link aliases: alias -> target sandbox ID.
 	links map[string]map[string]string
+	// extra holds each sandbox's --add-host names.
+	extra map[string]map[string][]netip.Addr
 	// sbAddrs holds each sandbox's addresses per network, for links.
 	sbAddrs map[string]map[string][]netip.Addr
 }
@@ -45,6 +47,7 @@ func newDNSNames() *dnsNames {
 	return &dnsNames{
 		nets: map[string]*netNames{}, netByName: map[string]string{},
 		sbNets: map[string][]string{}, links: map[string]map[string]string{},
+		extra: map[string]map[string][]netip.Addr{},
 		sbAddrs: map[string]map[string][]netip.Addr{},
 	}
 }
@@ -74,6 +77,9 @@ func endpointNames(sb *sbox, aliases []string) []string {
 	names := []string{sb.Name, sb.ID[:12]}
 	if sb.Hostname != "" {
 		names = append(names, sb.Hostname)
+		if sb.Domainname != "" {
+			names = append(names, sb.Hostname+"."+sb.Domainname)
+		}
 	}
 	names = append(names, aliases...)
 	var out []string // the sandbox name first: PTR answers with it
@@ -134,15 +140,19 @@ func (d *dnsNames) removeEndpoint(netID, sbID, epID string, addrs []netip.Addr) 
 	}
 }
 
-// setLinks records a sandbox's link aliases (alias -> target sandbox ID).
-func (d *dnsNames) setLinks(sbID string, links map[string]string) {
+// setSandbox records a sandbox's own names: link aliases (alias ->
+// target sandbox ID) and --add-host entries.
+func (d *dnsNames) setSandbox(sbID string, links map[string]string, extra map[string][]netip.Addr) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if len(links) == 0 {
-		delete(d.links, sbID)
-		return
+	delete(d.links, sbID)
+	delete(d.extra, sbID)
+	if len(links) > 0 {
+		d.links[sbID] = links
 	}
-	d.links[sbID] = links
+	if len(extra) > 0 {
+		d.extra[sbID] = extra
+	}
 }
 
 // forgetSandbox drops everything of a removed sandbox.
@@ -150,6 +160,7 @@ func (d *dnsNames) forgetSandbox(sbID string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	delete(d.links, sbID)
+	delete(d.extra, sbID)
 	delete(d.sbNets, sbID)
 	delete(d.sbAddrs, sbID)
 }
@@ -160,8 +171,9 @@ type view struct {
 	sbID string
 }
 
-// Lookup answers a name for the sandbox: its link aliases first, then
-// names on each network it is on, then "name.network" for one of them.
+// Lookup answers a name for the sandbox: its --add-host names and link
+// aliases first, then names on each network it is on, then
+// "name.network" for one of them.
 func (v view) Lookup(name string, v6 bool) ([]netip.Addr, bool) {
 	d := v.d
 	d.mu.RLock()
@@ -175,6 +187,10 @@ func (v view) Lookup(name string, v6 bool) ([]netip.Addr, bool) {
 				out = append(out, a)
 			}
 		}
+	}
+	if addrs, ok := d.extra[v.sbID][name]; ok {
+		pick(addrs)
+		return out, true
 	}
 	if target, ok := d.links[v.sbID][name]; ok {
 		for _, netID := range d.sbNets[v.sbID] {

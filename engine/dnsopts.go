@@ -120,18 +120,27 @@ func (e *Engine) resolveLinks(specs []string) ([]cnm.Link, error) {
 	return out, nil
 }
 
-// linkAliases are a sandbox's link aliases for its resolver: alias and the
-// target's name, each to the target.
-func linkAliases(links []cnm.Link) map[string]string {
-	if len(links) == 0 {
-		return nil
+// indexSandbox gives the resolver a sandbox's own names: its link aliases
+// (alias and the target's name, each to the target) and its --add-host
+// entries.
+func (e *Engine) indexSandbox(sb *sbox) {
+	var links map[string]string
+	if len(sb.Links) > 0 {
+		links = map[string]string{}
+		for _, l := range sb.Links {
+			links[strings.ToLower(l.Alias)] = l.Target
+			links[strings.ToLower(l.Name)] = l.Target
+		}
 	}
-	m := map[string]string{}
-	for _, l := range links {
-		m[strings.ToLower(l.Alias)] = l.Target
-		m[strings.ToLower(l.Name)] = l.Target
+	var extra map[string][]netip.Addr
+	if len(sb.ExtraHosts) > 0 {
+		extra = map[string][]netip.Addr{}
+		for _, h := range sb.ExtraHosts {
+			n := strings.ToLower(h.Name)
+			extra[n] = append(extra[n], h.Addr)
+		}
 	}
-	return m
+	e.names.setSandbox(sb.ID, links, extra)
 }
 
 // usesResolver reports whether a sandbox's resolv.conf points at the

@@ -100,7 +100,7 @@ func (e *Engine) restore(ctx context.Context) error {
 	}
 	for _, sb := range e.sandboxes {
 		slices.SortFunc(sb.eps, func(a, b *cnm.Endpoint) int { return int(a.Seq) - int(b.Seq) })
-		e.names.setLinks(sb.ID, linkAliases(sb.Links))
+		e.indexSandbox(sb)
 		e.restoreEndpoints(ctx, sb, fresh[sb.ID])
 		if _, err := os.Stat(e.filesDir(sb.ID)); err == nil {
 			if err := e.writeFiles(sb); err != nil {

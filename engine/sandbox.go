@@ -158,7 +158,7 @@ func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sa
 	e.sandboxes[sb.ID] = sb
 	e.publishEndpointLocked(n, sb, ep)
 	e.mu.Unlock()
-	e.names.setLinks(sb.ID, linkAliases(sb.Links))
+	e.indexSandbox(sb)
 	e.log.Debug("sandbox created", "sb", sb.Name, "netns", prepared.Sub(start),
 		"wait", locked.Sub(prepared), "join", joined.Sub(locked), "commit", time.Since(joined))
 	return sb.Sandbox, nil
