@@ -16,12 +16,11 @@ import (
 )
 
 // TestLoadClient is the load generator's entry point in the child process
-// BenchmarkServe starts; it does nothing in an ordinary test run.
+// BenchmarkServe starts; in an ordinary test run it does nothing (and
+// passes rather than skips, as CI wants).
 func TestLoadClient(t *testing.T) {
-	if ran, err := loadFromEnv(); err != nil {
+	if _, err := loadFromEnv(); err != nil {
 		t.Fatal(err)
-	} else if !ran {
-		t.Skip("only run by BenchmarkServe")
 	}
 }
 
