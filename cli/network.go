@@ -228,20 +228,26 @@ func newNetworkDisconnectCmd(e *env) *cobra.Command {
 // newNetworkPruneCmd is network prune.
 func newNetworkPruneCmd(e *env) *cobra.Command {
 	var force bool
+	var filters []string
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove all unused networks",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runNetworkPrune(cmd.Context(), e, force)
+			f, err := parseFilters(filters)
+			if err != nil {
+				return err
+			}
+			return runNetworkPrune(cmd.Context(), e, force, f)
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
+	cmd.Flags().StringArrayVar(&filters, "filter", nil, `provide filter values (e.g. "until=24h", "label=k=v", "label!=k")`)
 	return cmd
 }
 
 // runNetworkPrune asks for confirmation unless forced, then prunes.
-func runNetworkPrune(ctx context.Context, e *env, force bool) error {
+func runNetworkPrune(ctx context.Context, e *env, force bool, f api.Filters) error {
 	c, err := e.client()
 	if err != nil {
 		return err
@@ -252,7 +258,7 @@ func runNetworkPrune(ctx context.Context, e *env, force bool) error {
 			return nil
 		}
 	}
-	rep, err := c.NetworkPrune(ctx)
+	rep, err := c.NetworkPrune(ctx, f)
 	if err != nil {
 		return err
 	}
