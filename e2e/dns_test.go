@@ -122,8 +122,18 @@ func TestDNSNamesAliasesAndScoping(t *testing.T) {
 	if err := os.WriteFile(d.resolv, []byte("# changed\nnameserver 192.0.2.3\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if r := run("dig", "+short", "ext.example.com"); strings.TrimSpace(r.stdout) != "198.51.100.8" {
-		t.Errorf("after the host's resolv.conf changed: %s", r)
+	// The file is checked at most once a second.
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		r := run("dig", "+short", "ext.example.com")
+		if strings.TrimSpace(r.stdout) == "198.51.100.8" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("3 s after the host's resolv.conf changed: %s", r)
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	// A name resolves as soon as its join returned.
 	d.ok("run", "-d", "--name", "late", "--network", "app", "--", "sleep", "600")

@@ -199,7 +199,9 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 		sandboxes: map[string]*sbox{},
 		names:     newDNSNames(),
 		resolver: dns.New(dns.Config{
-			Upstreams: (&hostUpstreams{path: cfg.ResolvConf}).get, Logger: cfg.Logger,
+			// The host's servers, loopback ones included (forwarding
+			// dials from the daemon's namespace), re-read on change.
+			Upstreams: dns.NewWatcher(cfg.ResolvConf, dns.DefaultPollInterval).Upstreams, Logger: cfg.Logger,
 		}),
 		pool:   sandbox.NewNetnsPool(8),
 		reaper: newReaper(driver.Host{NS: ns, Handle: reapH, Tag: dh.Tag}, cfg.Logger.Warn),

@@ -5,14 +5,10 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"sync"
-	"time"
 
 	"github.com/patchbay/patchbay/dns"
 	"github.com/patchbay/patchbay/firewall"
 	"github.com/patchbay/patchbay/internal/nl"
-	"github.com/patchbay/patchbay/sandbox"
 	"github.com/vishvananda/netns"
 )
 
@@ -96,39 +92,4 @@ func (e *Engine) stopResolver(sb *sbox) {
 	if stop != nil {
 		stop()
 	}
-}
-
-// hostUpstreams reads the host's name servers from its resolv.conf, again
-// whenever the file changes; all of them, loopback ones included, since
-// forwarding dials from the daemon's namespace.
-type hostUpstreams struct {
-	path string
-
-	mu    sync.Mutex
-	mtime time.Time
-	size  int64
-	ups   []netip.AddrPort
-}
-
-func (h *hostUpstreams) get() []netip.AddrPort {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	fi, err := os.Stat(h.path)
-	if err != nil {
-		h.ups, h.mtime, h.size = nil, time.Time{}, 0
-		return nil
-	}
-	if fi.ModTime().Equal(h.mtime) && fi.Size() == h.size && h.ups != nil {
-		return h.ups
-	}
-	data, err := os.ReadFile(h.path)
-	if err != nil {
-		return h.ups
-	}
-	h.mtime, h.size = fi.ModTime(), fi.Size()
-	h.ups = []netip.AddrPort{}
-	for _, a := range sandbox.ParseResolvConf(data).Nameservers {
-		h.ups = append(h.ups, netip.AddrPortFrom(a, 53))
-	}
-	return h.ups
 }
