@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,30 +14,16 @@ import (
 
 	mdns "github.com/miekg/dns"
 	"github.com/patchbay/patchbay/api"
-	"github.com/patchbay/patchbay/internal/netnstest"
-	"github.com/vishvananda/netns"
 )
 
 // dialIn opens a UDP socket connected to addr inside the namespace at path.
 func dialIn(t testing.TB, path, addr string) *net.UDPConn {
 	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
+	var c net.Conn
+	var err error
+	inNetns(t, path, func() { c, err = net.Dial("udp4", addr) })
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer orig.Close()
-	ns, _ := netnstest.Open(t, path)
-	if err := netns.Set(ns); err != nil {
-		t.Fatal(err)
-	}
-	c, derr := net.Dial("udp4", addr)
-	if err := netns.Set(orig); err != nil {
-		panic(err) // the thread is in the wrong namespace
-	}
-	if derr != nil {
-		t.Fatal(derr)
 	}
 	t.Cleanup(func() { c.Close() })
 	return c.(*net.UDPConn)

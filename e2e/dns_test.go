@@ -3,37 +3,22 @@ package e2e
 import (
 	"net"
 	"os"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	mdns "github.com/miekg/dns"
-	"github.com/patchbay/patchbay/internal/netnstest"
-	"github.com/vishvananda/netns"
 )
 
 // upstream runs a DNS server the test owns on addr:53 inside the namespace
 // at path: it answers ext.example.com with answer and NXDOMAIN otherwise.
 func upstream(t *testing.T, path, addr, answer string) {
 	t.Helper()
-	runtime.LockOSThread()
-	orig, err := netns.Get()
+	var pc net.PacketConn
+	var err error
+	inNetns(t, path, func() { pc, err = net.ListenPacket("udp4", addr+":53") })
 	if err != nil {
 		t.Fatal(err)
-	}
-	ns, _ := netnstest.Open(t, path)
-	if err := netns.Set(ns); err != nil {
-		t.Fatal(err)
-	}
-	pc, lerr := net.ListenPacket("udp4", addr+":53")
-	if err := netns.Set(orig); err != nil {
-		panic(err) // the thread is in the wrong namespace
-	}
-	orig.Close()
-	runtime.UnlockOSThread()
-	if lerr != nil {
-		t.Fatal(lerr)
 	}
 	srv := &mdns.Server{PacketConn: pc, Handler: mdns.HandlerFunc(func(w mdns.ResponseWriter, q *mdns.Msg) {
 		m := new(mdns.Msg)

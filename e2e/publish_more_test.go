@@ -5,13 +5,10 @@ import (
 	be "encoding/binary"
 	"hash/crc32"
 	"net/netip"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/patchbay/patchbay/internal/netnstest"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -145,21 +142,9 @@ func TestPublishedSCTP(t *testing.T) {
 // rawSocket opens a raw IPv4 SCTP socket in the namespace at path.
 func rawSocket(t *testing.T, path string) int {
 	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	ns, _ := netnstest.Open(t, path)
-	if err := netns.Set(ns); err != nil {
-		t.Fatal(err)
-	}
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_SCTP)
-	if serr := netns.Set(orig); serr != nil {
-		panic(serr) // the thread is in the wrong namespace
-	}
+	var fd int
+	var err error
+	inNetns(t, path, func() { fd, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_SCTP) })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os/exec"
+	"runtime"
 	"testing"
 
 	"github.com/patchbay/patchbay/internal/netnstest"
@@ -23,4 +24,28 @@ func must(t testing.TB, name string, args ...string) []byte {
 	t.Helper()
 	out, _ := exec.Command(name, args...).Output()
 	return out
+}
+
+// inNetns runs f on a thread in the network namespace at path, so the
+// sockets f opens live there, and returns the thread to the test's own
+// namespace.
+func inNetns(t testing.TB, path string, f func()) {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	ns, _ := netnstest.Open(t, path)
+	if err := netns.Set(ns); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := netns.Set(orig); err != nil {
+			panic(err) // the thread is in the wrong namespace
+		}
+	}()
+	f()
 }

@@ -21,12 +21,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// IPv6 address generation modes (IFLA_INET6_ADDR_GEN_MODE).
-const (
-	addrGenModeEUI64 = 0
-	addrGenModeNone  = 1
-)
-
 // DefaultDevice is the device of the default "bridge" network.
 const DefaultDevice = "patchbay0"
 
@@ -199,7 +193,7 @@ func (d *Driver) Join(ctx context.Context, h driver.Host, nw driver.Network, ep 
 	}
 	// A bridge port needs no IPv6 address: without one it sends no DAD,
 	// MLD or router solicitations for the bridge to flood to every port.
-	if err := h.Handle.LinkSetIP6AddrGenMode(veth, addrGenModeNone); err != nil {
+	if err := h.Handle.LinkSetIP6AddrGenMode(veth, nl.AddrGenModeNone); err != nil {
 		return driver.JoinInfo{}, fmt.Errorf("set addrgenmode of veth %s: %w", ep.HostIfName, err)
 	}
 	if err := h.Handle.LinkSetMasterByIndex(veth, br.Attrs().Index); err != nil {
@@ -227,29 +221,8 @@ func (d *Driver) Join(ctx context.Context, h driver.Host, nw driver.Network, ep 
 	if err != nil {
 		return driver.JoinInfo{}, fmt.Errorf("find %s in sandbox: %w", ep.IfName, err)
 	}
-	if ep.IPv6.IsValid() {
-		// Sandboxes default to no IPv6 link-local (addr_gen_mode 1, see
-		// package sandbox); an IPv6 endpoint wants one.
-		if err := sb.Handle.LinkSetIP6AddrGenMode(peer, addrGenModeEUI64); err != nil {
-			return driver.JoinInfo{}, fmt.Errorf("set addrgenmode of %s: %w", ep.IfName, err)
-		}
-	}
-	for _, p := range []netip.Prefix{ep.IPv4, ep.IPv6} {
-		if !p.IsValid() {
-			continue
-		}
-		addr := nl.Addr(p)
-		if p.Addr().Is6() {
-			addr.Flags = unix.IFA_F_NODAD
-		}
-		if err := sb.Handle.AddrAdd(peer, addr); err != nil {
-			return driver.JoinInfo{}, fmt.Errorf("add address %s to %s: %w", p, ep.IfName, err)
-		}
-	}
-	// The sandbox has arp_notify set, so bringing the link up sends a
-	// gratuitous ARP for the new address.
-	if err := sb.Handle.LinkSetUp(peer); err != nil {
-		return driver.JoinInfo{}, fmt.Errorf("set %s up: %w", ep.IfName, err)
+	if err := nl.BringUpEndpoint(sb.Handle, peer, ep.IPv4, ep.IPv6); err != nil {
+		return driver.JoinInfo{}, err
 	}
 	var info driver.JoinInfo
 	if !nw.Internal {

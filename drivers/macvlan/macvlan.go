@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/netip"
 	"slices"
 	"sync"
 
@@ -23,12 +22,6 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
-)
-
-// IPv6 address generation modes (IFLA_INET6_ADDR_GEN_MODE).
-const (
-	addrGenModeEUI64 = 0
-	addrGenModeNone  = 1
 )
 
 // Driver is the macvlan driver. It remembers the networks the engine
@@ -230,27 +223,8 @@ func (d *Driver) Join(ctx context.Context, h driver.Host, nw driver.Network, ep 
 	if err := sb.Handle.LinkSetAlias(link, epTag(h, ep.ID)); err != nil {
 		return driver.JoinInfo{}, fmt.Errorf("tag %s: %w", ep.IfName, err)
 	}
-	if ep.IPv6.IsValid() {
-		if err := sb.Handle.LinkSetIP6AddrGenMode(link, addrGenModeEUI64); err != nil {
-			return driver.JoinInfo{}, fmt.Errorf("set addrgenmode of %s: %w", ep.IfName, err)
-		}
-	}
-	for _, p := range []netip.Prefix{ep.IPv4, ep.IPv6} {
-		if !p.IsValid() {
-			continue
-		}
-		addr := nl.Addr(p)
-		if p.Addr().Is6() {
-			addr.Flags = unix.IFA_F_NODAD
-		}
-		if err := sb.Handle.AddrAdd(link, addr); err != nil {
-			return driver.JoinInfo{}, fmt.Errorf("add address %s to %s: %w", p, ep.IfName, err)
-		}
-	}
-	// Sandboxes have arp_notify set: going up announces the address to
-	// the LAN, so a reused IP never meets a stale neighbour entry.
-	if err := sb.Handle.LinkSetUp(link); err != nil {
-		return driver.JoinInfo{}, fmt.Errorf("set %s up: %w", ep.IfName, err)
+	if err := nl.BringUpEndpoint(sb.Handle, link, ep.IPv4, ep.IPv6); err != nil {
+		return driver.JoinInfo{}, err
 	}
 	var info driver.JoinInfo
 	if o.Mode == ModePassthru {

@@ -126,7 +126,7 @@ func ensureOwnParent(h driver.Host, st netState) (func(), error) {
 			err = h.Handle.LinkSetAlias(l, tag)
 		}
 		if err == nil {
-			err = h.Handle.LinkSetIP6AddrGenMode(l, addrGenModeNone)
+			err = h.Handle.LinkSetIP6AddrGenMode(l, nl.AddrGenModeNone)
 		}
 		if err == nil {
 			err = h.Handle.LinkSetUp(l)
@@ -162,7 +162,7 @@ func createVLAN(h driver.Host, st netState, base netlink.Link) (func(), error) {
 		undo()
 		return nil, err
 	}
-	if err := h.Handle.LinkSetIP6AddrGenMode(link, addrGenModeNone); err != nil {
+	if err := h.Handle.LinkSetIP6AddrGenMode(link, nl.AddrGenModeNone); err != nil {
 		undo()
 		return nil, fmt.Errorf("set addrgenmode of %s: %w", st.parent, err)
 	}

@@ -105,7 +105,7 @@ func ensureShim(h driver.Host, st netState) (retErr error) {
 		if err := h.Handle.LinkSetAlias(mv, tag); err != nil {
 			return fmt.Errorf("tag shim %s: %w", name, err)
 		}
-		if err := h.Handle.LinkSetIP6AddrGenMode(mv, addrGenModeNone); err != nil {
+		if err := h.Handle.LinkSetIP6AddrGenMode(mv, nl.AddrGenModeNone); err != nil {
 			return fmt.Errorf("set addrgenmode of shim %s: %w", name, err)
 		}
 		if shim, err = h.Handle.LinkByName(name); err != nil {

@@ -200,7 +200,7 @@ func assertEmulatedVLAN(h driver.Host, o Options, l netlink.Link) error {
 	if err := h.Handle.LinkSetAlias(peer, l.Attrs().Alias); err != nil {
 		return fmt.Errorf("tag %s: %w", peer.Attrs().Name, err)
 	}
-	if err := h.Handle.LinkSetIP6AddrGenMode(peer, addrGenModeNone); err != nil {
+	if err := h.Handle.LinkSetIP6AddrGenMode(peer, nl.AddrGenModeNone); err != nil {
 		return fmt.Errorf("set addrgenmode of %s: %w", peer.Attrs().Name, err)
 	}
 	if err := h.Handle.LinkSetUp(peer); err != nil {

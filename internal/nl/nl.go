@@ -114,3 +114,40 @@ func Sysctl(ns netns.NsHandle, key, value string) error {
 		return nil
 	})
 }
+
+// IPv6 address generation modes (IFLA_INET6_ADDR_GEN_MODE).
+const (
+	AddrGenModeEUI64 = 0
+	AddrGenModeNone  = 1
+)
+
+// BringUpEndpoint gives an endpoint's interface inside a sandbox its
+// addresses and brings it up: an IPv6 endpoint gets a link-local address
+// (sandboxes default to none) and its address without duplicate address
+// detection, which would hold it back for a second. Sandboxes have
+// arp_notify set, so going up announces the IPv4 address and a reused IP
+// never meets a stale neighbour entry.
+func BringUpEndpoint(h *netlink.Handle, link netlink.Link, v4, v6 netip.Prefix) error {
+	name := link.Attrs().Name
+	if v6.IsValid() {
+		if err := h.LinkSetIP6AddrGenMode(link, AddrGenModeEUI64); err != nil {
+			return fmt.Errorf("set addrgenmode of %s: %w", name, err)
+		}
+	}
+	for _, p := range []netip.Prefix{v4, v6} {
+		if !p.IsValid() {
+			continue
+		}
+		addr := Addr(p)
+		if p.Addr().Is6() {
+			addr.Flags = unix.IFA_F_NODAD
+		}
+		if err := h.AddrAdd(link, addr); err != nil {
+			return fmt.Errorf("add address %s to %s: %w", p, name, err)
+		}
+	}
+	if err := h.LinkSetUp(link); err != nil {
+		return fmt.Errorf("set %s up: %w", name, err)
+	}
+	return nil
+}
