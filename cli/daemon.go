@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -50,6 +51,7 @@ func newDaemonCmd(e *env) *cobra.Command {
 	f.StringVar(&cfg.DefaultBridge, "bridge-device", "", "device of the default bridge network (default patchbay0)")
 	f.StringVar(&pools, "default-address-pools", "", "pools for automatic subnets, e.g. 10.10.0.0/16/24")
 	f.StringVar(&cfg.ResolvConf, "resolv-conf", "", "host resolv.conf sandboxes derive theirs from (default /etc/resolv.conf)")
+	f.Var(addrList{&cfg.DNS}, "dns", "DNS server for every sandbox, instead of the host's (repeatable)")
 	f.BoolVarP(&debug, "debug", "D", false, "debug logging")
 	return cmd
 }
@@ -101,3 +103,28 @@ func listenUnix(path string) (net.Listener, error) {
 	}
 	return l, nil
 }
+
+// addrList is a repeatable flag of IP addresses.
+type addrList struct{ addrs *[]netip.Addr }
+
+func (l addrList) String() string {
+	if l.addrs == nil {
+		return ""
+	}
+	var s []string
+	for _, a := range *l.addrs {
+		s = append(s, a.String())
+	}
+	return strings.Join(s, ",")
+}
+
+func (l addrList) Set(v string) error {
+	a, err := netip.ParseAddr(v)
+	if err != nil {
+		return fmt.Errorf("%q is not an IP address", v)
+	}
+	*l.addrs = append(*l.addrs, a.Unmap())
+	return nil
+}
+
+func (addrList) Type() string { return "ip" }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+	"github.com/patchbay/patchbay/internal/netnstest"
 )
 
 // upstream runs a DNS server the test owns on addr:53 inside the namespace
@@ -305,5 +306,20 @@ func TestDNSLoopbackUpstream(t *testing.T) {
 	d.ok("network", "create", "--subnet", "10.0.36.0/24", "app")
 	if r := d.pb("run", "--rm", "--network", "app", "--", "dig", "+short", "ext.example.com"); strings.TrimSpace(r.stdout) != "198.51.100.9" {
 		t.Errorf("forwarded to 127.0.0.53 of the host: %s", r)
+	}
+}
+
+// TestDaemonDNS: the daemon's --dns replaces the host's servers: the
+// resolver forwards there, and default-bridge sandboxes list them.
+func TestDaemonDNS(t *testing.T) {
+	h := netnstest.NewHost(t)
+	d := startDaemonIn(t, h, "--dns", outsideIP)
+	upstream(t, h.Outside, outsideIP, "198.51.100.10")
+	d.ok("network", "create", "--subnet", "10.0.39.0/24", "app")
+	if r := d.pb("run", "--rm", "--network", "app", "--", "dig", "+short", "ext.example.com"); strings.TrimSpace(r.stdout) != "198.51.100.10" {
+		t.Errorf("forwarded to the daemon's --dns: %s", r)
+	}
+	if r := d.pb("run", "--rm", "--", "cat", "/etc/resolv.conf"); !strings.Contains(r.stdout, "nameserver "+outsideIP) || strings.Contains(r.stdout, "192.0.2.53") {
+		t.Errorf("default bridge resolv.conf with the daemon's --dns:\n%s", r)
 	}
 }

@@ -47,7 +47,7 @@ func newDNSNames() *dnsNames {
 	return &dnsNames{
 		nets: map[string]*netNames{}, netByName: map[string]string{},
 		sbNets: map[string][]string{}, links: map[string]map[string]string{},
-		extra: map[string]map[string][]netip.Addr{},
+		extra:   map[string]map[string][]netip.Addr{},
 		sbAddrs: map[string]map[string][]netip.Addr{},
 	}
 }

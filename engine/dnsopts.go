@@ -166,8 +166,11 @@ func (e *Engine) resolvConf(sb *sbox, host []byte) []byte {
 	if len(sb.DNSOptions) > 0 {
 		c.Options = sb.DNSOptions
 	}
-	if len(sb.DNS) > 0 {
+	switch {
+	case len(sb.DNS) > 0:
 		c.Nameservers = sb.DNS
+	case len(e.cfg.DNS) > 0:
+		c.Nameservers = e.cfg.DNS
 	}
 	if e.usesResolver(sb) {
 		// The resolver forwards to the others; ndots:0 as Docker, so

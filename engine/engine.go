@@ -56,6 +56,10 @@ type Config struct {
 	DefaultBridge string
 	// ResolvConf is the host resolv.conf sandboxes derive theirs from.
 	ResolvConf string
+	// DNS, when set, replaces the host's name servers for every sandbox
+	// (the daemon's --dns): the embedded resolver forwards there, and
+	// default-bridge sandboxes list them in their resolv.conf.
+	DNS []netip.Addr
 	// Logger receives the engine's log; default slog.Default().
 	Logger *slog.Logger
 }
@@ -199,9 +203,7 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 		sandboxes: map[string]*sbox{},
 		names:     newDNSNames(),
 		resolver: dns.New(dns.Config{
-			// The host's servers, loopback ones included (forwarding
-			// dials from the daemon's namespace), re-read on change.
-			Upstreams: dns.NewWatcher(cfg.ResolvConf, dns.DefaultPollInterval).Upstreams, Logger: cfg.Logger,
+			Upstreams: hostUpstreams(cfg), Logger: cfg.Logger,
 		}),
 		pool:   sandbox.NewNetnsPool(8),
 		reaper: newReaper(driver.Host{NS: ns, Handle: reapH, Tag: dh.Tag}, cfg.Logger.Warn),

@@ -60,10 +60,7 @@ func (e *Engine) startResolverLocked(sb *sbox) error {
 	}
 	r := e.resolver
 	if len(sb.DNS) > 0 {
-		var ups []netip.AddrPort
-		for _, a := range sb.DNS {
-			ups = append(ups, netip.AddrPortFrom(a, 53))
-		}
+		ups := upstreamsOf(sb.DNS)
 		r = dns.New(dns.Config{Upstreams: func() []netip.AddrPort { return ups }, Logger: e.log})
 	}
 	ctx, cancel := context.WithCancel(e.ctx)
@@ -92,4 +89,24 @@ func (e *Engine) stopResolver(sb *sbox) {
 	if stop != nil {
 		stop()
 	}
+}
+
+// hostUpstreams are where the embedded resolver forwards for sandboxes
+// without --dns: the daemon's --dns servers, or else the host's,
+// loopback ones included (forwarding dials from the daemon's namespace),
+// re-read when the file changes.
+func hostUpstreams(cfg Config) func() []netip.AddrPort {
+	if len(cfg.DNS) > 0 {
+		ups := upstreamsOf(cfg.DNS)
+		return func() []netip.AddrPort { return ups }
+	}
+	return dns.NewWatcher(cfg.ResolvConf, dns.DefaultPollInterval).Upstreams
+}
+
+func upstreamsOf(addrs []netip.Addr) []netip.AddrPort {
+	var ups []netip.AddrPort
+	for _, a := range addrs {
+		ups = append(ups, netip.AddrPortFrom(a, 53))
+	}
+	return ups
 }
