@@ -53,7 +53,7 @@ func BenchmarkServe(b *testing.B) {
 			if res.Lost > 0 {
 				b.Logf("%d queries lost", res.Lost)
 			}
-			b.ReportMetric(res.qps(), "qps")
+			b.ReportMetric(res.QPS(), "qps")
 			b.ReportMetric(float64(res.P50.Microseconds()), "p50-µs")
 			b.ReportMetric(float64(res.P99.Microseconds()), "p99-µs")
 			b.ReportMetric(100*cpu.Seconds()/res.Elapsed.Seconds(), "server-cpu-%")

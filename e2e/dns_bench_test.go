@@ -8,12 +8,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	mdns "github.com/miekg/dns"
 	"github.com/patchbay/patchbay/api"
+	"github.com/patchbay/patchbay/internal/dnsload"
 )
 
 // dialIn opens a UDP socket connected to addr inside the namespace at path.
@@ -41,91 +41,17 @@ func cpuTicks(pid int) int64 {
 	return u + s
 }
 
-// loadResult is one load run's figures.
-type loadResult struct {
-	qps      float64
-	p50, p99 time.Duration
-	errors   int
-	cpu      float64 // daemon CPU, in cores
-}
-
-// dnsLoad sends A queries for name to the embedded resolver from inside
-// a sandbox, keeping outstanding queries in flight for d.
-func dnsLoad(b *testing.B, c *net.UDPConn, name string, outstanding int, d time.Duration, daemonPid int) loadResult {
-	q := new(mdns.Msg)
-	q.SetQuestion(mdns.Fqdn(name), mdns.TypeA)
-	wire, err := q.Pack()
+// dnsLoad runs the load generator for d from inside a sandbox, and the
+// daemon's CPU meanwhile, in cores.
+func dnsLoad(b *testing.B, c *net.UDPConn, name string, outstanding int, d time.Duration, daemonPid int) (dnsload.Result, float64) {
+	// About as many queries as the time allows at the expected rate.
+	n := int(d.Seconds() * 15000 * float64(min(outstanding, 8)))
+	t0 := cpuTicks(daemonPid)
+	r, err := dnsload.Run(c, name, outstanding, n)
 	if err != nil {
 		b.Fatal(err)
 	}
-	var mu sync.Mutex
-	sent := map[uint16]time.Time{}
-	var lat []time.Duration
-	window := make(chan struct{}, outstanding)
-	done := make(chan struct{})
-	errs := 0
-	go func() {
-		defer close(done)
-		buf := make([]byte, 1500)
-		for {
-			_ = c.SetReadDeadline(time.Now().Add(time.Second))
-			n, err := c.Read(buf)
-			if err != nil {
-				return
-			}
-			if n < 12 {
-				continue
-			}
-			id := uint16(buf[0])<<8 | uint16(buf[1])
-			mu.Lock()
-			if t0, ok := sent[id]; ok {
-				delete(sent, id)
-				lat = append(lat, time.Since(t0))
-				if buf[3]&0x0f != 0 || buf[7] == 0 { // rcode, ancount
-					errs++
-				}
-				<-window
-			}
-			mu.Unlock()
-		}
-	}()
-	t0 := cpuTicks(daemonPid)
-	start := time.Now()
-	pkt := slices.Clone(wire)
-	for id := uint16(1); time.Since(start) < d; id++ {
-		select {
-		case window <- struct{}{}:
-		case <-time.After(time.Second):
-			// a lost datagram: forget the oldest query
-			mu.Lock()
-			for k := range sent {
-				delete(sent, k)
-				errs++
-				break
-			}
-			mu.Unlock()
-			<-window
-			window <- struct{}{}
-		}
-		pkt[0], pkt[1] = byte(id>>8), byte(id)
-		mu.Lock()
-		sent[id] = time.Now()
-		mu.Unlock()
-		if _, err := c.Write(pkt); err != nil {
-			b.Fatal(err)
-		}
-	}
-	elapsed := time.Since(start)
-	<-done
-	ticks := cpuTicks(daemonPid) - t0
-	mu.Lock()
-	defer mu.Unlock()
-	slices.Sort(lat)
-	r := loadResult{qps: float64(len(lat)) / elapsed.Seconds(), errors: errs, cpu: float64(ticks) / 100 / elapsed.Seconds()}
-	if len(lat) > 0 {
-		r.p50, r.p99 = lat[len(lat)/2], lat[len(lat)*99/100]
-	}
-	return r
+	return r, float64(cpuTicks(daemonPid)-t0) / 100 / r.Elapsed.Seconds()
 }
 
 // BenchmarkDNS reports the embedded resolver's queries per second and
@@ -146,14 +72,14 @@ func BenchmarkDNS(b *testing.B) {
 	pid := d.cmd.Process.Pid
 	dnsLoad(b, c, "target", 10, 500*time.Millisecond, pid) // warm up
 	for _, o := range []int{1, 100} {
-		r := dnsLoad(b, c, "target", o, 3*time.Second, pid)
-		if r.errors > 0 {
-			b.Errorf("%d outstanding: %d failed answers", o, r.errors)
+		r, cpu := dnsLoad(b, c, "target", o, 3*time.Second, pid)
+		if r.Lost > 0 {
+			b.Errorf("%d outstanding: %d queries lost", o, r.Lost)
 		}
-		b.ReportMetric(r.qps, fmt.Sprintf("qps@%d", o))
-		b.ReportMetric(float64(r.p50.Microseconds()), fmt.Sprintf("p50-us@%d", o))
-		b.ReportMetric(float64(r.p99.Microseconds()), fmt.Sprintf("p99-us@%d", o))
-		b.ReportMetric(r.cpu, fmt.Sprintf("daemon-cores@%d", o))
+		b.ReportMetric(r.QPS(), fmt.Sprintf("qps@%d", o))
+		b.ReportMetric(float64(r.P50.Microseconds()), fmt.Sprintf("p50-us@%d", o))
+		b.ReportMetric(float64(r.P99.Microseconds()), fmt.Sprintf("p99-us@%d", o))
+		b.ReportMetric(cpu, fmt.Sprintf("daemon-cores@%d", o))
 	}
 	// Time from a create's return to its name resolving for others.
 	cl := d.client()
