@@ -154,3 +154,18 @@ type SandboxChecker interface {
 type Evicter interface {
 	Evict(ctx context.Context, h Host, nw Network, ep Endpoint, sb Sandbox) error
 }
+
+// Gateways returns the first gateway of each family of the network's
+// subnets for which the endpoint has an address: its default routes.
+func Gateways(nw Network, ep Endpoint) JoinInfo {
+	var info JoinInfo
+	for _, s := range nw.Subnets {
+		switch {
+		case s.Gateway.Is4() && ep.IPv4.IsValid() && !info.Gateway4.IsValid():
+			info.Gateway4 = s.Gateway
+		case s.Gateway.Is6() && ep.IPv6.IsValid() && !info.Gateway6.IsValid():
+			info.Gateway6 = s.Gateway
+		}
+	}
+	return info
+}

@@ -226,14 +226,7 @@ func (d *Driver) Join(ctx context.Context, h driver.Host, nw driver.Network, ep 
 	}
 	var info driver.JoinInfo
 	if !nw.Internal {
-		for _, s := range nw.Subnets {
-			switch {
-			case s.Gateway.Is4() && ep.IPv4.IsValid() && !info.Gateway4.IsValid():
-				info.Gateway4 = s.Gateway
-			case s.Gateway.Is6() && ep.IPv6.IsValid() && !info.Gateway6.IsValid():
-				info.Gateway6 = s.Gateway
-			}
-		}
+		info = driver.Gateways(nw, ep)
 	}
 	return info, nil
 }

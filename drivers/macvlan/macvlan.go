@@ -234,14 +234,8 @@ func (d *Driver) Join(ctx context.Context, h driver.Host, nw driver.Network, ep 
 	if ownParent(nw, o) {
 		return info, nil // no router behind a parent of its own
 	}
-	for _, s := range nw.Subnets {
-		switch {
-		case s.Gateway.Is4() && ep.IPv4.IsValid() && !info.Gateway4.IsValid():
-			info.Gateway4 = s.Gateway
-		case s.Gateway.Is6() && ep.IPv6.IsValid() && !info.Gateway6.IsValid():
-			info.Gateway6 = s.Gateway
-		}
-	}
+	gw := driver.Gateways(nw, ep)
+	info.Gateway4, info.Gateway6 = gw.Gateway4, gw.Gateway6
 	return info, nil
 }
 
