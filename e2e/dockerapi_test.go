@@ -86,7 +86,7 @@ func TestDockerAPIBadInput(t *testing.T) {
 		{"remove missing", "DELETE", "/v1.51/networks/nosuchnet", ``, nil, 404, "not found"},
 		{"connect missing container", "POST", "/v1.51/networks/taken/connect", `{"Container": "nosuchbox"}`, js, 404, "nosuchbox"},
 		{"connect missing network", "POST", "/v1.51/networks/nosuchnet/connect", `{"Container": "quiet"}`, js, 404, "nosuchnet"},
-		{"connect twice", "POST", "/v1.51/networks/taken/connect", `{"Container": "busy"}`, js, 409, "already connected"},
+		{"connect twice", "POST", "/v1.51/networks/taken/connect", `{"Container": "busy"}`, js, 403, "already connected"},
 		{"connect bad ip", "POST", "/v1.51/networks/taken/connect", `{"Container": "/spare", "EndpointConfig": {"IPAMConfig": {"IPv4Address": "10.0.1.x"}}}`, js, 400, "10.0.1.x"},
 		{"connect malformed", "POST", "/v1.51/networks/taken/connect", `{"Container": `, js, 400, "invalid JSON"},
 		{"connect driver opts", "POST", "/v1.51/networks/taken/connect", `{"Container": "spare", "EndpointConfig": {"DriverOpts": {"a": "b"}}}`, js, 400, "driver options"},

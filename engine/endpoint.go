@@ -159,7 +159,7 @@ func (e *Engine) checkJoin(n *network, sb *sbox, d driver.Driver) error {
 	}
 	for _, ep := range sb.eps {
 		if ep.NetworkID == n.ID {
-			return cnm.Conflict("sandbox %s is already connected to network %s", sb.Name, n.Name)
+			return cnm.Forbidden("sandbox %s is already connected to network %s", sb.Name, n.Name)
 		}
 		if o := e.networks[ep.NetworkID]; o != nil {
 			if od, _ := e.driverFor(o.Driver); od != nil && !od.Capability().Connectable {
