@@ -74,13 +74,18 @@ func (l *lab) capture() (stop func() []frame) {
 		buf := make([]byte, 2048)
 		oob := make([]byte, 256)
 		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
+			// Stop only once the queue is drained (a read times out):
+			// on a busy machine this goroutine may lag the traffic.
 			n, oobn, _, from, err := unix.Recvmsg(fd, buf, oob, 0)
-			if err != nil || n < 14 {
+			if err != nil {
+				select {
+				case <-done:
+					return
+				default:
+					continue
+				}
+			}
+			if n < 14 {
 				continue
 			}
 			if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
