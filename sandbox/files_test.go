@@ -49,35 +49,35 @@ func TestHostsFile(t *testing.T) {
 	}
 }
 
-func TestResolvConf(t *testing.T) {
+func TestParseResolvConf(t *testing.T) {
 	tests := []struct {
 		name, host, want string
 	}{
 		{
-			name: "keeps remote",
+			name: "keeps servers, search and options",
 			host: "# comment\nnameserver 10.0.0.53\nsearch example.com\noptions ndots:2\n",
 			want: "nameserver 10.0.0.53\nsearch example.com\noptions ndots:2\n",
 		},
 		{
-			name: "drops loopback",
-			host: "nameserver 127.0.0.53\nnameserver ::1\nnameserver 127.1.2.3\nnameserver 1.1.1.1\n; other comment\n",
-			want: "nameserver 1.1.1.1\n",
+			name: "loopback servers are kept for the caller to judge",
+			host: "nameserver 127.0.0.53\n; other comment\nnameserver 1.1.1.1\n",
+			want: "nameserver 127.0.0.53\nnameserver 1.1.1.1\n",
 		},
 		{
-			name: "no nameserver left",
-			host: "nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch .\n",
-			want: "options edns0 trust-ad\nsearch .\n",
+			name: "a later search wins, options add up, other lines stay",
+			host: "search a.example\noptions edns0\nsearch b.example\noptions trust-ad\nsortlist 10.0.0.0/8\n",
+			want: "search b.example\noptions edns0 trust-ad\nsortlist 10.0.0.0/8\n",
 		},
 		{
-			name: "ipv6 and zone",
-			host: "nameserver fe80::1%eth0\n  nameserver 2001:db8::1  \nnameserver\n",
+			name: "ipv6, zone and a bad line",
+			host: "nameserver fe80::1%eth0\n  nameserver 2001:db8::1  \nnameserver\nnameserver bogus\n",
 			want: "nameserver fe80::1%eth0\nnameserver 2001:db8::1\n",
 		},
 		{name: "empty", host: "", want: ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := string(ResolvConf([]byte(tt.host)))
+			got := string(ParseResolvConf([]byte(tt.host)).Render(""))
 			if want := resolvHeader + tt.want; got != want {
 				t.Errorf("got\n%s\nwant\n%s", got, want)
 			}

@@ -22,7 +22,7 @@ func sandboxFiles(t *testing.T, host string) (hostsPath string, mounts []Mount) 
 	files := map[string][]byte{
 		"hostname":    []byte(host + "\n"),
 		"hosts":       HostsFile([]HostEntry{{Addr: netip.MustParseAddr("172.30.0.2"), Names: []string{host}}}, nil),
-		"resolv.conf": ResolvConf([]byte("nameserver 127.0.0.53\nnameserver 192.0.2.53\n")),
+		"resolv.conf": ParseResolvConf([]byte("nameserver 192.0.2.53\n")).Render(""),
 	}
 	for name, data := range files {
 		p := filepath.Join(dir, name)
