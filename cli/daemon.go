@@ -14,6 +14,7 @@ import (
 
 	"github.com/patchbay/patchbay/api"
 	"github.com/patchbay/patchbay/client"
+	"github.com/patchbay/patchbay/daemon"
 	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/ipam"
 	"github.com/spf13/cobra"
@@ -21,9 +22,10 @@ import (
 
 func newDaemonCmd(e *env) *cobra.Command {
 	var (
-		cfg   engine.Config
-		pools string
-		debug bool
+		cfg    engine.Config
+		pools  string
+		device string
+		debug  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "daemon",
@@ -42,13 +44,17 @@ func newDaemonCmd(e *env) *cobra.Command {
 				}
 				cfg.DefaultPools = p
 			}
+			cfg, err := daemon.EngineConfig(cfg, device)
+			if err != nil {
+				return err
+			}
 			return runDaemon(cmd.Context(), e.host, cfg)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.Root, "root", "/var/lib/patchbay", "directory of persistent state")
 	f.StringVar(&cfg.ExecRoot, "exec-root", "/run/patchbay", "directory of namespaces, generated files and the socket")
-	f.StringVar(&cfg.DefaultBridge, "bridge-device", "", "device of the default bridge network (default patchbay0)")
+	f.StringVar(&device, "bridge-device", "", "device of the default bridge network (default patchbay0)")
 	f.StringVar(&pools, "default-address-pools", "", "pools for automatic subnets, e.g. 10.10.0.0/16/24")
 	f.StringVar(&cfg.ResolvConf, "resolv-conf", "", "host resolv.conf sandboxes derive theirs from (default /etc/resolv.conf)")
 	f.Var(addrList{&cfg.DNS}, "dns", "DNS server for every sandbox, instead of the host's (repeatable)")

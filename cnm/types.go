@@ -30,6 +30,9 @@ type Network struct {
 	// Cursors holds the last address handed out per subnet, so serial
 	// allocation continues where it stopped after a restart.
 	Cursors map[string]netip.Addr `json:"cursors,omitempty"`
+	// DriverData is what the driver returned when the network was made
+	// (a VXLAN ID, say), handed back to it on every later call.
+	DriverData map[string]string `json:"driverData,omitempty"`
 }
 
 // IPAM is the address management configuration of a network.

@@ -245,7 +245,7 @@ func (v view) Reverse(a netip.Addr) []string {
 // resolver: user-defined networks, as in Docker (not the default bridge,
 // and not host or none, which have no addresses).
 func resolvable(n *network) bool {
-	return n.Name != "bridge" && n.Driver != "host" && n.Driver != "null"
+	return !n.Builtin && connectable(n)
 }
 
 func epAddrs(ep *cnm.Endpoint) []netip.Addr {

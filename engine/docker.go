@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"maps"
 	"slices"
 )
 
@@ -11,7 +10,7 @@ import (
 
 // DriverNames returns the names of the registered network drivers.
 func (e *Engine) DriverNames() []string {
-	return slices.Sorted(maps.Keys(e.drivers))
+	return e.drivers.Names()
 }
 
 // RootDir is the directory holding the engine's state.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -14,8 +13,6 @@ import (
 	"github.com/patchbay/patchbay/internal/nl"
 	"github.com/patchbay/patchbay/ipam"
 	"github.com/patchbay/patchbay/store"
-	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 )
 
 // EndpointOptions are the per-endpoint settings of a connect.
@@ -69,11 +66,11 @@ func (e *Engine) Connect(ctx context.Context, netRef, sbRef string, opts Endpoin
 // name, the driver's join and the default route. The returned undo
 // reverses all of it. Caller holds opMu; nothing is published.
 func (e *Engine) joinLocked(ctx context.Context, n *network, sb *sbox, opts EndpointOptions) (_ *cnm.Endpoint, _ func(), retErr error) {
-	d, err := e.driverFor(n.Driver)
+	d, err := e.driverOf(ctx, n)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := e.checkJoin(n, sb, d); err != nil {
+	if err := e.checkJoin(n, sb); err != nil {
 		return nil, nil, err
 	}
 	for _, a := range opts.Aliases {
@@ -96,7 +93,7 @@ func (e *Engine) joinLocked(ctx context.Context, n *network, sb *sbox, opts Endp
 			undo()
 		}
 	}()
-	if !d.Capability().Connectable {
+	if !n.cap.Connectable {
 		return ep, undo, nil // none and host: a record, no interface
 	}
 	mac := ipam.RandomMAC()
@@ -121,23 +118,53 @@ func (e *Engine) joinLocked(ctx context.Context, n *network, sb *sbox, opts Endp
 		*want.dst = p
 	}
 	ep.IfName = nextIfName(sb.eps)
-	ep.HostIfName = "veth" + ep.ID[:11]
-	dep := driver.Endpoint{ID: ep.ID, IfName: ep.IfName, HostIfName: ep.HostIfName, MAC: mac, IPv4: ep.IPv4, IPv6: ep.IPv6}
+	dn := driverNetwork(n)
+	dep := driver.Endpoint{ID: ep.ID, IfName: ep.IfName, MAC: mac, IPv4: ep.IPv4, IPv6: ep.IPv6}
+	cctx, cancel := e.dctx(ctx)
+	res, err := d.CreateEndpoint(cctx, e.host, dn, dep)
+	cancel()
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect %s to network %s: create endpoint: %w", sb.Name, n.Name, err)
+	}
+	steps = append(steps, func() {
+		bctx, cancel := e.bctx()
+		defer cancel()
+		_ = d.DeleteEndpoint(bctx, e.host, dn, dep)
+	})
+	applyEndpointResult(ep, &dep, res, opts.MAC != "")
 	err = e.withSandboxNS(&sb.Sandbox, func(dsb driver.Sandbox) error {
-		info, err := d.Join(ctx, e.host, driverNetwork(n), dep, dsb)
-		if errors.Is(err, unix.EXFULL) {
-			// A bridge has at most 1024 ports, and links of departed
-			// endpoints may still be waiting for the reaper.
+		jctx, cancel := e.dctx(ctx)
+		defer cancel()
+		info, err := d.Join(jctx, e.host, dn, dep, dsb)
+		if errors.Is(err, driver.ErrBusy) {
+			// Departed endpoints may still hold what the driver needs
+			// (a bridge's ports): finish their deletion, then retry.
 			e.reaper.flush()
-			info, err = d.Join(ctx, e.host, driverNetwork(n), dep, dsb)
+			info, err = d.Join(jctx, e.host, dn, dep, dsb)
 		}
 		if err != nil {
 			return err
 		}
-		steps = append(steps, func() { _ = d.Leave(context.Background(), e.host, driverNetwork(n), dep) })
-		ep.Gateway4, ep.Gateway6 = info.Gateway4, info.Gateway6
+		steps = append(steps, func() {
+			bctx, cancel := e.bctx()
+			defer cancel()
+			_ = d.Leave(bctx, e.host, dn, dep)
+		})
 		if info.MAC != nil {
 			ep.MAC = info.MAC.String()
+		}
+		if m := info.Interface; m != nil {
+			if err := nl.MoveInto(e.host.Handle, m.SrcName, dsb.NS, dsb.Handle, ep.IfName, dep.MAC, ep.IPv4, ep.IPv6); err != nil {
+				return err
+			}
+		}
+		if !info.DisableGatewayService {
+			ep.Gateway4, ep.Gateway6 = info.Gateway4, info.Gateway6
+		}
+		for _, r := range info.StaticRoutes {
+			if err := nl.Route(dsb.Handle, ep.IfName, r.Destination, r.NextHop); err != nil {
+				return err
+			}
 		}
 		return e.setDefaultRoutes(dsb, sb.eps, ep)
 	})
@@ -147,7 +174,22 @@ func (e *Engine) joinLocked(ctx context.Context, n *network, sb *sbox, opts Endp
 	return ep, undo, nil
 }
 
-func (e *Engine) checkJoin(n *network, sb *sbox, d driver.Driver) error {
+// applyEndpointResult takes what CreateEndpoint supplied: a MAC or
+// addresses the engine left to the driver, and the host-side name.
+func applyEndpointResult(ep *cnm.Endpoint, dep *driver.Endpoint, res driver.EndpointResult, staticMAC bool) {
+	if len(res.MAC) > 0 && !staticMAC {
+		ep.MAC, dep.MAC = res.MAC.String(), res.MAC
+	}
+	if res.IPv4.IsValid() && !ep.IPv4.IsValid() {
+		ep.IPv4, dep.IPv4 = res.IPv4, res.IPv4
+	}
+	if res.IPv6.IsValid() && !ep.IPv6.IsValid() {
+		ep.IPv6, dep.IPv6 = res.IPv6, res.IPv6
+	}
+	ep.HostIfName, dep.HostIfName = res.HostIfName, res.HostIfName
+}
+
+func (e *Engine) checkJoin(n *network, sb *sbox) error {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	if sb.Container != "" {
@@ -161,16 +203,14 @@ func (e *Engine) checkJoin(n *network, sb *sbox, d driver.Driver) error {
 		if ep.NetworkID == n.ID {
 			return cnm.Forbidden("sandbox %s is already connected to network %s", sb.Name, n.Name)
 		}
-		if o := e.networks[ep.NetworkID]; o != nil {
-			if od, _ := e.driverFor(o.Driver); od != nil && !od.Capability().Connectable {
-				return cnm.Forbidden("sandbox %s is on network %s and cannot join another network", sb.Name, o.Name)
-			}
+		if o := e.networks[ep.NetworkID]; o != nil && !connectable(o) {
+			return cnm.Forbidden("sandbox %s is on network %s and cannot join another network", sb.Name, o.Name)
 		}
 	}
-	if len(sb.eps) > 0 && !d.Capability().Connectable {
+	if len(sb.eps) > 0 && !n.cap.Connectable {
 		return cnm.Forbidden("sandbox %s cannot join network %s while connected to other networks", sb.Name, n.Name)
 	}
-	if sb.HostNetwork != !d.Capability().NeedsNamespace {
+	if sb.HostNetwork != !n.cap.NeedsNamespace {
 		return cnm.Forbidden("sandbox %s cannot join network %s", sb.Name, n.Name)
 	}
 	return nil
@@ -242,25 +282,9 @@ func (e *Engine) setDefaultRoutes(dsb driver.Sandbox, others []*cnm.Endpoint, ep
 		if !gw.IsValid() || gatewayOf(others, gw.Is6()) != nil {
 			continue
 		}
-		if err := defaultRoute(dsb.Handle, ep.IfName, gw); err != nil {
+		if err := nl.DefaultRoute(dsb.Handle, ep.IfName, gw); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-func defaultRoute(h *netlink.Handle, ifName string, gw netip.Addr) error {
-	link, err := h.LinkByName(ifName)
-	if err != nil {
-		return fmt.Errorf("find %s: %w", ifName, err)
-	}
-	dst := netip.PrefixFrom(netip.IPv4Unspecified(), 0)
-	if gw.Is6() {
-		dst = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
-	}
-	r := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: nl.IPNet(dst), Gw: net.IP(gw.AsSlice())}
-	if err := h.RouteReplace(r); err != nil {
-		return fmt.Errorf("set default route via %s dev %s: %w", gw, ifName, err)
 	}
 	return nil
 }
@@ -354,7 +378,7 @@ func (e *Engine) Disconnect(ctx context.Context, netRef, sbRef string, force boo
 			gw = next.Gateway6
 		}
 		err := e.withSandboxNS(&sb.Sandbox, func(dsb driver.Sandbox) error {
-			return defaultRoute(dsb.Handle, next.IfName, gw)
+			return nl.DefaultRoute(dsb.Handle, next.IfName, gw)
 		})
 		if err != nil {
 			e.log.Warn("move default route", "sb", sb.Name, "err", err)
@@ -376,30 +400,23 @@ func (e *Engine) retire(sb *sbox, eps []*cnm.Endpoint) {
 			}
 			// An interface without a host end (macvlan) is handed to
 			// its driver, which takes it out of service its own way
-			// and deletes it in its Leave.
+			// and deletes it in its DeleteEndpoint.
 			e.mu.RLock()
 			n := e.networks[ep.NetworkID]
 			e.mu.RUnlock()
-			if n != nil {
-				if d, _ := e.driverFor(n.Driver); d != nil {
-					if ev, ok := d.(driver.Evicter); ok {
-						dep := driver.Endpoint{ID: ep.ID, IfName: ep.IfName, HostIfName: ep.HostIfName}
-						if err := ev.Evict(context.Background(), e.host, driverNetwork(n), dep, dsb); err != nil {
-							return err
-						}
-						continue
+			if n != nil && n.d != nil {
+				if ev, ok := n.d.(driver.Evicter); ok {
+					ctx, cancel := e.bctx()
+					err := ev.Evict(ctx, e.host, driverNetwork(n), driverEndpoint(ep), dsb)
+					cancel()
+					if err != nil {
+						return err
 					}
+					continue
 				}
 			}
-			l, err := dsb.Handle.LinkByName(ep.IfName)
-			if err != nil {
-				continue
-			}
-			if err := dsb.Handle.LinkSetDown(l); err != nil {
-				return fmt.Errorf("set %s down: %w", ep.IfName, err)
-			}
-			if err := dsb.Handle.LinkSetName(l, "gone"+ep.ID[:11]); err != nil {
-				return fmt.Errorf("rename %s: %w", ep.IfName, err)
+			if err := nl.Retire(dsb.Handle, ep.IfName, "gone"+ep.ID[:11]); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -418,8 +435,9 @@ func (e *Engine) leaveKernel(ctx context.Context, ep *cnm.Endpoint) {
 	if n == nil {
 		return
 	}
-	d, _ := e.driverFor(n.Driver)
-	e.reaper.leave(d, driverNetwork(n), driver.Endpoint{ID: ep.ID, IfName: ep.IfName, HostIfName: ep.HostIfName})
+	if n.d != nil {
+		e.reaper.leave(n.d, driverNetwork(n), driverEndpoint(ep))
+	}
 	for i, c := range n.IPAM.Config {
 		for _, p := range []netip.Prefix{ep.IPv4, ep.IPv6} {
 			if p.IsValid() && c.Subnet.Contains(p.Addr()) {

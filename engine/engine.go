@@ -16,27 +16,21 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/patchbay/patchbay/cnm"
 	"github.com/patchbay/patchbay/dns"
 	"github.com/patchbay/patchbay/driver"
-	"github.com/patchbay/patchbay/drivers/bridge"
-	"github.com/patchbay/patchbay/drivers/host"
-	"github.com/patchbay/patchbay/drivers/macvlan"
-	"github.com/patchbay/patchbay/drivers/null"
 	"github.com/patchbay/patchbay/firewall"
 	"github.com/patchbay/patchbay/ipam"
 	"github.com/patchbay/patchbay/sandbox"
 	"github.com/patchbay/patchbay/store"
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 )
 
 // Config configures an engine. The zero value of every field but Root and
@@ -52,8 +46,15 @@ type Config struct {
 	// DefaultPools are the pools subnets are chosen from when a network
 	// names none. Default: ipam.DefaultPools().
 	DefaultPools []ipam.PoolSpec
-	// DefaultBridge is the device of the default "bridge" network.
-	DefaultBridge string
+	// Drivers are the network drivers, built by the composition root
+	// (package daemon). Required.
+	Drivers *driver.Registry
+	// DefaultNetworks are created on first start when missing (bridge,
+	// host and none, as Docker has them), marked built-in.
+	DefaultNetworks []NetworkCreate
+	// DriverTimeout bounds every driver call, including those of undo
+	// paths and the reaper. Default 30 s.
+	DriverTimeout time.Duration
 	// ResolvConf is the host resolv.conf sandboxes derive theirs from.
 	ResolvConf string
 	// DNS, when set, replaces the host's name servers for every sandbox
@@ -74,8 +75,11 @@ func (c *Config) setDefaults() error {
 	if c.DefaultPools == nil {
 		c.DefaultPools = ipam.DefaultPools()
 	}
-	if c.DefaultBridge == "" {
-		c.DefaultBridge = bridge.DefaultDevice
+	if c.Drivers == nil {
+		return cnm.Invalid("engine config: Drivers is required")
+	}
+	if c.DriverTimeout <= 0 {
+		c.DriverTimeout = 30 * time.Second
 	}
 	if c.ResolvConf == "" {
 		c.ResolvConf = "/etc/resolv.conf"
@@ -91,7 +95,7 @@ type Engine struct {
 	cfg     Config
 	log     *slog.Logger
 	store   *store.Store
-	drivers map[string]driver.Driver
+	drivers *driver.Registry
 	host    driver.Host
 	// ula is this engine's IPv6 ULA /48, split into /64 for networks
 	// that enable IPv6 without naming a subnet.
@@ -124,11 +128,19 @@ type Engine struct {
 	wg     sync.WaitGroup // process watchers
 }
 
-// network is a live network: its record, allocators and endpoints.
+// network is a live network: its record, driver, allocators and
+// endpoints.
 type network struct {
 	cnm.Network
 	alloc []*ipam.Allocator // parallel to IPAM.Config
 	eps   map[string]*cnm.Endpoint
+	// d is the network's driver and cap its capabilities; d is nil while
+	// the driver is unavailable, and down says why. config is what the
+	// driver decoded from the options.
+	d      driver.Driver
+	cap    driver.Capability
+	config any
+	down   error
 }
 
 // sbox is a live sandbox.
@@ -167,36 +179,20 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 			st.Close()
 		}
 	}()
-	ns, err := netns.GetFromPath(cfg.HostNetns)
-	if err != nil {
-		return nil, fmt.Errorf("open host namespace %s: %w", cfg.HostNetns, err)
-	}
-	h, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		ns.Close()
-		return nil, fmt.Errorf("open netlink in %s: %w", cfg.HostNetns, err)
-	}
 	instance, err := loadInstance(st)
 	if err != nil {
-		h.Close()
-		ns.Close()
 		return nil, err
 	}
-	reapH, err := netlink.NewHandleAt(ns)
+	ns, h, reapH, err := sandbox.OpenHost(cfg.HostNetns)
 	if err != nil {
-		h.Close()
-		ns.Close()
-		return nil, fmt.Errorf("open netlink in %s: %w", cfg.HostNetns, err)
+		return nil, err
 	}
 	dh := driver.Host{NS: ns, Handle: h, Tag: "pb:" + instance[:8] + ":"}
 	e := &Engine{
-		cfg:   cfg,
-		log:   cfg.Logger,
-		store: st,
-		drivers: map[string]driver.Driver{
-			"bridge": bridge.New(), "host": host.New(), "null": null.New(),
-			"macvlan": macvlan.New(),
-		},
+		cfg:       cfg,
+		log:       cfg.Logger,
+		store:     st,
+		drivers:   cfg.Drivers,
 		host:      dh,
 		ula:       ulaFrom(instance),
 		networks:  map[string]*network{},
@@ -206,7 +202,7 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 			Upstreams: hostUpstreams(cfg), Logger: cfg.Logger,
 		}),
 		pool:   sandbox.NewNetnsPool(8),
-		reaper: newReaper(driver.Host{NS: ns, Handle: reapH, Tag: dh.Tag}, cfg.Logger.Warn),
+		reaper: newReaper(driver.Host{NS: ns, Handle: reapH, Tag: dh.Tag}, cfg.DriverTimeout, cfg.Logger.Warn),
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	// The firewall starts empty, so restore and the default networks can
@@ -291,14 +287,6 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-func (e *Engine) driverFor(name string) (driver.Driver, error) {
-	d, ok := e.drivers[name]
-	if !ok {
-		return nil, cnm.NotFound("network driver %q not found (have bridge, host, macvlan, null)", name)
-	}
-	return d, nil
-}
-
 func (e *Engine) netnsPath(id string) string {
 	return filepath.Join(e.cfg.ExecRoot, "netns", id[:12])
 }
@@ -314,19 +302,13 @@ func (e *Engine) logPath(id string) string {
 // withSandboxNS opens a netlink handle in a sandbox's namespace.
 func (e *Engine) withSandboxNS(sb *cnm.Sandbox, fn func(driver.Sandbox) error) error {
 	if sb.HostNetwork {
-		return fn(driver.Sandbox{ID: sb.ID, NS: e.host.NS, Handle: e.host.Handle})
+		return fn(driver.Sandbox{ID: sb.ID, Key: e.cfg.HostNetns, NS: e.host.NS, Handle: e.host.Handle})
 	}
-	ns, err := sandbox.OpenNetns(sb.NetnsPath)
+	ns, h, err := sandbox.OpenNetlink(sb.NetnsPath)
 	if err != nil {
 		return fmt.Errorf("open namespace of sandbox %s: %w", sb.Name, err)
 	}
 	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		return fmt.Errorf("open netlink in sandbox %s: %w", sb.Name, err)
-	}
 	defer h.Close()
-	return fn(driver.Sandbox{ID: sb.ID, NS: ns, Handle: h})
+	return fn(driver.Sandbox{ID: sb.ID, Key: sb.NetnsPath, NS: ns, Handle: h})
 }
-
-var errStopped = errors.New("engine closed")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/patchbay/patchbay/cnm"
+	"github.com/patchbay/patchbay/daemon"
 	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/internal/netnstest"
 	"github.com/patchbay/patchbay/sandbox"
@@ -37,13 +38,24 @@ func newFixture(t *testing.T) *fixture {
 	if err := os.WriteFile(resolv, []byte("nameserver 127.0.0.53\nnameserver 192.0.2.53\nsearch example.test\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{host: h, cfg: engine.Config{
+	f := &fixture{host: h, cfg: engineConfig(t, engine.Config{
 		Root: filepath.Join(dir, "root"), ExecRoot: filepath.Join(dir, "exec"),
 		HostNetns: h.Path, ResolvConf: resolv,
-	}}
+	}, "")}
 	f.open(t)
 	t.Cleanup(func() { f.teardown(t) })
 	return f
+}
+
+// engineConfig completes cfg with the daemon's drivers and default
+// networks, the default bridge on bridgeDevice.
+func engineConfig(t *testing.T, cfg engine.Config, bridgeDevice string) engine.Config {
+	t.Helper()
+	cfg, err := daemon.EngineConfig(cfg, bridgeDevice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
 
 func (f *fixture) open(t *testing.T) {

@@ -3,19 +3,29 @@ package engine
 import (
 	"fmt"
 
-	"github.com/patchbay/patchbay/drivers/bridge"
+	"github.com/patchbay/patchbay/driver"
 	"github.com/patchbay/patchbay/firewall"
 	"github.com/patchbay/patchbay/internal/nl"
 )
 
+// exposure is how the host firewalls a network; ok is false for networks
+// whose driver does not route them through the host (or is unavailable).
+func exposure(n *network) (driver.Exposure, bool) {
+	x, ok := n.d.(driver.Exposer)
+	if !ok {
+		return driver.Exposure{}, false
+	}
+	return x.Exposure(driverNetwork(n)), true
+}
+
 // firewallNetwork is the firewall's view of a network; ok is false for
-// networks without a bridge.
+// networks the host does not firewall.
 func firewallNetwork(n *network) (firewall.Network, bool) {
-	if n.Driver != "bridge" {
+	x, ok := exposure(n)
+	if !ok {
 		return firewall.Network{}, false
 	}
-	o, _ := bridge.ParseOptions(n.Options) // validated at creation
-	return firewall.Network{Bridge: bridge.DeviceName(driverNetwork(n)), Internal: n.Internal, Masquerade: o.Masquerade, ICC: o.EnableICC}, true
+	return firewall.Network{Bridge: x.Device, Internal: n.Internal, Masquerade: x.Masquerade, ICC: x.ICC}, true
 }
 
 // firewallState is everything the firewall should hold. Caller holds mu

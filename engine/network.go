@@ -12,7 +12,6 @@ import (
 
 	"github.com/patchbay/patchbay/cnm"
 	"github.com/patchbay/patchbay/driver"
-	"github.com/patchbay/patchbay/drivers/bridge"
 	"github.com/patchbay/patchbay/ipam"
 	"github.com/patchbay/patchbay/store"
 )
@@ -46,7 +45,7 @@ var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 func (e *Engine) CreateNetwork(ctx context.Context, req NetworkCreate) (cnm.Network, error) {
 	e.opMu.Lock()
 	defer e.opMu.Unlock()
-	n, err := e.planNetwork(req)
+	n, err := e.planNetwork(ctx, req)
 	if err != nil {
 		return cnm.Network{}, err
 	}
@@ -57,16 +56,40 @@ func (e *Engine) CreateNetwork(ctx context.Context, req NetworkCreate) (cnm.Netw
 }
 
 func (e *Engine) commitNewNetwork(ctx context.Context, n *network) (retErr error) {
-	d, err := e.driverFor(n.Driver)
-	if err != nil {
-		return err
+	d := n.d
+	if a, ok := d.(driver.Allocator); ok {
+		actx, cancel := e.dctx(ctx)
+		data, err := a.AllocateNetwork(actx, driverNetwork(n))
+		cancel()
+		if err != nil {
+			return fmt.Errorf("allocate network %s: %w", n.Name, err)
+		}
+		n.DriverData = data
+		defer func() {
+			if retErr != nil {
+				bctx, cancel := e.bctx()
+				defer cancel()
+				_ = a.FreeNetwork(bctx, driverNetwork(n))
+			}
+		}()
 	}
-	if err := d.CreateNetwork(ctx, e.host, driverNetwork(n)); err != nil {
+	cctx, cancel := e.dctx(ctx)
+	res, err := d.CreateNetwork(cctx, e.host, driverNetwork(n))
+	cancel()
+	if err != nil {
 		return fmt.Errorf("create network %s: %w", n.Name, err)
+	}
+	if len(res.Data) > 0 {
+		if n.DriverData == nil {
+			n.DriverData = map[string]string{}
+		}
+		maps.Copy(n.DriverData, res.Data)
 	}
 	defer func() {
 		if retErr != nil {
-			_ = d.DeleteNetwork(ctx, e.host, driverNetwork(n))
+			bctx, cancel := e.bctx()
+			defer cancel()
+			_ = d.DeleteNetwork(bctx, e.host, driverNetwork(n))
 		}
 	}()
 	undoFW, err := e.firewallAddNetwork(n)
@@ -89,8 +112,9 @@ func (e *Engine) commitNewNetwork(ctx context.Context, n *network) (retErr error
 }
 
 // planNetwork validates a request against the current state and builds
-// the network with its allocators, touching nothing. Caller holds opMu.
-func (e *Engine) planNetwork(req NetworkCreate) (*network, error) {
+// the network with its driver and allocators, touching nothing. Caller
+// holds opMu.
+func (e *Engine) planNetwork(ctx context.Context, req NetworkCreate) (*network, error) {
 	if req.Name == "" {
 		return nil, cnm.Invalid("network name is required")
 	}
@@ -100,6 +124,9 @@ func (e *Engine) planNetwork(req NetworkCreate) (*network, error) {
 	if req.Driver == "" {
 		req.Driver = "bridge"
 	}
+	// A network being deleted may still hold the subnet or device the
+	// new one asks for.
+	e.reaper.flushNetworks()
 	if req.IPAMDriver == "" {
 		req.IPAMDriver = "default"
 	}
@@ -111,7 +138,9 @@ func (e *Engine) planNetwork(req NetworkCreate) (*network, error) {
 		}
 	}
 	e.mu.RUnlock()
-	d, err := e.driverFor(req.Driver)
+	lctx, cancel := e.dctx(ctx)
+	d, c, err := e.drivers.Lookup(lctx, req.Driver)
+	cancel()
 	if err != nil {
 		return nil, err
 	}
@@ -121,45 +150,52 @@ func (e *Engine) planNetwork(req NetworkCreate) (*network, error) {
 	for k := range req.IPAMOptions {
 		return nil, cnm.Invalid("unknown ipam option %q for ipam driver default", k)
 	}
-	if err := d.ParseOptions(req.Options); err != nil {
+	config, err := d.ParseOptions(req.Options)
+	if err != nil {
 		return nil, err
 	}
+	if c.DataScope == driver.ScopeGlobal {
+		return nil, cnm.Invalid("network driver %s is global-scoped: this daemon has no cluster store", req.Driver)
+	}
 	n := &network{
+		d: d, cap: c, config: config,
 		Network: cnm.Network{
-			ID: newID(), Name: req.Name, Driver: req.Driver, Scope: d.Capability().Scope,
+			ID: newID(), Name: req.Name, Driver: req.Driver, Scope: c.DataScope,
 			Created: time.Now(), EnableIPv6: req.EnableIPv6, Internal: req.Internal,
 			Attachable: req.Attachable, Options: req.Options, Labels: req.Labels,
 			IPAM: cnm.IPAM{Driver: req.IPAMDriver, Options: req.IPAMOptions},
 		},
 		eps: map[string]*cnm.Endpoint{},
 	}
-	if err := e.checkBridgeName(n); err != nil {
+	if err := e.checkConflicts(ctx, n); err != nil {
 		return nil, err
 	}
-	if d.Capability().Connectable || len(req.IPAM) > 0 {
-		if err := e.planIPAM(n, req.IPAM, d.Capability().External); err != nil {
+	if c.Connectable || len(req.IPAM) > 0 {
+		if err := e.planIPAM(n, req.IPAM, c.External); err != nil {
 			return nil, err
 		}
 	}
 	return n, nil
 }
 
-func (e *Engine) checkBridgeName(n *network) error {
-	if n.Driver != "bridge" {
+// checkConflicts asks a driver that judges its networks against each
+// other (a bridge device name may be used once) about a new one.
+func (e *Engine) checkConflicts(ctx context.Context, n *network) error {
+	cf, ok := n.d.(driver.Conflicter)
+	if !ok {
 		return nil
 	}
-	name := bridge.DeviceName(driver.Network{ID: n.ID, Options: n.Options})
+	var others []driver.Network
 	e.mu.RLock()
-	defer e.mu.RUnlock()
 	for _, o := range e.networks {
-		if o.Driver == "bridge" && bridge.DeviceName(driverNetwork(o)) == name {
-			return cnm.Conflict("bridge name %s is already used by network %s", name, o.Name)
+		if o.Driver == n.Driver {
+			others = append(others, driverNetwork(o))
 		}
 	}
-	if _, err := e.host.Handle.LinkByName(name); err == nil {
-		return cnm.Conflict("bridge name %s is already used by an interface of the host", name)
-	}
-	return nil
+	e.mu.RUnlock()
+	ctx, cancel := e.dctx(ctx)
+	defer cancel()
+	return cf.CheckConflicts(ctx, e.host, driverNetwork(n), others)
 }
 
 // planIPAM parses the requested subnets (or picks free ones) and builds
@@ -322,11 +358,25 @@ func (e *Engine) removeNetworkLocked(ctx context.Context, n *network) error {
 	e.mu.Unlock()
 	e.names.removeNetwork(n.ID)
 	e.firewallRemoveNetwork(n)
-	d, _ := e.driverFor(n.Driver)
-	if err := d.DeleteNetwork(ctx, e.host, driverNetwork(n)); err != nil {
-		// The record is gone; the tagged leftover is swept at next start.
-		e.log.Warn("delete network kernel objects", "net", n.Name, "err", err)
+	if n.d == nil {
+		// Its driver is away: nothing of it can be deleted now. Its
+		// tagged leftovers, if any, are swept at the next start.
+		e.log.Warn("network removed while its driver is unavailable", "net", n.Name, "driver", n.Driver)
+		return nil
 	}
+	// After the endpoint removals already queued, off the request path.
+	d, dn := n.d, driverNetwork(n)
+	e.reaper.deleteNetwork(func(ctx context.Context, h driver.Host) {
+		if err := d.DeleteNetwork(ctx, h, dn); err != nil {
+			// The record is gone; the tagged leftover is swept at next start.
+			e.log.Warn("delete network kernel objects", "net", dn.Name, "err", err)
+		}
+		if a, ok := d.(driver.Allocator); ok {
+			if err := a.FreeNetwork(ctx, dn); err != nil {
+				e.log.Warn("free network", "net", dn.Name, "err", err)
+			}
+		}
+	})
 	return nil
 }
 
@@ -357,24 +407,17 @@ func (e *Engine) PruneNetworks(ctx context.Context) ([]string, error) {
 func (e *Engine) ensureDefaultNetworks(ctx context.Context) error {
 	e.opMu.Lock()
 	defer e.opMu.Unlock()
-	defaults := []NetworkCreate{
-		{Name: "bridge", Driver: "bridge", Options: map[string]string{
-			bridge.OptBridgeName: e.cfg.DefaultBridge, bridge.OptDefault: "true",
-			bridge.OptICC: "true", bridge.OptMasquerade: "true",
-		}},
-		{Name: "host", Driver: "host"},
-		{Name: "none", Driver: "null"},
-	}
-	for _, req := range defaults {
+	for _, req := range e.cfg.DefaultNetworks {
 		if _, err := e.findNetwork(req.Name); err == nil {
 			continue
 		}
-		n, err := e.planNetwork(req)
+		n, err := e.planNetwork(ctx, req)
 		if err != nil {
 			return fmt.Errorf("create default network %s: %w", req.Name, err)
 		}
 		n.Builtin = true
-		if req.Driver != "bridge" {
+		if !n.cap.Connectable {
+			// host and none carry Docker's zero creation time.
 			n.Created = time.Time{}
 		}
 		if err := e.commitNewNetwork(ctx, n); err != nil {
@@ -384,14 +427,6 @@ func (e *Engine) ensureDefaultNetworks(ctx context.Context) error {
 	return nil
 }
 
-func driverNetwork(n *network) driver.Network {
-	dn := driver.Network{ID: n.ID, Name: n.Name, Internal: n.Internal, IPv6: n.EnableIPv6, Options: n.Options}
-	for _, c := range n.IPAM.Config {
-		dn.Subnets = append(dn.Subnets, driver.Subnet{Prefix: c.Subnet, Gateway: c.Gateway, IPRange: c.IPRange, Aux: c.AuxAddresses})
-	}
-	return dn
-}
-
 func cloneNetwork(n *cnm.Network) cnm.Network {
 	c := *n
 	c.Options = maps.Clone(n.Options)
@@ -399,5 +434,6 @@ func cloneNetwork(n *cnm.Network) cnm.Network {
 	c.IPAM.Options = maps.Clone(n.IPAM.Options)
 	c.IPAM.Config = slices.Clone(n.IPAM.Config)
 	c.Cursors = nil
+	c.DriverData = maps.Clone(n.DriverData)
 	return c
 }

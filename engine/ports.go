@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/patchbay/patchbay/cnm"
-	"github.com/patchbay/patchbay/drivers/bridge"
 	"github.com/patchbay/patchbay/firewall"
 	"github.com/patchbay/patchbay/internal/nl"
 	"github.com/patchbay/patchbay/portspec"
@@ -54,7 +53,7 @@ func parsePorts(specs, expose []string, publishAll bool, n *network, hostMode bo
 	if len(out) == 0 {
 		return nil, nil
 	}
-	if hostMode || n.Driver != "bridge" {
+	if x, ok := exposure(n); hostMode || !ok || !x.Publish {
 		return nil, cnm.Invalid("cannot publish ports on network %s: only bridge networks publish ports", n.Name)
 	}
 	if n.Internal {
@@ -83,12 +82,12 @@ func (e *Engine) publishPorts(n *network, ep *cnm.Endpoint, specs []portspec.Spe
 			fds = nil
 		}
 	}()
-	o, _ := bridge.ParseOptions(n.Options)
+	x, _ := exposure(n)
 	var out []cnm.PortMapping
 	// One trip into the namespace for every socket of every spec.
 	err := nl.InNetns(e.host.NS, func() error {
 		for _, spec := range specs {
-			ms, err := e.mapSpec(o, ep, spec, fds)
+			ms, err := e.mapSpec(x.HostBindingV4, ep, spec, fds)
 			if err != nil {
 				return err
 			}
@@ -119,11 +118,11 @@ func holdOf(m cnm.PortMapping) hold { return hold{m.HostIP, m.Addr.Is4(), m.Host
 // mapSpec turns one spec into mappings, reserving their host ports and
 // adding the sockets to fds. It runs on a thread in the engine's
 // namespace.
-func (e *Engine) mapSpec(o bridge.Options, ep *cnm.Endpoint, spec portspec.Spec, fds map[hold]int) ([]cnm.PortMapping, error) {
+func (e *Engine) mapSpec(binding netip.Addr, ep *cnm.Endpoint, spec portspec.Spec, fds map[hold]int) ([]cnm.PortMapping, error) {
 	var out []cnm.PortMapping
 	hostIP := spec.HostIP
-	if !hostIP.IsValid() && o.HostBindingV4.IsValid() && !o.HostBindingV4.IsUnspecified() {
-		hostIP = o.HostBindingV4
+	if !hostIP.IsValid() && binding.IsValid() && !binding.IsUnspecified() {
+		hostIP = binding
 	}
 	// The container addresses the mapping serves, first one first.
 	var targets []netip.Addr

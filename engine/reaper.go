@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/patchbay/patchbay/driver"
 )
@@ -11,9 +13,11 @@ import (
 // about 30 ms with its rtnl lock held. The reaper does deletions off the
 // request path: an operation commits the store, retires what must vanish
 // at once (see retire), and queues the rest. Each round takes everything
-// queued, removes the endpoints first — together, through the driver's
-// LeaveAll where it has one — and then runs the other deletions
-// (namespace unmounts) in the order they came.
+// queued, removes the endpoints first — each driver's Leave, then their
+// deletion together through the driver's DeleteEndpoints where it has
+// one — and then runs the other deletions (namespace unmounts, networks)
+// in the order they came, so a network is deleted after its endpoints.
+// Every driver call carries a deadline.
 // After a crash, queued links are tagged and unexplained, so the sweep
 // removes them.
 type reaper struct {
@@ -21,9 +25,13 @@ type reaper struct {
 	// host has a netlink handle of its own: a deletion holds its socket
 	// for the whole RCU wait, which must not stall other operations.
 	host    driver.Host
+	timeout time.Duration
+	// nets counts queued network deletions: a new network waits for
+	// them, as its subnet or device may be one they still hold.
+	nets    atomic.Int32
 	mu      sync.Mutex
 	leaves  []leave
-	other   []func()
+	other   []func(context.Context)
 	wake    chan struct{}
 	done    chan struct{}
 	onError func(msg string, args ...any)
@@ -35,8 +43,8 @@ type leave struct {
 	dep driver.Departure
 }
 
-func newReaper(host driver.Host, onError func(msg string, args ...any)) *reaper {
-	r := &reaper{host: host, onError: onError, wake: make(chan struct{}, 1), done: make(chan struct{})}
+func newReaper(host driver.Host, timeout time.Duration, onError func(msg string, args ...any)) *reaper {
+	r := &reaper{host: host, timeout: timeout, onError: onError, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go r.run()
 	return r
 }
@@ -53,11 +61,32 @@ func (r *reaper) leave(d driver.Driver, nw driver.Network, ep driver.Endpoint) {
 // add queues a deletion that runs after the endpoint removals queued
 // before it.
 func (r *reaper) add(f func()) {
+	r.addCtx(func(context.Context) { f() })
+}
+
+func (r *reaper) addCtx(f func(context.Context)) {
 	r.busy.Add(1)
 	r.mu.Lock()
 	r.other = append(r.other, f)
 	r.mu.Unlock()
 	r.poke()
+}
+
+// deleteNetwork queues a network's deletion after the endpoint removals
+// queued before it.
+func (r *reaper) deleteNetwork(f func(context.Context, driver.Host)) {
+	r.nets.Add(1)
+	r.addCtx(func(ctx context.Context) {
+		defer r.nets.Add(-1)
+		f(ctx, r.host)
+	})
+}
+
+// flushNetworks waits for queued network deletions, if there are any.
+func (r *reaper) flushNetworks() {
+	if r.nets.Load() > 0 {
+		r.flush()
+	}
 }
 
 func (r *reaper) poke() {
@@ -76,7 +105,9 @@ func (r *reaper) run() {
 		r.mu.Unlock()
 		r.removeEndpoints(leaves)
 		for _, f := range other {
-			f()
+			ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+			f(ctx)
+			cancel()
 			r.busy.Done()
 		}
 		if !open {
@@ -86,10 +117,17 @@ func (r *reaper) run() {
 	}
 }
 
-// removeEndpoints removes a round's endpoints, each driver's in one
-// LeaveAll if it has one, else one by one.
+// removeEndpoints removes a round's endpoints: each leaves, then each
+// driver's are deleted in one DeleteEndpoints if it has one, else one by
+// one.
 func (r *reaper) removeEndpoints(leaves []leave) {
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+	defer cancel()
+	for _, l := range leaves {
+		if err := l.d.Leave(ctx, r.host, l.dep.Network, l.dep.Endpoint); err != nil {
+			r.onError("leave network", "net", l.dep.Network.Name, "ep", l.dep.Endpoint.ID[:12], "err", err)
+		}
+	}
 	byDriver := map[driver.Driver][]driver.Departure{}
 	var order []driver.Driver
 	for _, l := range leaves {
@@ -100,14 +138,14 @@ func (r *reaper) removeEndpoints(leaves []leave) {
 	}
 	for _, d := range order {
 		deps := byDriver[d]
-		if bl, ok := d.(driver.BulkLeaver); ok {
-			if err := bl.LeaveAll(ctx, r.host, deps); err != nil {
+		if bd, ok := d.(driver.BulkDeleter); ok {
+			if err := bd.DeleteEndpoints(ctx, r.host, deps); err != nil {
 				r.onError("remove endpoints", "driver", d.Type(), "count", len(deps), "err", err)
 			}
 		} else {
 			for _, dep := range deps {
-				if err := d.Leave(ctx, r.host, dep.Network, dep.Endpoint); err != nil {
-					r.onError("leave network", "net", dep.Network.Name, "ep", dep.Endpoint.ID[:12], "err", err)
+				if err := d.DeleteEndpoint(ctx, r.host, dep.Network, dep.Endpoint); err != nil {
+					r.onError("delete endpoint", "net", dep.Network.Name, "ep", dep.Endpoint.ID[:12], "err", err)
 				}
 			}
 		}

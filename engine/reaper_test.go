@@ -15,10 +15,10 @@ import (
 func TestBatchedRemovalSparesOtherEngine(t *testing.T) {
 	a := newFixture(t)
 	dir := t.TempDir()
-	b := &fixture{host: a.host, cfg: engine.Config{
+	b := &fixture{host: a.host, cfg: engineConfig(t, engine.Config{
 		Root: filepath.Join(dir, "root"), ExecRoot: filepath.Join(dir, "exec"),
-		HostNetns: a.host.Path, ResolvConf: a.cfg.ResolvConf, DefaultBridge: "pbother0",
-	}}
+		HostNetns: a.host.Path, ResolvConf: a.cfg.ResolvConf,
+	}, "pbother0")}
 	b.open(t)
 	t.Cleanup(func() { b.teardown(t) })
 	if a.eng.Tag() == b.eng.Tag() {

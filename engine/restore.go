@@ -12,6 +12,7 @@ import (
 
 	"github.com/patchbay/patchbay/cnm"
 	"github.com/patchbay/patchbay/driver"
+	"github.com/patchbay/patchbay/internal/nl"
 	"github.com/patchbay/patchbay/ipam"
 	"github.com/patchbay/patchbay/sandbox"
 	"github.com/patchbay/patchbay/store"
@@ -129,7 +130,7 @@ func (e *Engine) restore(ctx context.Context) error {
 			return err
 		}
 	}
-	e.sweep()
+	e.sweep(ctx)
 	// Auto-remove sandboxes whose process ended while we were away.
 	for _, sb := range e.sandboxes {
 		if sb.Process != nil && sb.Process.AutoRemove && sb.done == nil {
@@ -143,12 +144,10 @@ func (e *Engine) restore(ctx context.Context) error {
 
 func (e *Engine) restoreNetwork(ctx context.Context, rec *cnm.Network) error {
 	n := &network{Network: *rec, eps: map[string]*cnm.Endpoint{}}
-	external := false
-	if d, err := e.driverFor(n.Driver); err == nil {
-		external = d.Capability().External
-	}
 	for _, c := range rec.IPAM.Config {
-		a, err := ipam.NewAllocator(ipam.Config{Subnet: c.Subnet, IPRange: c.IPRange, Gateway: c.Gateway, Aux: c.AuxAddresses, NoDefaultGateway: external})
+		// A subnet recorded without a gateway belongs to a network of an
+		// external driver that was given none.
+		a, err := ipam.NewAllocator(ipam.Config{Subnet: c.Subnet, IPRange: c.IPRange, Gateway: c.Gateway, Aux: c.AuxAddresses, NoDefaultGateway: !c.Gateway.IsValid()})
 		if err != nil {
 			return err
 		}
@@ -159,54 +158,100 @@ func (e *Engine) restoreNetwork(ctx context.Context, rec *cnm.Network) error {
 	}
 	e.networks[n.ID] = n
 	e.indexNetwork(n)
-	d, err := e.driverFor(n.Driver)
-	if err != nil {
+	if err := e.bind(ctx, n); err != nil {
+		// Listed, unavailable, retried when next used.
 		return err
 	}
-	return d.CreateNetwork(ctx, e.host, driverNetwork(n))
+	return e.reassert(ctx, n)
 }
 
-// restoreEndpoints re-joins endpoints whose kernel side is missing.
+// restoreEndpoints re-joins the sandbox's endpoints whose kernel side is
+// missing, and restores its default routes through them.
 func (e *Engine) restoreEndpoints(ctx context.Context, sb *sbox, fresh bool) {
 	e.sweepSandbox(sb)
 	var rejoined []*cnm.Endpoint
 	for _, ep := range sb.eps {
-		n := e.networks[ep.NetworkID]
-		d, _ := e.driverFor(n.Driver)
-		if !d.Capability().Connectable {
-			continue
+		if e.restoreEndpoint(ctx, e.networks[ep.NetworkID], sb, ep, fresh) {
+			rejoined = append(rejoined, ep)
 		}
-		dn := driverNetwork(n)
-		mac, _ := ipam.ParseMAC(ep.MAC)
-		dep := driver.Endpoint{ID: ep.ID, IfName: ep.IfName, HostIfName: ep.HostIfName, MAC: mac, IPv4: ep.IPv4, IPv6: ep.IPv6}
-		if c, ok := d.(driver.Checker); ok && !fresh && c.EndpointOK(ctx, e.host, dn, dep) {
-			continue
-		}
-		if c, ok := d.(driver.SandboxChecker); ok && !fresh {
-			intact := false
-			_ = e.withSandboxNS(&sb.Sandbox, func(dsb driver.Sandbox) error {
-				intact = c.EndpointOKIn(ctx, e.host, dn, dep, dsb)
-				return nil
-			})
-			if intact {
-				continue
-			}
-		}
-		_ = d.Leave(ctx, e.host, dn, dep)
-		err := e.withSandboxNS(&sb.Sandbox, func(dsb driver.Sandbox) error {
-			// A stale interface of that name may remain inside.
-			if l, err := dsb.Handle.LinkByName(ep.IfName); err == nil {
-				_ = dsb.Handle.LinkDel(l)
-			}
-			_, err := d.Join(ctx, e.host, dn, dep, dsb)
-			return err
-		})
-		if err != nil {
-			e.log.Warn("rejoin endpoint", "sb", sb.Name, "net", n.Name, "err", err)
-			continue
-		}
-		rejoined = append(rejoined, ep)
 	}
+	e.restoreRoutes(sb, rejoined)
+}
+
+// restoreNetworkEndpoints re-joins the endpoints of a network whose
+// driver came back.
+func (e *Engine) restoreNetworkEndpoints(ctx context.Context, n *network) {
+	for _, ep := range n.eps {
+		sb := e.sandboxes[ep.SandboxID]
+		if sb != nil && e.restoreEndpoint(ctx, n, sb, ep, false) {
+			e.restoreRoutes(sb, []*cnm.Endpoint{ep})
+		}
+	}
+}
+
+// restoreEndpoint re-joins one endpoint if its kernel side is not intact
+// (always when the sandbox namespace is fresh), and reports whether it
+// did. A network whose driver is unavailable is left for later.
+func (e *Engine) restoreEndpoint(ctx context.Context, n *network, sb *sbox, ep *cnm.Endpoint, fresh bool) bool {
+	if n == nil || n.d == nil || !n.cap.Connectable {
+		return false
+	}
+	d, dn, dep := n.d, driverNetwork(n), driverEndpoint(ep)
+	ctx, cancel := e.dctx(ctx)
+	defer cancel()
+	if c, ok := d.(driver.Checker); ok && !fresh && c.EndpointOK(ctx, e.host, dn, dep) {
+		return false
+	}
+	if c, ok := d.(driver.SandboxChecker); ok && !fresh {
+		intact := false
+		_ = e.withSandboxNS(&sb.Sandbox, func(dsb driver.Sandbox) error {
+			intact = c.EndpointOKIn(ctx, e.host, dn, dep, dsb)
+			return nil
+		})
+		if intact {
+			return false
+		}
+	}
+	_ = d.Leave(ctx, e.host, dn, dep)
+	_ = d.DeleteEndpoint(ctx, e.host, dn, dep)
+	err := e.withSandboxNS(&sb.Sandbox, func(dsb driver.Sandbox) error {
+		// A stale interface of that name may remain inside.
+		if l, err := dsb.Handle.LinkByName(ep.IfName); err == nil {
+			_ = dsb.Handle.LinkDel(l)
+		}
+		res, err := d.CreateEndpoint(ctx, e.host, dn, dep)
+		if err != nil {
+			return err
+		}
+		if res.HostIfName != "" {
+			dep.HostIfName = res.HostIfName
+		}
+		info, err := d.Join(ctx, e.host, dn, dep, dsb)
+		if err != nil {
+			return err
+		}
+		if m := info.Interface; m != nil {
+			if err := nl.MoveInto(e.host.Handle, m.SrcName, dsb.NS, dsb.Handle, ep.IfName, dep.MAC, ep.IPv4, ep.IPv6); err != nil {
+				return err
+			}
+		}
+		for _, r := range info.StaticRoutes {
+			if err := nl.Route(dsb.Handle, ep.IfName, r.Destination, r.NextHop); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		e.log.Warn("rejoin endpoint", "sb", sb.Name, "net", n.Name, "err", err)
+		return false
+	}
+	return true
+}
+
+// restoreRoutes puts back the sandbox's default routes through rejoined
+// endpoints that provide them.
+func (e *Engine) restoreRoutes(sb *sbox, rejoined []*cnm.Endpoint) {
 	if len(rejoined) == 0 {
 		return
 	}
@@ -220,7 +265,7 @@ func (e *Engine) restoreEndpoints(ctx context.Context, sb *sbox, fresh bool) {
 			if v6 {
 				gw = gwEp.Gateway6
 			}
-			if err := defaultRoute(dsb.Handle, gwEp.IfName, gw); err != nil {
+			if err := nl.DefaultRoute(dsb.Handle, gwEp.IfName, gw); err != nil {
 				return err
 			}
 		}
@@ -240,19 +285,13 @@ func (e *Engine) sweepSandbox(sb *sbox) {
 		return
 	}
 	err := e.withSandboxNS(&sb.Sandbox, func(dsb driver.Sandbox) error {
-		links, err := dsb.Handle.LinkList()
-		if err != nil {
-			return err
+		gone, err := nl.DeleteUnknown(dsb.Handle, func(name string) bool {
+			return slices.ContainsFunc(sb.eps, func(ep *cnm.Endpoint) bool { return ep.IfName == name })
+		})
+		for _, name := range gone {
+			e.log.Info("removed leftover interface", "sb", sb.Name, "link", name)
 		}
-		for _, l := range links {
-			name := l.Attrs().Name
-			if name == "lo" || slices.ContainsFunc(sb.eps, func(ep *cnm.Endpoint) bool { return ep.IfName == name }) {
-				continue
-			}
-			e.log.Info("removing leftover interface", "sb", sb.Name, "link", name)
-			_ = dsb.Handle.LinkDel(l)
-		}
-		return nil
+		return err
 	})
 	if err != nil {
 		e.log.Warn("sweep sandbox", "sb", sb.Name, "err", err)
@@ -280,22 +319,21 @@ func (e *Engine) restoreProcess(sb *sbox, fresh bool) {
 
 // sweep removes tagged links, namespace files and sandbox directories
 // that no record explains: leftovers of an operation cut short.
-func (e *Engine) sweep() {
-	known := map[string]bool{}
+func (e *Engine) sweep(ctx context.Context) {
+	known := driver.Known{Networks: map[string]bool{}, Endpoints: map[string]bool{}}
 	for id, n := range e.networks {
-		known["net:"+id] = true
+		known.Networks[id] = true
 		for epID := range n.eps {
-			known["ep:"+epID] = true
+			known.Endpoints[epID] = true
 		}
 	}
-	if links, err := e.host.Handle.LinkList(); err == nil {
-		for _, l := range links {
-			alias := l.Attrs().Alias
-			if !strings.HasPrefix(alias, e.host.Tag) || known[strings.TrimPrefix(alias, e.host.Tag)] {
-				continue
+	for _, d := range e.drivers.Builtins() {
+		if sw, ok := d.(driver.Sweeper); ok {
+			sctx, cancel := e.dctx(ctx)
+			if err := sw.Sweep(sctx, e.host, known); err != nil {
+				e.log.Warn("sweep leftovers", "driver", d.Type(), "err", err)
 			}
-			e.log.Info("removing leftover link", "link", l.Attrs().Name)
-			_ = e.host.Handle.LinkDel(l)
+			cancel()
 		}
 	}
 	nsFiles := map[string]bool{}

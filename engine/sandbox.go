@@ -60,8 +60,13 @@ func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sa
 	if err != nil {
 		return cnm.Sandbox{}, err
 	}
-	d, _ := e.driverFor(n.Driver)
-	hostMode := !d.Capability().NeedsNamespace
+	e.opMu.Lock()
+	_, err = e.driverOf(ctx, n)
+	e.opMu.Unlock()
+	if err != nil {
+		return cnm.Sandbox{}, err
+	}
+	hostMode := !n.cap.NeedsNamespace
 	adopt := req.AdoptPID != 0 || req.AdoptNetns != ""
 	if hostMode && adopt {
 		return cnm.Sandbox{}, cnm.Invalid("an adopted namespace cannot join the host network")

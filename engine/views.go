@@ -18,6 +18,9 @@ type EndpointInfo struct {
 type NetworkInfo struct {
 	cnm.Network
 	Endpoints []EndpointInfo
+	// Unavailable says why the network's driver cannot be used now;
+	// empty while it can.
+	Unavailable string
 }
 
 // SandboxInfo is a snapshot of a sandbox and its endpoints in join order.
@@ -51,6 +54,9 @@ func (e *Engine) Network(ref string) (NetworkInfo, error) {
 
 func (e *Engine) networkInfoLocked(n *network) NetworkInfo {
 	info := NetworkInfo{Network: cloneNetwork(&n.Network)}
+	if n.down != nil {
+		info.Unavailable = n.down.Error()
+	}
 	for _, ep := range n.eps {
 		info.Endpoints = append(info.Endpoints, e.endpointInfoLocked(ep))
 	}

@@ -1,7 +1,9 @@
 // Package bridge is the bridge network driver: one Linux bridge per
 // network carrying the gateway address, and one veth pair per endpoint
 // whose host end is a port of the bridge and whose other end is created
-// directly inside the sandbox namespace under its final name (eth0…).
+// directly inside the sandbox namespace under its final name (eth0…) —
+// or, for a caller that moves interfaces itself (a dockerd), left in the
+// host namespace for it to move.
 package bridge
 
 import (
@@ -34,16 +36,56 @@ func New() *Driver { return &Driver{} }
 // Type implements driver.Driver.
 func (*Driver) Type() string { return "bridge" }
 
-// Capability implements driver.Driver.
-func (*Driver) Capability() driver.Capability {
-	return driver.Capability{Scope: cnm.ScopeLocal, NeedsNamespace: true, Connectable: true}
+// Capabilities implements driver.Driver.
+func (*Driver) Capabilities(context.Context) (driver.Capability, error) {
+	return driver.Capability{DataScope: driver.ScopeLocal, ConnectivityScope: driver.ScopeLocal, NeedsNamespace: true, Connectable: true}, nil
 }
 
-// ParseOptions implements driver.Driver.
-func (*Driver) ParseOptions(opts map[string]string) error {
-	_, err := ParseOptions(opts)
-	return err
+// ParseOptions implements driver.Driver: the decoded value is an Options.
+func (*Driver) ParseOptions(opts map[string]string) (any, error) {
+	return ParseOptions(opts)
 }
+
+// options returns the network's decoded options.
+func options(nw driver.Network) (Options, error) {
+	if o, ok := nw.Config.(Options); ok {
+		return o, nil
+	}
+	return ParseOptions(nw.Options)
+}
+
+// Exposure implements driver.Exposer: the bridge is the network's door to
+// the host, firewalled and NATed by the engine.
+func (*Driver) Exposure(nw driver.Network) driver.Exposure {
+	o, _ := options(nw) // validated at creation
+	return driver.Exposure{Device: DeviceName(nw), Masquerade: o.Masquerade, ICC: o.EnableICC, Publish: true, HostBindingV4: o.HostBindingV4}
+}
+
+var _ driver.Exposer = (*Driver)(nil)
+
+// CheckConflicts implements driver.Conflicter: two networks cannot share a
+// bridge device, and a new network cannot take a device of the host.
+func (*Driver) CheckConflicts(ctx context.Context, h driver.Host, nw driver.Network, others []driver.Network) error {
+	name := DeviceName(nw)
+	for _, o := range others {
+		if o.ID != nw.ID && DeviceName(o) == name {
+			return cnm.Conflict("bridge name %s is already used by network %s", name, o.Name)
+		}
+	}
+	if _, err := h.Handle.LinkByName(name); err == nil {
+		return cnm.Conflict("bridge name %s is already used by an interface of the host", name)
+	}
+	return nil
+}
+
+var _ driver.Conflicter = (*Driver)(nil)
+
+// Sweep implements driver.Sweeper.
+func (*Driver) Sweep(ctx context.Context, h driver.Host, known driver.Known) error {
+	return nl.SweepTagged(h.Handle, h.Tag, known.Networks, known.Endpoints)
+}
+
+var _ driver.Sweeper = (*Driver)(nil)
 
 // DeviceName is the bridge device of a network.
 func DeviceName(nw driver.Network) string {
@@ -56,8 +98,12 @@ func DeviceName(nw driver.Network) string {
 func networkTag(h driver.Host, nw driver.Network) string { return h.Tag + "net:" + nw.ID }
 
 // CreateNetwork makes the bridge, or re-asserts it on restore.
-func (d *Driver) CreateNetwork(ctx context.Context, h driver.Host, nw driver.Network) (retErr error) {
-	o, err := ParseOptions(nw.Options)
+func (d *Driver) CreateNetwork(ctx context.Context, h driver.Host, nw driver.Network) (driver.NetworkResult, error) {
+	return driver.NetworkResult{}, d.createNetwork(h, nw)
+}
+
+func (d *Driver) createNetwork(h driver.Host, nw driver.Network) (retErr error) {
+	o, err := options(nw)
 	if err != nil {
 		return err
 	}
@@ -157,17 +203,80 @@ func (d *Driver) DeleteNetwork(ctx context.Context, h driver.Host, nw driver.Net
 	return nil
 }
 
-// Join creates the veth pair with its sandbox end already inside the
-// sandbox, configured and up.
+// HostIfName is the host end of an endpoint's veth pair.
+func HostIfName(ep driver.Endpoint) string { return "veth" + ep.ID[:11] }
+
+// peerName is the sandbox end's name while it waits in the host namespace
+// for a caller to move it (see Join).
+func peerName(ep driver.Endpoint) string { return "pbc" + ep.ID[:11] }
+
+// CreateEndpoint implements driver.Driver. The engine's MAC and addresses
+// are taken as they are; the pair itself is made in Join, where it can be
+// created with its inner end already inside the sandbox.
+func (*Driver) CreateEndpoint(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint) (driver.EndpointResult, error) {
+	if len(ep.ID) < 11 {
+		return driver.EndpointResult{}, cnm.Invalid("invalid endpoint ID %q", ep.ID)
+	}
+	for k := range ep.Options {
+		return driver.EndpointResult{}, cnm.Invalid("unknown endpoint option %q for driver bridge", k)
+	}
+	return driver.EndpointResult{HostIfName: HostIfName(ep)}, nil
+}
+
+// Join creates the veth pair (step one) and places its inner end (step
+// two): when the sandbox is open, the pair is created in one request with
+// its inner end already inside, configured and up; otherwise the inner
+// end stays in the host namespace under a temporary name, returned in
+// JoinInfo.Interface for the caller to move in and configure.
 func (d *Driver) Join(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint, sb driver.Sandbox) (_ driver.JoinInfo, retErr error) {
-	o, err := ParseOptions(nw.Options)
+	if ep.HostIfName == "" {
+		ep.HostIfName = HostIfName(ep)
+	}
+	veth, err := d.createPair(h, nw, ep, sb)
+	if errors.Is(err, unix.EXFULL) {
+		// A bridge has at most 1024 ports.
+		return driver.JoinInfo{}, fmt.Errorf("%w: %w", driver.ErrBusy, err)
+	}
 	if err != nil {
 		return driver.JoinInfo{}, err
+	}
+	defer func() {
+		if retErr != nil {
+			_ = h.Handle.LinkDel(veth)
+		}
+	}()
+	var info driver.JoinInfo
+	if !nw.Internal {
+		info = driver.Gateways(nw, ep)
+	}
+	if !sb.InPlace() {
+		info.Interface = &driver.Move{SrcName: peerName(ep), DstPrefix: "eth"}
+		return info, nil
+	}
+	peer, err := sb.Handle.LinkByName(ep.IfName)
+	if err != nil {
+		return driver.JoinInfo{}, fmt.Errorf("find %s in sandbox: %w", ep.IfName, err)
+	}
+	if err := nl.BringUpEndpoint(sb.Handle, peer, ep.IPv4, ep.IPv6); err != nil {
+		return driver.JoinInfo{}, err
+	}
+	return info, nil
+}
+
+// createPair makes the endpoint's veth pair, its host end tagged, a port
+// of the bridge and up; its inner end inside the sandbox under its final
+// name when the sandbox is open, else in the host namespace. A bridge
+// full of ports is driver.ErrBusy: departed endpoints' ports may still
+// wait for deletion.
+func (d *Driver) createPair(h driver.Host, nw driver.Network, ep driver.Endpoint, sb driver.Sandbox) (_ *netlink.Veth, retErr error) {
+	o, err := options(nw)
+	if err != nil {
+		return nil, err
 	}
 	brName := DeviceName(nw)
 	br, err := h.Handle.LinkByName(brName)
 	if err != nil {
-		return driver.JoinInfo{}, fmt.Errorf("look up bridge %s: %w", brName, err)
+		return nil, fmt.Errorf("look up bridge %s: %w", brName, err)
 	}
 	veth := &netlink.Veth{
 		LinkAttrs: netlink.LinkAttrs{
@@ -175,11 +284,15 @@ func (d *Driver) Join(ctx context.Context, h driver.Host, nw driver.Network, ep 
 		},
 		PeerName:         ep.IfName,
 		PeerHardwareAddr: ep.MAC,
-		PeerNamespace:    netlink.NsFd(sb.NS),
 		PeerMTU:          uint32(o.MTU),
 	}
+	if sb.InPlace() {
+		veth.PeerNamespace = netlink.NsFd(sb.NS)
+	} else {
+		veth.PeerName = peerName(ep)
+	}
 	if err := h.Handle.LinkAdd(veth); err != nil {
-		return driver.JoinInfo{}, fmt.Errorf("create veth %s for %s: %w", ep.HostIfName, ep.IfName, err)
+		return nil, fmt.Errorf("create veth %s for %s: %w", ep.HostIfName, ep.IfName, err)
 	}
 	defer func() {
 		if retErr != nil {
@@ -189,20 +302,20 @@ func (d *Driver) Join(ctx context.Context, h driver.Host, nw driver.Network, ep 
 	// Tag first, so a crash at any later step leaves a link the engine's
 	// sweep recognises; the kernel ignores an alias in the create request.
 	if err := h.Handle.LinkSetAlias(veth, h.Tag+"ep:"+ep.ID); err != nil {
-		return driver.JoinInfo{}, fmt.Errorf("tag veth %s: %w", ep.HostIfName, err)
+		return nil, fmt.Errorf("tag veth %s: %w", ep.HostIfName, err)
 	}
 	// A bridge port needs no IPv6 address: without one it sends no DAD,
 	// MLD or router solicitations for the bridge to flood to every port.
 	if err := h.Handle.LinkSetIP6AddrGenMode(veth, nl.AddrGenModeNone); err != nil {
-		return driver.JoinInfo{}, fmt.Errorf("set addrgenmode of veth %s: %w", ep.HostIfName, err)
+		return nil, fmt.Errorf("set addrgenmode of veth %s: %w", ep.HostIfName, err)
 	}
 	if err := h.Handle.LinkSetMasterByIndex(veth, br.Attrs().Index); err != nil {
-		return driver.JoinInfo{}, fmt.Errorf("attach veth %s to bridge %s: %w", ep.HostIfName, brName, err)
+		return nil, fmt.Errorf("attach veth %s to bridge %s: %w", ep.HostIfName, brName, err)
 	}
 	// A container reaching its own published port gets its packets back
 	// through the port they came in by.
 	if err := h.Handle.LinkSetHairpin(veth, true); err != nil {
-		return driver.JoinInfo{}, fmt.Errorf("set hairpin on veth %s: %w", ep.HostIfName, err)
+		return nil, fmt.Errorf("set hairpin on veth %s: %w", ep.HostIfName, err)
 	}
 	if !o.EnableICC && !bridgeNetfilter(h) {
 		// Isolated ports reach the bridge (the gateway, published ports)
@@ -211,28 +324,24 @@ func (d *Driver) Join(ctx context.Context, h driver.Host, nw driver.Network, ep 
 		// which drops it but lets published (DNATed) traffic through;
 		// isolated ports would block that too.
 		if err := h.Handle.LinkSetIsolated(veth, true); err != nil {
-			return driver.JoinInfo{}, fmt.Errorf("isolate veth %s: %w", ep.HostIfName, err)
+			return nil, fmt.Errorf("isolate veth %s: %w", ep.HostIfName, err)
 		}
 	}
 	if err := h.Handle.LinkSetUp(veth); err != nil {
-		return driver.JoinInfo{}, fmt.Errorf("set veth %s up: %w", ep.HostIfName, err)
+		return nil, fmt.Errorf("set veth %s up: %w", ep.HostIfName, err)
 	}
-	peer, err := sb.Handle.LinkByName(ep.IfName)
-	if err != nil {
-		return driver.JoinInfo{}, fmt.Errorf("find %s in sandbox: %w", ep.IfName, err)
-	}
-	if err := nl.BringUpEndpoint(sb.Handle, peer, ep.IPv4, ep.IPv6); err != nil {
-		return driver.JoinInfo{}, err
-	}
-	var info driver.JoinInfo
-	if !nw.Internal {
-		info = driver.Gateways(nw, ep)
-	}
-	return info, nil
+	return veth, nil
 }
 
-// Leave deletes the host end; the kernel removes its peer with it.
+// Leave implements driver.Driver. Nothing is to be done: the inner end
+// goes with the sandbox namespace, or the engine retires it; the pair is
+// deleted by DeleteEndpoint.
 func (d *Driver) Leave(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint) error {
+	return nil
+}
+
+// DeleteEndpoint deletes the host end; the kernel removes its peer with it.
+func (d *Driver) DeleteEndpoint(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint) error {
 	if ep.HostIfName == "" {
 		return nil
 	}
@@ -243,11 +352,11 @@ func (d *Driver) Leave(ctx context.Context, h driver.Host, nw driver.Network, ep
 	return nil
 }
 
-// LeaveAll removes many endpoints' veth pairs in one kernel operation:
+// DeleteEndpoints removes many endpoints' veth pairs in one kernel operation:
 // each host end joins the engine's reap group, then the group is deleted.
 // A crash in between leaves tagged links no record explains, which the
 // engine's sweep removes.
-func (d *Driver) LeaveAll(ctx context.Context, h driver.Host, deps []driver.Departure) error {
+func (d *Driver) DeleteEndpoints(ctx context.Context, h driver.Host, deps []driver.Departure) error {
 	group := nl.ReapGroup(h.Tag)
 	marked := 0
 	var errs []error
@@ -274,7 +383,7 @@ func (d *Driver) LeaveAll(ctx context.Context, h driver.Host, deps []driver.Depa
 	return errors.Join(errs...)
 }
 
-var _ driver.BulkLeaver = (*Driver)(nil)
+var _ driver.BulkDeleter = (*Driver)(nil)
 
 // EndpointOK reports whether the host end exists and is a port of the
 // network's bridge.

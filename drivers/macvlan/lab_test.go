@@ -121,7 +121,8 @@ func (l *lab) network(name string, internal bool, subnet string, opts ...string)
 	if subnet != "" {
 		nw.Subnets = []driver.Subnet{{Prefix: netip.MustParsePrefix(subnet)}}
 	}
-	return nw, l.d.CreateNetwork(context.Background(), l.host, nw)
+	_, err := l.d.CreateNetwork(context.Background(), l.host, nw)
+	return nw, err
 }
 
 func (l *lab) mustNetwork(name string, internal bool, subnet string, opts ...string) driver.Network {

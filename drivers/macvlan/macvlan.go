@@ -59,15 +59,42 @@ func New() *Driver { return &Driver{nets: map[string]netState{}, evicted: map[st
 // Type implements driver.Driver.
 func (*Driver) Type() string { return "macvlan" }
 
-// Capability implements driver.Driver.
-func (*Driver) Capability() driver.Capability {
-	return driver.Capability{Scope: cnm.ScopeLocal, NeedsNamespace: true, Connectable: true, External: true}
+// Capabilities implements driver.Driver.
+func (*Driver) Capabilities(context.Context) (driver.Capability, error) {
+	return driver.Capability{DataScope: driver.ScopeLocal, ConnectivityScope: driver.ScopeLocal, NeedsNamespace: true, Connectable: true, External: true}, nil
 }
 
-// ParseOptions implements driver.Driver.
-func (*Driver) ParseOptions(opts map[string]string) error {
-	_, err := ParseOptions(opts)
-	return err
+// ParseOptions implements driver.Driver: the decoded value is an Options.
+func (*Driver) ParseOptions(opts map[string]string) (any, error) {
+	return ParseOptions(opts)
+}
+
+// options returns the network's decoded options.
+func options(nw driver.Network) (Options, error) {
+	if o, ok := nw.Config.(Options); ok {
+		return o, nil
+	}
+	return ParseOptions(nw.Options)
+}
+
+// Sweep implements driver.Sweeper.
+func (*Driver) Sweep(ctx context.Context, h driver.Host, known driver.Known) error {
+	return nl.SweepTagged(h.Handle, h.Tag, known.Networks, known.Endpoints)
+}
+
+var _ driver.Sweeper = (*Driver)(nil)
+
+// CreateEndpoint implements driver.Driver: the engine's MAC and addresses
+// are taken as they are, and the macvlan is made in Join, directly inside
+// the sandbox.
+func (*Driver) CreateEndpoint(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint) (driver.EndpointResult, error) {
+	if len(ep.ID) < 11 {
+		return driver.EndpointResult{}, cnm.Invalid("invalid endpoint ID %q", ep.ID)
+	}
+	for k := range ep.Options {
+		return driver.EndpointResult{}, cnm.Invalid("unknown endpoint option %q for driver macvlan", k)
+	}
+	return driver.EndpointResult{}, nil
 }
 
 func netTag(h driver.Host, id string) string { return h.Tag + "net:" + id }
@@ -93,8 +120,12 @@ func ShimName(nw driver.Network) string { return "pbh" + nw.ID[:12] }
 // on the same parent, then makes or re-asserts its parent (a VLAN
 // sub-interface or a parent of its own) and its host shim. Nothing is
 // left behind when it fails.
-func (d *Driver) CreateNetwork(ctx context.Context, h driver.Host, nw driver.Network) (retErr error) {
-	o, err := ParseOptions(nw.Options)
+func (d *Driver) CreateNetwork(ctx context.Context, h driver.Host, nw driver.Network) (driver.NetworkResult, error) {
+	return driver.NetworkResult{}, d.createNetwork(h, nw)
+}
+
+func (d *Driver) createNetwork(h driver.Host, nw driver.Network) (retErr error) {
+	o, err := options(nw)
 	if err != nil {
 		return err
 	}
@@ -164,7 +195,7 @@ func (d *Driver) usersLocked(parent, except string) []string {
 // DeleteNetwork removes the network's shim, and its parent if patchbay
 // made it and no other network uses it.
 func (d *Driver) DeleteNetwork(ctx context.Context, h driver.Host, nw driver.Network) error {
-	o, err := ParseOptions(nw.Options)
+	o, err := options(nw)
 	if err != nil {
 		return err
 	}
@@ -186,7 +217,7 @@ func (d *Driver) DeleteNetwork(ctx context.Context, h driver.Host, nw driver.Net
 // inside the sandbox, under its final name, with its MAC, addresses and
 // MTU, and brings it up.
 func (d *Driver) Join(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint, sb driver.Sandbox) (_ driver.JoinInfo, retErr error) {
-	o, err := ParseOptions(nw.Options)
+	o, err := options(nw)
 	if err != nil {
 		return driver.JoinInfo{}, err
 	}
@@ -203,10 +234,15 @@ func (d *Driver) Join(ctx context.Context, h driver.Host, nw driver.Network, ep 
 	mv := &netlink.Macvlan{
 		LinkAttrs: netlink.LinkAttrs{
 			Name: ep.IfName, ParentIndex: parent.Attrs().Index, HardwareAddr: ep.MAC,
-			MTU: o.MTU, TxQLen: -1, Namespace: netlink.NsFd(sb.NS),
+			MTU: o.MTU, TxQLen: -1,
 		},
 		Mode: o.kernelMode(),
 	}
+	if !sb.InPlace() {
+		// The caller moves it in: leave it in the host namespace.
+		return d.joinOutside(h, nw, o, mv, ep)
+	}
+	mv.Namespace = netlink.NsFd(sb.NS)
 	if err := h.Handle.LinkAdd(mv); err != nil {
 		return driver.JoinInfo{}, joinError(err, nw, o, pname, ep)
 	}
@@ -236,6 +272,25 @@ func (d *Driver) Join(ctx context.Context, h driver.Host, nw driver.Network, ep 
 	}
 	gw := driver.Gateways(nw, ep)
 	info.Gateway4, info.Gateway6 = gw.Gateway4, gw.Gateway6
+	return info, nil
+}
+
+// joinOutside makes the endpoint's macvlan in the host namespace under a
+// temporary name and returns it for the caller to move into the sandbox.
+func (d *Driver) joinOutside(h driver.Host, nw driver.Network, o Options, mv *netlink.Macvlan, ep driver.Endpoint) (driver.JoinInfo, error) {
+	mv.Name = "pbc" + ep.ID[:11]
+	if err := h.Handle.LinkAdd(mv); err != nil {
+		return driver.JoinInfo{}, joinError(err, nw, o, ParentName(nw, o), ep)
+	}
+	if err := h.Handle.LinkSetAlias(mv, epTag(h, ep.ID)); err != nil {
+		_ = h.Handle.LinkDel(mv)
+		return driver.JoinInfo{}, fmt.Errorf("tag %s: %w", mv.Name, err)
+	}
+	info := driver.JoinInfo{Interface: &driver.Move{SrcName: mv.Name, DstPrefix: "eth"}}
+	if !ownParent(nw, o) {
+		gw := driver.Gateways(nw, ep)
+		info.Gateway4, info.Gateway6 = gw.Gateway4, gw.Gateway6
+	}
 	return info, nil
 }
 
@@ -302,7 +357,7 @@ func (d *Driver) Evict(ctx context.Context, h driver.Host, nw driver.Network, ep
 		}
 		return nil
 	}
-	o, _ := ParseOptions(nw.Options)
+	o, _ := options(nw)
 	d.mu.Lock()
 	d.evicted[ep.ID] = eviction{ns: netns.NsHandle(fd), name: gone, parent: ParentName(nw, o)}
 	d.mu.Unlock()
@@ -311,9 +366,19 @@ func (d *Driver) Evict(ctx context.Context, h driver.Host, nw driver.Network, ep
 
 var _ driver.Evicter = (*Driver)(nil)
 
-// Leave deletes an evicted interface. An interface still inside a
-// sandbox that goes goes with the sandbox namespace.
+// Leave implements driver.Driver: an endpoint leaving a sandbox that
+// stays was evicted first (see Evict); one in a sandbox that goes goes
+// with the sandbox namespace.
 func (d *Driver) Leave(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint) error {
+	return nil
+}
+
+// DeleteEndpoint deletes an evicted interface, or one left in the host
+// namespace for a caller that never moved it.
+func (d *Driver) DeleteEndpoint(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint) error {
+	if l, err := h.Handle.LinkByName("pbc" + ep.ID[:min(11, len(ep.ID))]); err == nil && l.Attrs().Alias == epTag(h, ep.ID) {
+		_ = h.Handle.LinkDel(l)
+	}
 	d.mu.Lock()
 	ev, ok := d.evicted[ep.ID]
 	delete(d.evicted, ep.ID)
@@ -366,7 +431,7 @@ func (d *Driver) reapEvictedOn(parent string) {
 // with its mode and MAC. A macvlan whose parent was deleted is deleted
 // with it, so one that exists still has its parent.
 func (d *Driver) EndpointOKIn(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint, sb driver.Sandbox) bool {
-	o, err := ParseOptions(nw.Options)
+	o, err := options(nw)
 	if err != nil {
 		return false
 	}

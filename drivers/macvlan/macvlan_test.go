@@ -75,19 +75,19 @@ func TestMacvlanPassthru(t *testing.T) {
 	}
 	t.Logf("second endpoint: %v", err)
 	// Leave from a live sandbox: evict; a new endpoint may join before
-	// the reaper's Leave runs.
+	// the reaper's DeleteEndpoint runs.
 	if err := l.d.Evict(context.Background(), l.host, nw, a.ep, a.sb); err != nil {
 		t.Fatal(err)
 	}
 	c := l.mustJoin(nw, "c", ipB.String())
 	expectPing(t, "LAN → c", l.lan, ipB.Addr(), true)
-	if err := l.d.Leave(context.Background(), l.host, nw, a.ep); err != nil {
+	if err := l.d.DeleteEndpoint(context.Background(), l.host, nw, a.ep); err != nil {
 		t.Fatal(err)
 	}
 	if linkExists(a.sb.Handle, retiredName(a.ep)) || linkExists(a.sb.Handle, a.ep.IfName) {
-		t.Fatal("evicted interface still in the sandbox after Leave")
+		t.Fatal("evicted interface still in the sandbox after DeleteEndpoint")
 	}
-	// Without a join in between, Leave deletes it.
+	// Without a join in between, DeleteEndpoint deletes it.
 	if err := l.d.Evict(context.Background(), l.host, nw, c.ep, c.sb); err != nil {
 		t.Fatal(err)
 	}
@@ -98,11 +98,11 @@ func TestMacvlanPassthru(t *testing.T) {
 	if !linkExists(c.sb.Handle, c.ep.IfName) {
 		t.Fatal("Evict deleted the interface on the request path")
 	}
-	if err := l.d.Leave(context.Background(), l.host, nw, c.ep); err != nil {
+	if err := l.d.DeleteEndpoint(context.Background(), l.host, nw, c.ep); err != nil {
 		t.Fatal(err)
 	}
 	if linkExists(c.sb.Handle, c.ep.IfName) {
-		t.Fatal("evicted interface still in the sandbox after Leave")
+		t.Fatal("evicted interface still in the sandbox after DeleteEndpoint")
 	}
 }
 
@@ -124,7 +124,7 @@ func TestMacvlanNoParent(t *testing.T) {
 		expectPing(t, "a → b", a.path, netip.MustParseAddr("10.88.0.11"), true)
 		// Restart: the driver is new, the network is re-asserted.
 		l.d = New()
-		if err := l.d.CreateNetwork(context.Background(), l.host, nw); err != nil {
+		if _, err := l.d.CreateNetwork(context.Background(), l.host, nw); err != nil {
 			t.Fatalf("re-assert: %v", err)
 		}
 		if err := l.d.DeleteNetwork(context.Background(), l.host, nw); err != nil {
@@ -152,7 +152,7 @@ func TestMacvlanHostAccess(t *testing.T) {
 		}
 		t.Logf("whole subnet: %v", err)
 		nw.Subnets[0].IPRange = netip.MustParsePrefix("10.77.0.8/29")
-		if err := l.d.CreateNetwork(context.Background(), l.host, nw); err != nil {
+		if _, err := l.d.CreateNetwork(context.Background(), l.host, nw); err != nil {
 			t.Fatal(err)
 		}
 		defer l.d.DeleteNetwork(context.Background(), l.host, nw)
@@ -179,13 +179,13 @@ func TestMacvlanHostAccess(t *testing.T) {
 		// Without a shim: the host has no address in 10.99.0.0/24.
 		bad := nw
 		bad.Subnets = []driver.Subnet{{Prefix: netip.MustParsePrefix("10.99.0.0/24")}}
-		if err := l.d.CreateNetwork(context.Background(), l.host, bad); !errors.Is(err, cnm.ErrInvalid) {
+		if _, err := l.d.CreateNetwork(context.Background(), l.host, bad); !errors.Is(err, cnm.ErrInvalid) {
 			t.Fatalf("host_access without a host address: %v, want invalid", err)
 		}
 		if linkExists(l.host.Handle, ShimName(nw)) {
 			t.Fatal("failed create left its shim")
 		}
-		if err := l.d.CreateNetwork(context.Background(), l.host, nw); err != nil {
+		if _, err := l.d.CreateNetwork(context.Background(), l.host, nw); err != nil {
 			t.Fatal(err)
 		}
 		defer l.d.DeleteNetwork(context.Background(), l.host, nw)

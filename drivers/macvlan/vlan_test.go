@@ -190,7 +190,7 @@ func TestMacvlanVLAN(t *testing.T) {
 	// A driver restart re-asserts, and traffic still flows.
 	l.d = New()
 	for _, n := range []driver.Network{nw, nw30} {
-		if err := l.d.CreateNetwork(ctx, l.host, n); err != nil {
+		if _, err := l.d.CreateNetwork(ctx, l.host, n); err != nil {
 			t.Fatalf("re-assert %s: %v", n.Name, err)
 		}
 	}

@@ -151,3 +151,29 @@ func BringUpEndpoint(h *netlink.Handle, link netlink.Link, v4, v6 netip.Prefix) 
 	}
 	return nil
 }
+
+// SweepTagged deletes the links of the namespace whose alias carries tag
+// followed by "net:ID" or "ep:ID" for an ID that is not in nets or eps:
+// the leftovers of operations a crash cut short.
+func SweepTagged(h *netlink.Handle, tag string, nets, eps map[string]bool) error {
+	links, err := h.LinkList()
+	if err != nil {
+		return fmt.Errorf("list links: %w", err)
+	}
+	for _, l := range links {
+		rest, ok := strings.CutPrefix(l.Attrs().Alias, tag)
+		if !ok {
+			continue
+		}
+		if id, ok := strings.CutPrefix(rest, "net:"); ok && nets[id] {
+			continue
+		}
+		if id, ok := strings.CutPrefix(rest, "ep:"); ok && eps[id] {
+			continue
+		}
+		if err := h.LinkDel(l); err != nil && !IsNotFound(err) {
+			return fmt.Errorf("delete leftover link %s: %w", l.Attrs().Name, err)
+		}
+	}
+	return nil
+}
