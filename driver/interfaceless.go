@@ -37,15 +37,18 @@ func (d *Interfaceless) ParseOptions(opts map[string]string) (any, error) {
 }
 
 // CreateNetwork implements Driver.
-func (*Interfaceless) CreateNetwork(context.Context, Host, Network) (NetworkResult, error) {
-	return NetworkResult{}, nil
+func (*Interfaceless) CreateNetwork(ctx context.Context, _ Host, _ Network) (NetworkResult, error) {
+	return NetworkResult{}, ctx.Err()
 }
 
 // DeleteNetwork implements Driver.
 func (*Interfaceless) DeleteNetwork(context.Context, Host, Network) error { return nil }
 
 // CreateEndpoint implements Driver.
-func (d *Interfaceless) CreateEndpoint(_ context.Context, _ Host, _ Network, ep Endpoint) (EndpointResult, error) {
+func (d *Interfaceless) CreateEndpoint(ctx context.Context, _ Host, _ Network, ep Endpoint) (EndpointResult, error) {
+	if err := ctx.Err(); err != nil {
+		return EndpointResult{}, err
+	}
 	for k := range ep.Options {
 		return EndpointResult{}, cnm.Invalid("unknown endpoint option %q for driver %s", k, d.name)
 	}
@@ -56,8 +59,8 @@ func (d *Interfaceless) CreateEndpoint(_ context.Context, _ Host, _ Network, ep 
 func (*Interfaceless) DeleteEndpoint(context.Context, Host, Network, Endpoint) error { return nil }
 
 // Join implements Driver: the sandbox gets no interface.
-func (*Interfaceless) Join(context.Context, Host, Network, Endpoint, Sandbox) (JoinInfo, error) {
-	return JoinInfo{}, nil
+func (*Interfaceless) Join(ctx context.Context, _ Host, _ Network, _ Endpoint, _ Sandbox) (JoinInfo, error) {
+	return JoinInfo{}, ctx.Err()
 }
 
 // Leave implements Driver.

@@ -99,6 +99,9 @@ func networkTag(h driver.Host, nw driver.Network) string { return h.Tag + "net:"
 
 // CreateNetwork makes the bridge, or re-asserts it on restore.
 func (d *Driver) CreateNetwork(ctx context.Context, h driver.Host, nw driver.Network) (driver.NetworkResult, error) {
+	if err := ctx.Err(); err != nil {
+		return driver.NetworkResult{}, err
+	}
 	return driver.NetworkResult{}, d.createNetwork(h, nw)
 }
 
@@ -214,6 +217,9 @@ func peerName(ep driver.Endpoint) string { return "pbc" + ep.ID[:11] }
 // are taken as they are; the pair itself is made in Join, where it can be
 // created with its inner end already inside the sandbox.
 func (*Driver) CreateEndpoint(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint) (driver.EndpointResult, error) {
+	if err := ctx.Err(); err != nil {
+		return driver.EndpointResult{}, err
+	}
 	if len(ep.ID) < 11 {
 		return driver.EndpointResult{}, cnm.Invalid("invalid endpoint ID %q", ep.ID)
 	}
@@ -229,6 +235,9 @@ func (*Driver) CreateEndpoint(ctx context.Context, h driver.Host, nw driver.Netw
 // end stays in the host namespace under a temporary name, returned in
 // JoinInfo.Interface for the caller to move in and configure.
 func (d *Driver) Join(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint, sb driver.Sandbox) (_ driver.JoinInfo, retErr error) {
+	if err := ctx.Err(); err != nil {
+		return driver.JoinInfo{}, err
+	}
 	if ep.HostIfName == "" {
 		ep.HostIfName = HostIfName(ep)
 	}
@@ -345,7 +354,13 @@ func (d *Driver) DeleteEndpoint(ctx context.Context, h driver.Host, nw driver.Ne
 	if ep.HostIfName == "" {
 		return nil
 	}
-	err := h.Handle.LinkDel(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: ep.HostIfName}})
+	l, err := h.Handle.LinkByName(ep.HostIfName)
+	if nl.IsNotFound(err) {
+		return nil
+	}
+	if err == nil {
+		err = h.Handle.LinkDel(l)
+	}
 	if err != nil && !nl.IsNotFound(err) {
 		return fmt.Errorf("delete veth %s: %w", ep.HostIfName, err)
 	}

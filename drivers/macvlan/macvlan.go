@@ -88,6 +88,9 @@ var _ driver.Sweeper = (*Driver)(nil)
 // are taken as they are, and the macvlan is made in Join, directly inside
 // the sandbox.
 func (*Driver) CreateEndpoint(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint) (driver.EndpointResult, error) {
+	if err := ctx.Err(); err != nil {
+		return driver.EndpointResult{}, err
+	}
 	if len(ep.ID) < 11 {
 		return driver.EndpointResult{}, cnm.Invalid("invalid endpoint ID %q", ep.ID)
 	}
@@ -121,6 +124,9 @@ func ShimName(nw driver.Network) string { return "pbh" + nw.ID[:12] }
 // sub-interface or a parent of its own) and its host shim. Nothing is
 // left behind when it fails.
 func (d *Driver) CreateNetwork(ctx context.Context, h driver.Host, nw driver.Network) (driver.NetworkResult, error) {
+	if err := ctx.Err(); err != nil {
+		return driver.NetworkResult{}, err
+	}
 	return driver.NetworkResult{}, d.createNetwork(h, nw)
 }
 
@@ -217,6 +223,9 @@ func (d *Driver) DeleteNetwork(ctx context.Context, h driver.Host, nw driver.Net
 // inside the sandbox, under its final name, with its MAC, addresses and
 // MTU, and brings it up.
 func (d *Driver) Join(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint, sb driver.Sandbox) (_ driver.JoinInfo, retErr error) {
+	if err := ctx.Err(); err != nil {
+		return driver.JoinInfo{}, err
+	}
 	o, err := options(nw)
 	if err != nil {
 		return driver.JoinInfo{}, err
