@@ -17,7 +17,7 @@ import (
 
 // sandboxCreate creates a sandbox and, if asked, starts its process:
 // detached in the plain request, or attached to the caller's stdio over
-// an upgraded connection (see stream.go).
+// an upgraded connection (see api/types/stream.go).
 func (s *Server) sandboxCreate(w http.ResponseWriter, r *http.Request) {
 	var req types.SandboxCreateRequest
 	if err := decode(r, &req); err != nil {
