@@ -13,6 +13,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/system"
+	"github.com/patchbay/patchbay/api/types"
 	"github.com/patchbay/patchbay/cnm"
 	"github.com/patchbay/patchbay/engine"
 )
@@ -162,8 +163,8 @@ func TestNetworkInspectCompat(t *testing.T) {
 
 func TestNetworkListCompat(t *testing.T) {
 	nr := NetworkFrom(sampleNetwork())
-	nr.Containers = map[string]EndpointResource{}
-	checkCompat(t, []NetworkResource{nr}, &[]network.Inspect{})
+	nr.Containers = map[string]types.EndpointResource{}
+	checkCompat(t, []types.NetworkResource{nr}, &[]network.Inspect{})
 }
 
 func TestContainerInspectCompat(t *testing.T) {
@@ -176,8 +177,8 @@ func TestContainerInspectCompat(t *testing.T) {
 
 func TestContainerSummaryCompat(t *testing.T) {
 	s := ContainerSummaryOf(SandboxFrom(sampleSandbox()), time.Now())
-	checkCompat(t, []ContainerSummary{s}, &[]container.Summary{}, "[].NetworkSettings.Networks.*.InterfaceName")
-	if len(s.Ports) != 1 || s.Ports[0] != (PortSummary{IP: "0.0.0.0", PrivatePort: 80, PublicPort: 8080, Type: "tcp"}) {
+	checkCompat(t, []types.ContainerSummary{s}, &[]container.Summary{}, "[].NetworkSettings.Networks.*.InterfaceName")
+	if len(s.Ports) != 1 || s.Ports[0] != (types.PortSummary{IP: "0.0.0.0", PrivatePort: 80, PublicPort: 8080, Type: "tcp"}) {
 		t.Errorf("ports %+v", s.Ports)
 	}
 }
@@ -187,7 +188,7 @@ func TestVersionCompat(t *testing.T) {
 }
 
 func TestInfoCompat(t *testing.T) {
-	var in Info
+	var in types.Info
 	in.Plugins.Network = []string{"bridge"}
 	in.Swarm.LocalNodeState = "inactive"
 	var theirs system.Info
@@ -217,7 +218,7 @@ func TestRequestsDecodeStrictly(t *testing.T) {
 			}}},
 			Internal: true, Attachable: true, Ingress: true, ConfigOnly: true, ConfigFrom: &network.ConfigReference{Network: "c"},
 			Options: map[string]string{"o": "v"}, Labels: map[string]string{"l": "v"},
-		}, &NetworkCreateRequest{}},
+		}, &types.NetworkCreateRequest{}},
 		{"connect", network.ConnectRequest{Container: "c", EndpointConfig: &network.EndpointSettings{
 			IPAMConfig: &network.EndpointIPAMConfig{
 				IPv4Address: netip.MustParseAddr("10.0.0.2"), IPv6Address: netip.MustParseAddr("fd00::2"),
@@ -227,10 +228,10 @@ func TestRequestsDecodeStrictly(t *testing.T) {
 			NetworkID: "n", EndpointID: "e", Gateway: netip.MustParseAddr("10.0.0.1"), IPAddress: netip.MustParseAddr("10.0.0.2"),
 			MacAddress: network.HardwareAddr{2, 0, 0, 0, 0, 1}, IPPrefixLen: 24, IPv6Gateway: netip.MustParseAddr("fd00::1"),
 			GlobalIPv6Address: netip.MustParseAddr("fd00::2"), GlobalIPv6PrefixLen: 64, DNSNames: []string{"c"},
-		}}, &NetworkConnectRequest{}},
-		{"disconnect", network.DisconnectRequest{Container: "c", Force: true}, &NetworkDisconnectRequest{}},
+		}}, &types.NetworkConnectRequest{}},
+		{"disconnect", network.DisconnectRequest{Container: "c", Force: true}, &types.NetworkDisconnectRequest{}},
 		// Clients before API 1.44 also send CheckDuplicate.
-		{"create 1.41", map[string]any{"Name": "n", "CheckDuplicate": true, "Driver": "bridge"}, &NetworkCreateRequest{}},
+		{"create 1.41", map[string]any{"Name": "n", "CheckDuplicate": true, "Driver": "bridge"}, &types.NetworkCreateRequest{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

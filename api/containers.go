@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/patchbay/patchbay/api/types"
 	"github.com/patchbay/patchbay/cnm"
 	"github.com/patchbay/patchbay/engine"
 )
@@ -27,7 +28,7 @@ var (
 // all=1, a status or exited filter, or a limit; newest first.
 func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f, err := ParseFilters(q.Get("filters"))
+	f, err := types.ParseFilters(q.Get("filters"))
 	if err != nil {
 		writeError(w, err)
 		return
@@ -44,14 +45,14 @@ func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	sbs := s.eng.Sandboxes()
-	match, implyAll, err := f.sandboxMatcher(sbs)
+	match, implyAll, err := sandboxMatcher(f, sbs)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
 	all = all || implyAll
 	now := time.Now()
-	out := []ContainerSummary{}
+	out := []types.ContainerSummary{}
 	for _, info := range sbs {
 		if !all && !info.Running() {
 			continue
@@ -88,30 +89,30 @@ func noSuchContainer(err error, ref string) error {
 }
 
 // ContainerJSONOf renders a sandbox as Docker's container inspect.
-func ContainerJSONOf(sb Sandbox) ContainerJSON {
-	return ContainerJSON{
+func ContainerJSONOf(sb types.Sandbox) types.ContainerJSON {
+	return types.ContainerJSON{
 		Sandbox: sb, Name: "/" + sb.Name, Created: sb.Created.UTC().Format(time.RFC3339Nano),
-		Platform: "linux", Mounts: []MountPoint{},
+		Platform: "linux", Mounts: []types.MountPoint{},
 	}
 }
 
 // ContainerSummaryOf renders a sandbox as an entry of Docker's container
 // list as of now.
-func ContainerSummaryOf(sb Sandbox, now time.Time) ContainerSummary {
-	c := ContainerSummary{
+func ContainerSummaryOf(sb types.Sandbox, now time.Time) types.ContainerSummary {
+	c := types.ContainerSummary{
 		ID: sb.ID, Names: []string{"/" + sb.Name}, Command: strings.Join(sb.Config.Cmd, " "),
-		Created: sb.Created.Unix(), Ports: []PortSummary{}, Labels: map[string]string{},
-		State: sb.State.Status, Status: StatusText(sb.State, now),
-		HostConfig:      SummaryHostConfig{NetworkMode: sb.HostConfig.NetworkMode},
-		NetworkSettings: SummaryNetworkSettings{Networks: sb.NetworkSettings.Networks},
-		Mounts:          []MountPoint{},
+		Created: sb.Created.Unix(), Ports: []types.PortSummary{}, Labels: map[string]string{},
+		State: sb.State.Status, Status: types.StatusText(sb.State, now),
+		HostConfig:      types.SummaryHostConfig{NetworkMode: sb.HostConfig.NetworkMode},
+		NetworkSettings: types.SummaryNetworkSettings{Networks: sb.NetworkSettings.Networks},
+		Mounts:          []types.MountPoint{},
 	}
 	for _, key := range slices.Sorted(maps.Keys(sb.NetworkSettings.Ports)) {
 		port, proto, _ := strings.Cut(key, "/")
 		p, _ := strconv.ParseUint(port, 10, 16)
 		for _, b := range sb.NetworkSettings.Ports[key] {
 			hp, _ := strconv.ParseUint(b.HostPort, 10, 16)
-			c.Ports = append(c.Ports, PortSummary{IP: b.HostIP, PrivatePort: uint16(p), PublicPort: uint16(hp), Type: proto})
+			c.Ports = append(c.Ports, types.PortSummary{IP: b.HostIP, PrivatePort: uint16(p), PublicPort: uint16(hp), Type: proto})
 		}
 	}
 	return c
@@ -119,13 +120,13 @@ func ContainerSummaryOf(sb Sandbox, now time.Time) ContainerSummary {
 
 // sandboxMatcher checks container filters and returns the test they
 // make, and whether they select stopped sandboxes too (status, exited).
-func (f Filters) sandboxMatcher(sbs []engine.SandboxInfo) (func(engine.SandboxInfo, Sandbox) bool, bool, error) {
+func sandboxMatcher(f types.Filters, sbs []engine.SandboxInfo) (func(engine.SandboxInfo, types.Sandbox) bool, bool, error) {
 	for _, k := range slices.Sorted(maps.Keys(f)) {
 		if slices.Contains(containerFiltersUnsupported, k) {
 			return nil, false, cnm.Invalid("filter '%s' is not supported by patchbay", k)
 		}
 	}
-	if err := f.validate(containerFilterKeys...); err != nil {
+	if err := f.Validate(containerFilterKeys...); err != nil {
 		return nil, false, err
 	}
 	for _, v := range f["status"] {
@@ -161,13 +162,13 @@ func (f Filters) sandboxMatcher(sbs []engine.SandboxInfo) (func(engine.SandboxIn
 	if err != nil {
 		return nil, false, err
 	}
-	match := func(info engine.SandboxInfo, sb Sandbox) bool {
+	match := func(info engine.SandboxInfo, sb types.Sandbox) bool {
 		switch {
-		case len(f["id"]) > 0 && !f.match("id", sb.ID),
-			len(f["name"]) > 0 && !f.match("name", "/"+sb.Name),
+		case len(f["id"]) > 0 && !f.Match("id", sb.ID),
+			len(f["name"]) > 0 && !f.Match("name", "/"+sb.Name),
 			len(f["status"]) > 0 && !slices.Contains(f["status"], sb.State.Status),
 			len(exited) > 0 && (sb.State.Status != cnm.StateExited || !slices.Contains(exited, sb.State.ExitCode)),
-			len(f["label"]) > 0 && !f.matchLabels("label", nil),
+			len(f["label"]) > 0 && !f.MatchLabels("label", nil),
 			!before.IsZero() && !info.Created.Before(before),
 			!since.IsZero() && !info.Created.After(since):
 			return false

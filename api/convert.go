@@ -4,22 +4,23 @@ import (
 	"maps"
 	"strconv"
 
+	"github.com/patchbay/patchbay/api/types"
 	"github.com/patchbay/patchbay/cnm"
 	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/portspec"
 )
 
 // NetworkFrom renders a network in Docker's inspect shape.
-func NetworkFrom(n engine.NetworkInfo) NetworkResource {
-	r := NetworkResource{
+func NetworkFrom(n engine.NetworkInfo) types.NetworkResource {
+	r := types.NetworkResource{
 		Name: n.Name, ID: n.ID, Created: n.Created, Scope: n.Scope, Driver: n.Driver,
 		EnableIPv6: n.EnableIPv6, Internal: n.Internal, Attachable: n.Attachable,
-		IPAM:       IPAM{Driver: n.IPAM.Driver, Options: n.IPAM.Options, Config: []IPAMConfig{}},
-		Containers: map[string]EndpointResource{},
+		IPAM:       types.IPAM{Driver: n.IPAM.Driver, Options: n.IPAM.Options, Config: []types.IPAMConfig{}},
+		Containers: map[string]types.EndpointResource{},
 		Options:    nonNil(n.Options), Labels: nonNil(n.Labels),
 	}
 	for _, c := range n.IPAM.Config {
-		ic := IPAMConfig{Subnet: c.Subnet.String()}
+		ic := types.IPAMConfig{Subnet: c.Subnet.String()}
 		if c.Subnet.Addr().Is4() {
 			r.EnableIPv4 = true
 		}
@@ -38,7 +39,7 @@ func NetworkFrom(n engine.NetworkInfo) NetworkResource {
 		r.IPAM.Config = append(r.IPAM.Config, ic)
 	}
 	for _, ep := range n.Endpoints {
-		er := EndpointResource{Name: ep.SandboxName, EndpointID: ep.ID, MacAddress: ep.MAC}
+		er := types.EndpointResource{Name: ep.SandboxName, EndpointID: ep.ID, MacAddress: ep.MAC}
 		if ep.IPv4.IsValid() {
 			er.IPv4Address = ep.IPv4.String()
 		}
@@ -59,16 +60,16 @@ func nonNil(m map[string]string) map[string]string {
 
 // SandboxFrom renders a sandbox in a shape close to Docker's container
 // inspect.
-func SandboxFrom(sb engine.SandboxInfo) Sandbox {
-	r := Sandbox{
+func SandboxFrom(sb engine.SandboxInfo) types.Sandbox {
+	r := types.Sandbox{
 		ID: sb.ID, Name: sb.Name, Created: sb.Created,
-		State:  State{Status: cnm.StateCreated},
-		Config: SandboxConfig{Hostname: sb.Hostname, Domainname: sb.Domainname},
-		HostConfig: HostConfig{Adopted: sb.Adopted, DNSSearch: sb.DNSSearch, DNSOptions: sb.DNSOptions,
+		State:  types.State{Status: cnm.StateCreated},
+		Config: types.SandboxConfig{Hostname: sb.Hostname, Domainname: sb.Domainname},
+		HostConfig: types.HostConfig{Adopted: sb.Adopted, DNSSearch: sb.DNSSearch, DNSOptions: sb.DNSOptions,
 			DNS: []string{}, ExtraHosts: []string{}, Links: []string{}},
-		NetworkSettings: NetworkSettings{
-			SandboxID: sb.ID, SandboxKey: sb.NetnsPath, Networks: map[string]EndpointSettingsOut{},
-			Ports: map[string][]PortBinding{},
+		NetworkSettings: types.NetworkSettings{
+			SandboxID: sb.ID, SandboxKey: sb.NetnsPath, Networks: map[string]types.EndpointSettingsOut{},
+			Ports: map[string][]types.PortBinding{},
 		},
 	}
 	for _, m := range sb.Ports {
@@ -80,7 +81,7 @@ func SandboxFrom(sb engine.SandboxInfo) Sandbox {
 			host = "::"
 		}
 		key := portspec.Key(m.Port, portspec.Proto(m.Proto))
-		r.NetworkSettings.Ports[key] = append(r.NetworkSettings.Ports[key], PortBinding{HostIP: host, HostPort: strconv.Itoa(int(m.HostPort))})
+		r.NetworkSettings.Ports[key] = append(r.NetworkSettings.Ports[key], types.PortBinding{HostIP: host, HostPort: strconv.Itoa(int(m.HostPort))})
 	}
 	if p := sb.Process; p != nil {
 		r.Args = p.Args
@@ -89,7 +90,7 @@ func SandboxFrom(sb engine.SandboxInfo) Sandbox {
 			r.Args = p.Args[1:]
 		}
 		r.Config.Cmd, r.Config.Env = p.Args, p.Env
-		r.State = State{
+		r.State = types.State{
 			Status: p.State, Running: p.State == cnm.StateRunning, ExitCode: p.ExitCode,
 			StartedAt: p.Started, FinishedAt: p.Finished,
 		}
@@ -118,7 +119,7 @@ func SandboxFrom(sb engine.SandboxInfo) Sandbox {
 		if i == 0 && !sb.HostNetwork {
 			r.HostConfig.NetworkMode = ep.NetworkName
 		}
-		o := EndpointSettingsOut{
+		o := types.EndpointSettingsOut{
 			Aliases: ep.Aliases, NetworkID: ep.NetworkID, EndpointID: ep.ID,
 			MacAddress: ep.MAC, InterfaceName: ep.IfName,
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/patchbay/patchbay/api/types"
 	"github.com/patchbay/patchbay/cnm"
 )
 
@@ -43,25 +44,8 @@ func StatusOf(err error) int {
 	}
 }
 
-// KindOf maps a status back to an error kind (used by the client).
-func KindOf(status int) error {
-	switch status {
-	case http.StatusNotFound:
-		return cnm.ErrNotFound
-	case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
-		return cnm.ErrInvalid
-	case http.StatusConflict:
-		return cnm.ErrConflict
-	case http.StatusForbidden:
-		return cnm.ErrForbidden
-	case http.StatusServiceUnavailable:
-		return cnm.ErrUnavailable
-	}
-	return nil
-}
-
 func writeError(w http.ResponseWriter, err error) {
-	writeJSON(w, StatusOf(err), ErrorResponse{Message: err.Error()})
+	writeJSON(w, StatusOf(err), types.ErrorResponse{Message: err.Error()})
 }
 
 // writeJSON writes v as Docker does: no HTML escaping, so `docker

@@ -1,119 +1,26 @@
 package api
 
 import (
-	"encoding/json"
-	"maps"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/patchbay/patchbay/api/types"
 	"github.com/patchbay/patchbay/cnm"
 	"github.com/patchbay/patchbay/engine"
 )
 
-// Filters are Docker's list filters: key → accepted values.
-type Filters map[string][]string
-
-// ParseFilters decodes the filters query parameter, in the current form
-// {"k":{"v":true}} or the legacy {"k":["v"]}.
-func ParseFilters(s string) (Filters, error) {
-	f := Filters{}
-	if s == "" {
-		return f, nil
-	}
-	var cur map[string]map[string]bool
-	if err := json.Unmarshal([]byte(s), &cur); err == nil {
-		for k, vs := range cur {
-			f[k] = []string{}
-			for _, v := range slices.Sorted(maps.Keys(vs)) {
-				f[k] = append(f[k], v)
-			}
-		}
-		return f, nil
-	}
-	var legacy map[string][]string
-	if err := json.Unmarshal([]byte(s), &legacy); err != nil {
-		return nil, cnm.Invalid("invalid filters %q: want {\"key\":{\"value\":true}}", s)
-	}
-	return legacy, nil
-}
-
-// Encode renders filters in the current JSON form.
-func (f Filters) Encode() string {
-	m := map[string]map[string]bool{}
-	for k, vs := range f {
-		m[k] = map[string]bool{}
-		for _, v := range vs {
-			m[k][v] = true
-		}
-	}
-	b, _ := json.Marshal(m)
-	return string(b)
-}
-
-// validate refuses keys outside accepted, as Docker does.
-func (f Filters) validate(accepted ...string) error {
-	for _, k := range slices.Sorted(maps.Keys(f)) {
-		if !slices.Contains(accepted, k) {
-			return cnm.Invalid("invalid filter '%s'", k)
-		}
-	}
-	return nil
-}
-
-// match reports whether any value matches s exactly or as an unanchored
-// regular expression (Docker's Args.Match, used for names and IDs).
-func (f Filters) match(key, s string) bool {
-	for _, v := range f[key] {
-		if v == s {
-			return true
-		}
-		if ok, err := regexp.MatchString(v, s); err == nil && ok {
-			return true
-		}
-	}
-	return false
-}
-
-// matchLabels reports whether every label filter ("k" or "k=v") holds
-// for labels (Docker's MatchKVList: all must match).
-func (f Filters) matchLabels(key string, labels map[string]string) bool {
-	for _, v := range f[key] {
-		k, want, hasVal := strings.Cut(v, "=")
-		got, has := labels[k]
-		if !has || (hasVal && got != want) {
-			return false
-		}
-	}
-	return true
-}
-
-// boolValue reads a filter that takes one boolean ("true"/"1" or
-// "false"/"0").
-func (f Filters) boolValue(key string) (bool, error) {
-	vals := f[key]
-	if len(vals) != 1 {
-		return false, cnm.Invalid("got more than one value for filter key %q", key)
-	}
-	switch vals[0] {
-	case "1", "true":
-		return true, nil
-	case "0", "false":
-		return false, nil
-	}
-	return false, cnm.Invalid("invalid value for filter '%s', must be \"true\" (or \"1\"), or \"false\" (or \"0\")", key)
-}
+// The filters the server applies to engine objects; parsing and the
+// generic matchers live with the Filters type in api/types.
 
 // networkFilterKeys are the filters GET /networks accepts.
 var networkFilterKeys = []string{"dangling", "driver", "id", "label", "name", "scope", "type"}
 
-// checkNetwork refuses network filters Docker refuses: unknown keys, a
-// type other than custom or builtin, a dangling value that is not one
-// boolean.
-func (f Filters) checkNetwork() error {
-	if err := f.validate(networkFilterKeys...); err != nil {
+// checkNetworkFilters refuses network filters Docker refuses: unknown
+// keys, a type other than custom or builtin, a dangling value that is
+// not one boolean.
+func checkNetworkFilters(f types.Filters) error {
+	if err := f.Validate(networkFilterKeys...); err != nil {
 		return err
 	}
 	for _, v := range f["type"] {
@@ -122,48 +29,48 @@ func (f Filters) checkNetwork() error {
 		}
 	}
 	if _, ok := f["dangling"]; ok {
-		if _, err := f.boolValue("dangling"); err != nil {
+		if _, err := f.Bool("dangling"); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// MatchNetwork reports whether a network passes every filter, with
+// matchNetwork reports whether a network passes every filter, with
 // Docker's rules: name and id match as unanchored regular expressions,
 // driver and scope exactly, every label filter must hold, type is custom
 // or builtin, dangling selects networks without endpoints (never the
 // built-in ones) or, false, the others.
-func (f Filters) MatchNetwork(n engine.NetworkInfo) (bool, error) {
-	if err := f.checkNetwork(); err != nil {
+func matchNetwork(f types.Filters, n engine.NetworkInfo) (bool, error) {
+	if err := checkNetworkFilters(f); err != nil {
 		return false, err
 	}
 	_, checkDangling := f["dangling"]
-	dangling, _ := f.boolValue("dangling")
+	dangling, _ := f.Bool("dangling")
 	switch {
 	case len(f["driver"]) > 0 && !slices.Contains(f["driver"], n.Driver),
-		len(f["name"]) > 0 && !f.match("name", n.Name),
-		len(f["id"]) > 0 && !f.match("id", n.ID),
-		len(f["label"]) > 0 && !f.matchLabels("label", n.Labels),
+		len(f["name"]) > 0 && !f.Match("name", n.Name),
+		len(f["id"]) > 0 && !f.Match("id", n.ID),
+		len(f["label"]) > 0 && !f.MatchLabels("label", n.Labels),
 		len(f["scope"]) > 0 && !slices.Contains(f["scope"], n.Scope),
 		checkDangling && dangling != (len(n.Endpoints) == 0 && !n.Builtin):
 		return false, nil
 	}
-	if types := f["type"]; len(types) > 0 {
+	if kinds := f["type"]; len(kinds) > 0 {
 		want := "custom"
 		if n.Builtin {
 			want = "builtin"
 		}
-		return slices.Contains(types, want), nil
+		return slices.Contains(kinds, want), nil
 	}
 	return true, nil
 }
 
-// PruneMatcher returns the test POST /networks/prune applies: "until"
+// pruneMatcher returns the test POST /networks/prune applies: "until"
 // (a time or a duration before now) keeps networks created after it,
 // "label" filters must all hold and "label!" filters must all fail.
-func (f Filters) PruneMatcher(now time.Time) (func(engine.NetworkInfo) bool, error) {
-	if err := f.validate("until", "label", "label!"); err != nil {
+func pruneMatcher(f types.Filters, now time.Time) (func(engine.NetworkInfo) bool, error) {
+	if err := f.Validate("until", "label", "label!"); err != nil {
 		return nil, err
 	}
 	var until time.Time
@@ -171,7 +78,7 @@ func (f Filters) PruneMatcher(now time.Time) (func(engine.NetworkInfo) bool, err
 		if len(vals) > 1 {
 			return nil, cnm.Invalid("more than one until filter specified")
 		}
-		t, err := ParseTimestamp(vals[0], now)
+		t, err := types.ParseTimestamp(vals[0], now)
 		if err != nil {
 			return nil, err
 		}
@@ -181,7 +88,7 @@ func (f Filters) PruneMatcher(now time.Time) (func(engine.NetworkInfo) bool, err
 		if !until.IsZero() && n.Created.After(until) {
 			return false
 		}
-		if !f.matchLabels("label", n.Labels) {
+		if !f.MatchLabels("label", n.Labels) {
 			return false
 		}
 		for _, v := range f["label!"] {
@@ -192,32 +99,4 @@ func (f Filters) PruneMatcher(now time.Time) (func(engine.NetworkInfo) bool, err
 		}
 		return true
 	}, nil
-}
-
-// ParseTimestamp reads Docker's time filter values: a Go duration
-// meaning that long before now ("24h", "90m"), Unix seconds with an
-// optional fraction, or an RFC 3339 date or date-time.
-func ParseTimestamp(v string, now time.Time) (time.Time, error) {
-	if d, err := time.ParseDuration(v); err == nil {
-		return now.Add(-d), nil
-	}
-	if sec, frac, ok := strings.Cut(v, "."); ok || sec != "" {
-		if s, err := strconv.ParseInt(sec, 10, 64); err == nil {
-			var ns int64
-			if ok {
-				f, err := strconv.ParseFloat("0."+frac, 64)
-				if err != nil {
-					return time.Time{}, cnm.Invalid("invalid timestamp %q", v)
-				}
-				ns = int64(f * 1e9)
-			}
-			return time.Unix(s, ns), nil
-		}
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
-		if t, err := time.ParseInLocation(layout, v, time.Local); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, cnm.Invalid("invalid timestamp %q: want a duration (24h), Unix seconds or an RFC 3339 time", v)
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/patchbay/patchbay/api/types"
 	"github.com/patchbay/patchbay/cnm"
 	"github.com/patchbay/patchbay/engine"
 )
@@ -11,25 +12,25 @@ import (
 // networkList is GET /networks. As in Docker, list entries carry no
 // endpoints (Containers is empty); inspect has them.
 func (s *Server) networkList(w http.ResponseWriter, r *http.Request) {
-	f, err := ParseFilters(r.URL.Query().Get("filters"))
+	f, err := types.ParseFilters(r.URL.Query().Get("filters"))
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	if err := f.checkNetwork(); err != nil {
+	if err := checkNetworkFilters(f); err != nil {
 		writeError(w, err)
 		return
 	}
-	out := []NetworkResource{}
+	out := []types.NetworkResource{}
 	for _, n := range s.eng.Networks() {
-		ok, err := f.MatchNetwork(n)
+		ok, err := matchNetwork(f, n)
 		if err != nil {
 			writeError(w, err)
 			return
 		}
 		if ok {
 			nr := NetworkFrom(n)
-			nr.Containers = map[string]EndpointResource{}
+			nr.Containers = map[string]types.EndpointResource{}
 			out = append(out, nr)
 		}
 	}
@@ -59,7 +60,7 @@ func (s *Server) networkInspect(w http.ResponseWriter, r *http.Request) {
 
 // networkCreate is POST /networks/create.
 func (s *Server) networkCreate(w http.ResponseWriter, r *http.Request) {
-	var req NetworkCreateRequest
+	var req types.NetworkCreateRequest
 	if err := decode(r, &req); err != nil {
 		writeError(w, err)
 		return
@@ -74,12 +75,12 @@ func (s *Server) networkCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, NetworkCreateResponse{ID: n.ID})
+	writeJSON(w, http.StatusCreated, types.NetworkCreateResponse{ID: n.ID})
 }
 
 // networkCreateOf checks a create request for what patchbay cannot do
 // and turns it into the engine's request.
-func networkCreateOf(req NetworkCreateRequest) (engine.NetworkCreate, error) {
+func networkCreateOf(req types.NetworkCreateRequest) (engine.NetworkCreate, error) {
 	switch {
 	case req.EnableIPv4 != nil && !*req.EnableIPv4:
 		return engine.NetworkCreate{}, cnm.Invalid("IPv6-only networks (EnableIPv4=false) are not supported yet")
@@ -115,7 +116,7 @@ func (s *Server) networkRemove(w http.ResponseWriter, r *http.Request) {
 
 // endpointOptions turns endpoint settings into the engine's options and
 // refuses the settings patchbay cannot honour.
-func endpointOptions(es *EndpointSettings) (engine.EndpointOptions, error) {
+func endpointOptions(es *types.EndpointSettings) (engine.EndpointOptions, error) {
 	var o engine.EndpointOptions
 	if es == nil {
 		return o, nil
@@ -146,7 +147,7 @@ func containerRef(ref string) string {
 }
 
 func (s *Server) networkConnect(w http.ResponseWriter, r *http.Request) {
-	var req NetworkConnectRequest
+	var req types.NetworkConnectRequest
 	if err := decode(r, &req); err != nil {
 		writeError(w, err)
 		return
@@ -168,7 +169,7 @@ func (s *Server) networkConnect(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) networkDisconnect(w http.ResponseWriter, r *http.Request) {
-	var req NetworkDisconnectRequest
+	var req types.NetworkDisconnectRequest
 	if err := decode(r, &req); err != nil {
 		writeError(w, err)
 		return
@@ -187,12 +188,12 @@ func (s *Server) networkDisconnect(w http.ResponseWriter, r *http.Request) {
 // networkPrune is POST /networks/prune with the until, label and label!
 // filters.
 func (s *Server) networkPrune(w http.ResponseWriter, r *http.Request) {
-	f, err := ParseFilters(r.URL.Query().Get("filters"))
+	f, err := types.ParseFilters(r.URL.Query().Get("filters"))
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	match, err := f.PruneMatcher(time.Now())
+	match, err := pruneMatcher(f, time.Now())
 	if err != nil {
 		writeError(w, err)
 		return
@@ -205,5 +206,5 @@ func (s *Server) networkPrune(w http.ResponseWriter, r *http.Request) {
 	if names == nil {
 		names = []string{}
 	}
-	writeJSON(w, http.StatusOK, NetworksPruneReport{NetworksDeleted: names})
+	writeJSON(w, http.StatusOK, types.NetworksPruneReport{NetworksDeleted: names})
 }

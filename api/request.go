@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/patchbay/patchbay/api/types"
 	"github.com/patchbay/patchbay/cnm"
 )
 
@@ -58,8 +59,8 @@ func checkVersion(v string) error {
 	switch {
 	case compareVersions(v, MinAPIVersion) < 0:
 		return cnm.Invalid("client version %s is too old. Minimum supported API version is %s, please upgrade your client to a newer version", v, MinAPIVersion)
-	case compareVersions(v, APIVersion) > 0:
-		return cnm.Invalid("client version %s is too new. Maximum supported API version is %s", v, APIVersion)
+	case compareVersions(v, types.APIVersion) > 0:
+		return cnm.Invalid("client version %s is too new. Maximum supported API version is %s", v, types.APIVersion)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"syscall"
 
+	"github.com/patchbay/patchbay/api/types"
 	"github.com/patchbay/patchbay/cnm"
 	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/sandbox"
@@ -16,9 +17,9 @@ import (
 
 // sandboxCreate creates a sandbox and, if asked, starts its process:
 // detached in the plain request, or attached to the caller's stdio over
-// an upgraded connection (see stream.go).
+// an upgraded connection (see api/types/stream.go).
 func (s *Server) sandboxCreate(w http.ResponseWriter, r *http.Request) {
-	var req SandboxCreateRequest
+	var req types.SandboxCreateRequest
 	if err := decode(r, &req); err != nil {
 		writeError(w, err)
 		return
@@ -28,8 +29,8 @@ func (s *Server) sandboxCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	attached := req.Process != nil && !req.Process.Detached
-	if attached != (r.Header.Get("Upgrade") == UpgradeProto) {
-		writeError(w, cnm.Invalid("attached runs must upgrade to %s, detached ones must not", UpgradeProto))
+	if attached != (r.Header.Get("Upgrade") == types.UpgradeProto) {
+		writeError(w, cnm.Invalid("attached runs must upgrade to %s, detached ones must not", types.UpgradeProto))
 		return
 	}
 	if !attached {
@@ -38,7 +39,7 @@ func (s *Server) sandboxCreate(w http.ResponseWriter, r *http.Request) {
 			writeError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusCreated, SandboxCreateResponse{ID: id, Name: name})
+		writeJSON(w, http.StatusCreated, types.SandboxCreateResponse{ID: id, Name: name})
 		return
 	}
 	s.attached(w, func(ctx context.Context, stdio []*os.File) (*running, error) {
@@ -54,7 +55,7 @@ func (s *Server) sandboxCreate(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Server) createAndStart(ctx context.Context, req SandboxCreateRequest, stdio []*os.File) (string, string, error) {
+func (s *Server) createAndStart(ctx context.Context, req types.SandboxCreateRequest, stdio []*os.File) (string, string, error) {
 	opts, err := endpointOptions(req.Endpoint)
 	if err != nil {
 		return "", "", err
@@ -87,13 +88,13 @@ func (s *Server) createAndStart(ctx context.Context, req SandboxCreateRequest, s
 }
 
 func (s *Server) sandboxExec(w http.ResponseWriter, r *http.Request) {
-	var req ExecRequest
+	var req types.ExecRequest
 	if err := decode(r, &req); err != nil {
 		writeError(w, err)
 		return
 	}
-	if r.Header.Get("Upgrade") != UpgradeProto {
-		writeError(w, cnm.Invalid("exec must upgrade to %s", UpgradeProto))
+	if r.Header.Get("Upgrade") != types.UpgradeProto {
+		writeError(w, cnm.Invalid("exec must upgrade to %s", types.UpgradeProto))
 		return
 	}
 	id := r.PathValue("id")
@@ -140,8 +141,8 @@ func (s *Server) attached(w http.ResponseWriter, start func(context.Context, []*
 	if !ok || buf.Reader.Buffered() > 0 {
 		return
 	}
-	_, _ = fmt.Fprintf(conn, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: %s\r\n\r\n", UpgradeProto)
-	stdio, err := RecvFiles(uc, 3)
+	_, _ = fmt.Fprintf(conn, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: %s\r\n\r\n", types.UpgradeProto)
+	stdio, err := types.RecvFiles(uc, 3)
 	if err != nil {
 		s.log.Warn("attached run", "err", err)
 		return
@@ -156,14 +157,14 @@ func (s *Server) attached(w http.ResponseWriter, start func(context.Context, []*
 	run, err := start(context.Background(), stdio)
 	closeAll()
 	if err != nil {
-		_ = enc.Encode(StreamMessage{Error: err.Error(), Status: StatusOf(err)})
+		_ = enc.Encode(types.StreamMessage{Error: err.Error(), Status: StatusOf(err)})
 		return
 	}
-	_ = enc.Encode(StreamMessage{ID: run.id})
+	_ = enc.Encode(types.StreamMessage{ID: run.id})
 	go func() {
 		dec := json.NewDecoder(conn)
 		for {
-			var m StreamMessage
+			var m types.StreamMessage
 			if err := dec.Decode(&m); err != nil {
 				return
 			}
@@ -174,8 +175,8 @@ func (s *Server) attached(w http.ResponseWriter, start func(context.Context, []*
 	}()
 	code, err := run.wait()
 	if err != nil {
-		_ = enc.Encode(StreamMessage{Error: err.Error(), Status: StatusOf(err)})
+		_ = enc.Encode(types.StreamMessage{Error: err.Error(), Status: StatusOf(err)})
 		return
 	}
-	_ = enc.Encode(StreamMessage{ExitCode: &code})
+	_ = enc.Encode(types.StreamMessage{ExitCode: &code})
 }

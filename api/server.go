@@ -1,6 +1,8 @@
 // Package api is patchbay's HTTP server: the Docker Engine API network
 // routes plus patchbay's own sandbox routes, over a unix socket. It maps
-// error kinds to status codes; nothing else in patchbay knows HTTP.
+// error kinds to status codes; nothing else in patchbay knows HTTP. The
+// wire types it reads and writes live in api/types, which the client
+// shares without linking this server or the engine.
 package api
 
 import (
@@ -16,14 +18,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/patchbay/patchbay/api/types"
 	"github.com/patchbay/patchbay/cnm"
 	"github.com/patchbay/patchbay/engine"
 )
-
-// APIVersion is the Docker Engine API version patchbay advertises. A
-// client uses min(its own, this) for its paths; current docker CLIs and
-// SDKs refuse servers below 1.40.
-const APIVersion = "1.51"
 
 // MinAPIVersion is the oldest /vX.Y/ prefix patchbay accepts.
 const MinAPIVersion = "1.24"
@@ -86,7 +84,7 @@ var versionPrefix = regexp.MustCompile(`^/v([0-9]+\.[0-9]+)/`)
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Server", "patchbay/"+Version+" (linux)")
-	h.Set("Api-Version", APIVersion)
+	h.Set("Api-Version", types.APIVersion)
 	h.Set("Ostype", "linux")
 	if m := versionPrefix.FindStringSubmatch(r.URL.Path); m != nil {
 		if err := checkVersion(m[1]); err != nil {
@@ -136,7 +134,7 @@ func (s *Server) firewall(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) sandboxList(w http.ResponseWriter, r *http.Request) {
 	all := boolParam(r, "all")
-	out := []Sandbox{}
+	out := []types.Sandbox{}
 	for _, sb := range s.eng.Sandboxes() {
 		if all || sb.Running() {
 			out = append(out, SandboxFrom(sb))

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"github.com/patchbay/patchbay/api/types"
 	"io"
 	"log/slog"
 	"net/http"
@@ -34,7 +35,7 @@ func TestPing(t *testing.T) {
 		for _, path := range []string{"/_ping", "/v1.41/_ping", "/v1.51/_ping"} {
 			w := serve(t, m, path, "")
 			h := w.Result().Header
-			if w.Code != http.StatusOK || h.Get("API-Version") != APIVersion || h.Get("OSType") != "linux" ||
+			if w.Code != http.StatusOK || h.Get("API-Version") != types.APIVersion || h.Get("OSType") != "linux" ||
 				h.Get("Docker-Experimental") != "false" || h.Get("Swarm") != "inactive" {
 				t.Errorf("%s %s: %d %v", m, path, w.Code, h)
 			}
@@ -47,11 +48,11 @@ func TestPing(t *testing.T) {
 
 func TestVersionRoute(t *testing.T) {
 	w := serve(t, http.MethodGet, "/v1.44/version", "")
-	var v VersionResponse
+	var v types.VersionResponse
 	if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil || w.Code != http.StatusOK {
 		t.Fatalf("%d %s %v", w.Code, w.Body, err)
 	}
-	if v.Platform.Name != "patchbay" || v.Components[0].Name != "patchbay" || v.APIVersion != APIVersion || v.MinAPIVersion != MinAPIVersion {
+	if v.Platform.Name != "patchbay" || v.Components[0].Name != "patchbay" || v.APIVersion != types.APIVersion || v.MinAPIVersion != MinAPIVersion {
 		t.Errorf("version %+v", v)
 	}
 }
@@ -114,7 +115,7 @@ func TestRefusedRequests(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := serve(t, tt.method, tt.path, tt.body, tt.header...)
-			var e ErrorResponse
+			var e types.ErrorResponse
 			if err := jsonDecode(w.Body.Bytes(), &e); err != nil || e.Message == "" {
 				t.Fatalf("%s %s: status %d, body not Docker's error shape: %q", tt.method, tt.path, w.Code, w.Body)
 			}

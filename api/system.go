@@ -1,6 +1,7 @@
 package api
 
 import (
+	"github.com/patchbay/patchbay/api/types"
 	"io"
 	"net/http"
 	"os"
@@ -15,7 +16,7 @@ import (
 // negotiates from (API-Version, OSType, Docker-Experimental, Swarm).
 func (s *Server) ping(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Api-Version", APIVersion)
+	h.Set("Api-Version", types.APIVersion)
 	h.Set("Ostype", "linux")
 	h.Set("Docker-Experimental", "false")
 	h.Set("Swarm", "inactive")
@@ -36,17 +37,17 @@ func kernelVersion() string {
 }
 
 // VersionInfo is what GET /version reports.
-func VersionInfo() VersionResponse {
-	v := VersionResponse{
-		Version: Version, APIVersion: APIVersion, MinAPIVersion: MinAPIVersion,
+func VersionInfo() types.VersionResponse {
+	v := types.VersionResponse{
+		Version: Version, APIVersion: types.APIVersion, MinAPIVersion: MinAPIVersion,
 		GoVersion: runtime.Version(), Os: runtime.GOOS, Arch: runtime.GOARCH,
 		KernelVersion: kernelVersion(),
 	}
 	v.Platform.Name = "patchbay"
-	v.Components = []ComponentVersion{{
+	v.Components = []types.ComponentVersion{{
 		Name: "patchbay", Version: Version,
 		Details: map[string]string{
-			"ApiVersion": APIVersion, "MinAPIVersion": MinAPIVersion, "GoVersion": v.GoVersion,
+			"ApiVersion": types.APIVersion, "MinAPIVersion": MinAPIVersion, "GoVersion": v.GoVersion,
 			"Os": v.Os, "Arch": v.Arch, "KernelVersion": v.KernelVersion,
 		},
 	}}
@@ -59,15 +60,15 @@ func (s *Server) version(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 	name, _ := os.Hostname()
-	in := Info{
+	in := types.Info{
 		ID: s.eng.Tag(), DockerRootDir: s.eng.RootDir(),
-		Plugins: InfoPlugins{
+		Plugins: types.InfoPlugins{
 			Volume: []string{}, Network: s.eng.DriverNames(), Authorization: []string{}, Log: []string{},
 		},
 		SystemTime:    time.Now().Format(time.RFC3339Nano),
 		KernelVersion: kernelVersion(), OperatingSystem: "patchbay", OSType: runtime.GOOS,
 		Architecture: runtime.GOARCH, NCPU: runtime.NumCPU(), Name: name, ServerVersion: Version,
-		Swarm:           InfoSwarm{LocalNodeState: "inactive"},
+		Swarm:           types.InfoSwarm{LocalNodeState: "inactive"},
 		SecurityOptions: []string{}, Warnings: []string{},
 	}
 	var si unix.Sysinfo_t

@@ -6,7 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/patchbay/patchbay/api"
+	"github.com/patchbay/patchbay/api/types"
 )
 
 // shortIDLen is how much of an ID the lists show unless --no-trunc.
@@ -25,7 +25,7 @@ func shortID(id string, trunc bool) string {
 
 // humanDuration renders d the way Docker's ps does; the API's container
 // list uses the same function, so both show the same text.
-func humanDuration(d time.Duration) string { return api.HumanDuration(d) }
+func humanDuration(d time.Duration) string { return types.HumanDuration(d) }
 
 // runningFor is ps's CREATED column: "2 minutes ago".
 func runningFor(created, now time.Time) string {
@@ -36,7 +36,7 @@ func runningFor(created, now time.Time) string {
 }
 
 // statusOf is ps's STATUS column, as Docker's container list reports it.
-func statusOf(st api.State, now time.Time) string { return api.StatusText(st, now) }
+func statusOf(st types.State, now time.Time) string { return types.StatusText(st, now) }
 
 // ellipsis shortens s to at most width characters, the last being "…".
 func ellipsis(s string, width int) string {
@@ -51,7 +51,7 @@ func ellipsis(s string, width int) string {
 }
 
 // commandOf is a sandbox's command line.
-func commandOf(sb api.Sandbox) string {
+func commandOf(sb types.Sandbox) string {
 	if len(sb.Config.Cmd) > 0 {
 		return strings.Join(sb.Config.Cmd, " ")
 	}

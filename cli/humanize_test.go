@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/patchbay/patchbay/api"
+	"github.com/patchbay/patchbay/api/types"
 	"github.com/patchbay/patchbay/cnm"
 )
 
@@ -42,16 +42,16 @@ func TestStatusAndCreated(t *testing.T) {
 	ago := func(d time.Duration) time.Time { return now.Add(-d) }
 	tests := []struct {
 		name string
-		st   api.State
+		st   types.State
 		want string
 	}{
-		{"running", api.State{Status: cnm.StateRunning, Running: true, StartedAt: ago(3 * time.Minute)}, "Up 3 minutes"},
-		{"exited 0", api.State{Status: cnm.StateExited, ExitCode: 0, FinishedAt: ago(2 * time.Second)}, "Exited (0) 2 seconds ago"},
-		{"exited 137", api.State{Status: cnm.StateExited, ExitCode: 137, FinishedAt: ago(time.Hour)}, "Exited (137) About an hour ago"},
-		{"exit status lost", api.State{Status: cnm.StateExited, ExitCode: -1, FinishedAt: ago(5 * time.Minute)}, "Exited (unknown) 5 minutes ago"},
-		{"exited, no finish time", api.State{Status: cnm.StateExited, ExitCode: 1}, "Exited (1)"},
-		{"created", api.State{Status: cnm.StateCreated}, "Created"},
-		{"no process", api.State{}, "Created"},
+		{"running", types.State{Status: cnm.StateRunning, Running: true, StartedAt: ago(3 * time.Minute)}, "Up 3 minutes"},
+		{"exited 0", types.State{Status: cnm.StateExited, ExitCode: 0, FinishedAt: ago(2 * time.Second)}, "Exited (0) 2 seconds ago"},
+		{"exited 137", types.State{Status: cnm.StateExited, ExitCode: 137, FinishedAt: ago(time.Hour)}, "Exited (137) About an hour ago"},
+		{"exit status lost", types.State{Status: cnm.StateExited, ExitCode: -1, FinishedAt: ago(5 * time.Minute)}, "Exited (unknown) 5 minutes ago"},
+		{"exited, no finish time", types.State{Status: cnm.StateExited, ExitCode: 1}, "Exited (1)"},
+		{"created", types.State{Status: cnm.StateCreated}, "Created"},
+		{"no process", types.State{}, "Created"},
 	}
 	for _, tt := range tests {
 		if got := statusOf(tt.st, now); got != tt.want {

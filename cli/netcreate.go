@@ -5,7 +5,7 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/patchbay/patchbay/api"
+	"github.com/patchbay/patchbay/api/types"
 	"github.com/spf13/cobra"
 )
 
@@ -74,28 +74,28 @@ func newNetworkCreateCmd(e *env) *cobra.Command {
 }
 
 // request builds the create request from the flags.
-func (o *netCreateOpts) request(name string) (api.NetworkCreateRequest, error) {
+func (o *netCreateOpts) request(name string) (types.NetworkCreateRequest, error) {
 	cfgs, err := ipamConfigs(o.ipam)
 	if err != nil {
-		return api.NetworkCreateRequest{}, err
+		return types.NetworkCreateRequest{}, err
 	}
 	ipamOpts, err := parseKV("ipam-opt", o.ipamOpts)
 	if err != nil {
-		return api.NetworkCreateRequest{}, err
+		return types.NetworkCreateRequest{}, err
 	}
 	opts, err := parseKV("opt", o.opts)
 	if err != nil {
-		return api.NetworkCreateRequest{}, err
+		return types.NetworkCreateRequest{}, err
 	}
 	labels, err := parseKV("label", o.labels)
 	if err != nil {
-		return api.NetworkCreateRequest{}, err
+		return types.NetworkCreateRequest{}, err
 	}
-	return api.NetworkCreateRequest{
+	return types.NetworkCreateRequest{
 		Name:       name,
 		Driver:     o.driver,
 		EnableIPv6: o.ipv6,
-		IPAM:       &api.IPAM{Driver: o.ipamDriver, Options: ipamOpts, Config: cfgs},
+		IPAM:       &types.IPAM{Driver: o.ipamDriver, Options: ipamOpts, Config: cfgs},
 		Internal:   o.internal,
 		Attachable: o.attachable,
 		Options:    opts,
@@ -124,8 +124,8 @@ func parseKV(flag string, vals []string) (map[string]string, error) {
 // the --subnet that contains it, in --subnet order, as Docker does.
 // Values that do not parse are passed through for the daemon to report:
 // under the only subnet when there is exactly one, else as an error.
-func ipamConfigs(f ipamFlags) ([]api.IPAMConfig, error) {
-	g := subnetGroups{cfgs: make([]api.IPAMConfig, len(f.subnets))}
+func ipamConfigs(f ipamFlags) ([]types.IPAMConfig, error) {
+	g := subnetGroups{cfgs: make([]types.IPAMConfig, len(f.subnets))}
 	for i, s := range f.subnets {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
@@ -180,7 +180,7 @@ func ipamConfigs(f ipamFlags) ([]api.IPAMConfig, error) {
 // the parsed cfgs[i].Subnet, invalid when it does not parse.
 type subnetGroups struct {
 	prefixes []netip.Prefix
-	cfgs     []api.IPAMConfig
+	cfgs     []types.IPAMConfig
 }
 
 // find returns the index of the subnet containing v, an address or a

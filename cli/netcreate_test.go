@@ -4,24 +4,24 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/patchbay/patchbay/api"
+	"github.com/patchbay/patchbay/api/types"
 )
 
 func TestIPAMConfigs(t *testing.T) {
 	tests := []struct {
 		name    string
 		in      ipamFlags
-		want    []api.IPAMConfig
+		want    []types.IPAMConfig
 		wantErr string
 	}{
-		{name: "none", in: ipamFlags{}, want: []api.IPAMConfig{}},
+		{name: "none", in: ipamFlags{}, want: []types.IPAMConfig{}},
 		{
 			name: "one subnet with everything",
 			in: ipamFlags{
 				subnets: []string{"10.0.0.0/16"}, ipRanges: []string{"10.0.1.0/24"},
 				gateways: []string{"10.0.0.254"}, aux: []string{"host1=10.0.0.5", "host2=10.0.0.6"},
 			},
-			want: []api.IPAMConfig{{
+			want: []types.IPAMConfig{{
 				Subnet: "10.0.0.0/16", IPRange: "10.0.1.0/24", Gateway: "10.0.0.254",
 				AuxAddress: map[string]string{"host1": "10.0.0.5", "host2": "10.0.0.6"},
 			}},
@@ -34,7 +34,7 @@ func TestIPAMConfigs(t *testing.T) {
 				ipRanges: []string{"10.2.0.128/25"},
 				aux:      []string{"a=10.1.0.9"},
 			},
-			want: []api.IPAMConfig{
+			want: []types.IPAMConfig{
 				{Subnet: "10.1.0.0/24", Gateway: "10.1.0.1", AuxAddress: map[string]string{"a": "10.1.0.9"}},
 				{Subnet: "10.2.0.0/24", Gateway: "10.2.0.1", IPRange: "10.2.0.128/25"},
 				{Subnet: "fd00::/64", Gateway: "fd00::1"},
@@ -88,7 +88,7 @@ func TestIPAMConfigs(t *testing.T) {
 		{
 			name: "bad gateway under the only subnet, for the daemon to report",
 			in:   ipamFlags{subnets: []string{"10.0.1.0/24"}, gateways: []string{"10.0.1.x"}},
-			want: []api.IPAMConfig{{Subnet: "10.0.1.0/24", Gateway: "10.0.1.x"}},
+			want: []types.IPAMConfig{{Subnet: "10.0.1.0/24", Gateway: "10.0.1.x"}},
 		},
 		{
 			name:    "bad gateway with two subnets",
@@ -108,7 +108,7 @@ func TestIPAMConfigs(t *testing.T) {
 		{
 			name: "bad subnet keeps its gateway, for the daemon to report",
 			in:   ipamFlags{subnets: []string{"10.0.1.0/33"}, gateways: []string{"10.0.1.1"}},
-			want: []api.IPAMConfig{{Subnet: "10.0.1.0/33", Gateway: "10.0.1.1"}},
+			want: []types.IPAMConfig{{Subnet: "10.0.1.0/33", Gateway: "10.0.1.1"}},
 		},
 		{
 			name:    "bad subnet among others",
@@ -161,7 +161,7 @@ func TestParseKV(t *testing.T) {
 
 func TestNetworkCreateFlags(t *testing.T) {
 	d := newFakeDaemon(t)
-	d.reply("POST /networks/create", 201, api.NetworkCreateResponse{ID: "abc123"})
+	d.reply("POST /networks/create", 201, types.NetworkCreateResponse{ID: "abc123"})
 	out, _, code := d.run("", "network", "create",
 		"-d", "macvlan", "--subnet", "10.5.0.0/24,fd05::/64", "--gateway", "10.5.0.1",
 		"--aux-address", "router=10.5.0.2", "--ipam-opt", "x=y", "-o", "parent=eth0",
@@ -169,11 +169,11 @@ func TestNetworkCreateFlags(t *testing.T) {
 	if code != 0 || out != "abc123\n" {
 		t.Fatalf("code %d, out %q", code, out)
 	}
-	var req api.NetworkCreateRequest
+	var req types.NetworkCreateRequest
 	d.body("POST /networks/create", &req)
-	want := api.NetworkCreateRequest{
+	want := types.NetworkCreateRequest{
 		Name: "n1", Driver: "macvlan", EnableIPv6: true, Internal: true, Attachable: true,
-		IPAM: &api.IPAM{Driver: "default", Options: map[string]string{"x": "y"}, Config: []api.IPAMConfig{
+		IPAM: &types.IPAM{Driver: "default", Options: map[string]string{"x": "y"}, Config: []types.IPAMConfig{
 			{Subnet: "10.5.0.0/24", Gateway: "10.5.0.1", AuxAddress: map[string]string{"router": "10.5.0.2"}},
 			{Subnet: "fd05::/64"},
 		}},
@@ -187,11 +187,11 @@ func TestNetworkCreateFlags(t *testing.T) {
 
 func TestNetworkCreateDefaults(t *testing.T) {
 	d := newFakeDaemon(t)
-	d.reply("POST /networks/create", 201, api.NetworkCreateResponse{ID: "abc123"})
+	d.reply("POST /networks/create", 201, types.NetworkCreateResponse{ID: "abc123"})
 	if _, errOut, code := d.run("", "network", "create", "n2"); code != 0 {
 		t.Fatalf("code %d: %s", code, errOut)
 	}
-	var req api.NetworkCreateRequest
+	var req types.NetworkCreateRequest
 	d.body("POST /networks/create", &req)
 	if req.Driver != "bridge" || req.IPAM == nil || req.IPAM.Driver != "default" || len(req.IPAM.Config) != 0 {
 		t.Errorf("defaults: %+v", req)

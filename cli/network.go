@@ -10,7 +10,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/patchbay/patchbay/api"
+	"github.com/patchbay/patchbay/api/types"
 	"github.com/patchbay/patchbay/cnm"
 	"github.com/spf13/cobra"
 )
@@ -61,7 +61,7 @@ type networkRow struct {
 func (r networkRow) Label(key string) string { return r.labels[key] }
 
 // networkRowOf renders a network for network ls.
-func networkRowOf(n api.NetworkResource, trunc bool) networkRow {
+func networkRowOf(n types.NetworkResource, trunc bool) networkRow {
 	return networkRow{
 		ID: shortID(n.ID, trunc), Name: n.Name, Driver: n.Driver, Scope: n.Scope,
 		IPv6: n.EnableIPv6, Internal: n.Internal, Labels: joinLabels(n.Labels),
@@ -79,8 +79,8 @@ func joinLabels(m map[string]string) string {
 }
 
 // parseFilters reads -f name=value flags, as Docker does.
-func parseFilters(vals []string) (api.Filters, error) {
-	f := api.Filters{}
+func parseFilters(vals []string) (types.Filters, error) {
+	f := types.Filters{}
 	for _, v := range vals {
 		k, val, ok := strings.Cut(v, "=")
 		if !ok {
@@ -117,7 +117,7 @@ func newNetworkLsCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			slices.SortFunc(nets, func(a, b api.NetworkResource) int { return strings.Compare(a.Name, b.Name) })
+			slices.SortFunc(nets, func(a, b types.NetworkResource) int { return strings.Compare(a.Name, b.Name) })
 			rows := make([]networkRow, len(nets))
 			for i, n := range nets {
 				rows[i] = networkRowOf(n, !noTrunc)
@@ -148,7 +148,7 @@ func newNetworkInspectCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			get := func(ref string) (api.NetworkResource, error) { return c.NetworkInspect(cmd.Context(), ref) }
+			get := func(ref string) (types.NetworkResource, error) { return c.NetworkInspect(cmd.Context(), ref) }
 			return inspectAll(e.stdout, format, "network", args, get)
 		},
 	}
@@ -197,7 +197,7 @@ func newNetworkConnectCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return c.NetworkConnect(cmd.Context(), args[0], api.NetworkConnectRequest{
+			return c.NetworkConnect(cmd.Context(), args[0], types.NetworkConnectRequest{
 				Container: args[1], EndpointConfig: ep.settings(),
 			})
 		},
@@ -218,7 +218,7 @@ func newNetworkDisconnectCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return c.NetworkDisconnect(cmd.Context(), args[0], api.NetworkDisconnectRequest{Container: args[1], Force: force})
+			return c.NetworkDisconnect(cmd.Context(), args[0], types.NetworkDisconnectRequest{Container: args[1], Force: force})
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "force the sandbox to disconnect from the network")
@@ -247,7 +247,7 @@ func newNetworkPruneCmd(e *env) *cobra.Command {
 }
 
 // runNetworkPrune asks for confirmation unless forced, then prunes.
-func runNetworkPrune(ctx context.Context, e *env, force bool, f api.Filters) error {
+func runNetworkPrune(ctx context.Context, e *env, force bool, f types.Filters) error {
 	c, err := e.client()
 	if err != nil {
 		return err

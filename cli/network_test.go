@@ -7,20 +7,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/patchbay/patchbay/api"
+	"github.com/patchbay/patchbay/api/types"
 )
 
 func TestParseFilters(t *testing.T) {
 	tests := []struct {
 		in      []string
-		want    api.Filters
+		want    types.Filters
 		wantErr bool
 	}{
-		{in: nil, want: api.Filters{}},
-		{in: []string{"driver=bridge"}, want: api.Filters{"driver": {"bridge"}}},
-		{in: []string{"label=a=b", "label=c"}, want: api.Filters{"label": {"a=b", "c"}}},
-		{in: []string{" Name = web "}, want: api.Filters{"name": {"web"}}},
-		{in: []string{"dangling="}, want: api.Filters{"dangling": {""}}},
+		{in: nil, want: types.Filters{}},
+		{in: []string{"driver=bridge"}, want: types.Filters{"driver": {"bridge"}}},
+		{in: []string{"label=a=b", "label=c"}, want: types.Filters{"label": {"a=b", "c"}}},
+		{in: []string{" Name = web "}, want: types.Filters{"name": {"web"}}},
+		{in: []string{"dangling="}, want: types.Filters{"dangling": {""}}},
 		{in: []string{"driver"}, wantErr: true},
 	}
 	for _, tt := range tests {
@@ -40,7 +40,7 @@ func TestParseFilters(t *testing.T) {
 	}
 }
 
-var testNets = []api.NetworkResource{
+var testNets = []types.NetworkResource{
 	{
 		Name: "web", ID: "2b1c0f6a9e33d7f1a0c5b3e4d2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3",
 		Driver: "bridge", Scope: "local", Labels: map[string]string{"team": "a", "env": "prod"},
@@ -92,7 +92,7 @@ func TestNetworkLs(t *testing.T) {
 
 func TestNetworkInspectMissing(t *testing.T) {
 	d := newFakeDaemon(t)
-	d.reply("GET /networks/web", http.StatusOK, api.NetworkResource{Name: "web", ID: "abc", IPAM: api.IPAM{Config: []api.IPAMConfig{{Subnet: "10.0.0.0/24"}}}})
+	d.reply("GET /networks/web", http.StatusOK, types.NetworkResource{Name: "web", ID: "abc", IPAM: types.IPAM{Config: []types.IPAMConfig{{Subnet: "10.0.0.0/24"}}}})
 	d.notFound("GET /networks/nope", "network nope not found")
 	out, errOut, code := d.run("", "network", "inspect", "-f", "{{.Name}} {{range .IPAM.Config}}{{.Subnet}}{{end}}", "web", "nope")
 	if code != 1 || out != "web 10.0.0.0/24\n" || errOut != "Error: No such network: nope\n" {
@@ -131,10 +131,10 @@ func TestNetworkConnect(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("code %d: %s", code, errOut)
 	}
-	var req api.NetworkConnectRequest
+	var req types.NetworkConnectRequest
 	d.body("POST /networks/n/connect", &req)
-	want := api.NetworkConnectRequest{Container: "sb1", EndpointConfig: &api.EndpointSettings{
-		IPAMConfig: &api.EndpointIPAMConfig{IPv4Address: "10.0.0.9"}, Aliases: []string{"db", "pg"},
+	want := types.NetworkConnectRequest{Container: "sb1", EndpointConfig: &types.EndpointSettings{
+		IPAMConfig: &types.EndpointIPAMConfig{IPv4Address: "10.0.0.9"}, Aliases: []string{"db", "pg"},
 	}}
 	if !reflect.DeepEqual(req, want) {
 		t.Errorf("got %+v", req)
@@ -143,7 +143,7 @@ func TestNetworkConnect(t *testing.T) {
 
 func TestNetworkPrune(t *testing.T) {
 	d := newFakeDaemon(t)
-	d.reply("POST /networks/prune", http.StatusOK, api.NetworksPruneReport{NetworksDeleted: []string{"n1", "n2"}})
+	d.reply("POST /networks/prune", http.StatusOK, types.NetworksPruneReport{NetworksDeleted: []string{"n1", "n2"}})
 	out, _, code := d.run("no\n", "network", "prune")
 	if code != 0 || out != pruneNetworksWarning || d.calls() != 0 {
 		t.Errorf("declined: code %d out %q calls %d", code, out, d.calls())

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/patchbay/patchbay/api"
+	"github.com/patchbay/patchbay/api/types"
 	"github.com/patchbay/patchbay/client"
 	"github.com/spf13/cobra"
 )
@@ -31,13 +31,13 @@ func (f *endpointFlags) register(cmd *cobra.Command, aliasFlag string) {
 }
 
 // settings returns the endpoint settings, nil when none were given.
-func (f *endpointFlags) settings() *api.EndpointSettings {
+func (f *endpointFlags) settings() *types.EndpointSettings {
 	if f.ip == "" && f.ip6 == "" && f.mac == "" && len(f.aliases) == 0 {
 		return nil
 	}
-	es := &api.EndpointSettings{Aliases: f.aliases, MacAddress: f.mac}
+	es := &types.EndpointSettings{Aliases: f.aliases, MacAddress: f.mac}
 	if f.ip != "" || f.ip6 != "" {
-		es.IPAMConfig = &api.EndpointIPAMConfig{IPv4Address: f.ip, IPv6Address: f.ip6}
+		es.IPAMConfig = &types.EndpointIPAMConfig{IPv4Address: f.ip, IPv6Address: f.ip6}
 	}
 	return es
 }
@@ -79,7 +79,7 @@ func (f *nameFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.link, "link", nil, "add a link to another sandbox (name[:alias])")
 }
 
-func (f *nameFlags) apply(req *api.SandboxCreateRequest) {
+func (f *nameFlags) apply(req *types.SandboxCreateRequest) {
 	req.Domainname, req.DNS, req.DNSSearch, req.DNSOptions = f.domainname, f.dns, f.dnsSearch, f.dnsOption
 	req.ExtraHosts, req.Links = f.addHost, f.link
 }
@@ -118,10 +118,10 @@ func runRun(ctx context.Context, e *env, o *runOpts, args []string) error {
 	if err != nil {
 		return err
 	}
-	req := api.SandboxCreateRequest{
+	req := types.SandboxCreateRequest{
 		Name: o.name, Hostname: o.hostname, Network: o.network, Endpoint: o.ep.settings(),
 		Ports: o.publish, Expose: o.expose, PublishAll: o.publishAll,
-		Process: &api.ProcessRequest{Args: args, Env: env, Detached: o.detach, AutoRemove: o.rm},
+		Process: &types.ProcessRequest{Args: args, Env: env, Detached: o.detach, AutoRemove: o.rm},
 	}
 	o.names.apply(&req)
 	c, err := e.client()
@@ -173,7 +173,7 @@ func newExecCmd(e *env) *cobra.Command {
 			}
 			sigs, stop := forwardSignals()
 			defer stop()
-			code, err := c.ExecAttached(cmd.Context(), ref, api.ExecRequest{Args: argv, Env: env}, e.stdio(), sigs)
+			code, err := c.ExecAttached(cmd.Context(), ref, types.ExecRequest{Args: argv, Env: env}, e.stdio(), sigs)
 			if err != nil {
 				return err
 			}

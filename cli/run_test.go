@@ -5,7 +5,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/patchbay/patchbay/api"
+	"github.com/patchbay/patchbay/api/types"
 )
 
 func TestParseEnv(t *testing.T) {
@@ -42,34 +42,34 @@ func TestParseEnv(t *testing.T) {
 func TestRunDetached(t *testing.T) {
 	tests := []struct {
 		args []string
-		want api.SandboxCreateRequest
+		want types.SandboxCreateRequest
 	}{
 		{
 			args: []string{"-d", "--rm", "--name", "web", "-h", "box", "--net", "front", "--ip", "10.1.0.5",
 				"--network-alias", "www", "-e", "A=1", "--", "sh", "-c", "echo -d"},
-			want: api.SandboxCreateRequest{
+			want: types.SandboxCreateRequest{
 				Name: "web", Hostname: "box", Network: "front",
-				Endpoint: &api.EndpointSettings{IPAMConfig: &api.EndpointIPAMConfig{IPv4Address: "10.1.0.5"}, Aliases: []string{"www"}},
-				Process:  &api.ProcessRequest{Args: []string{"sh", "-c", "echo -d"}, Env: []string{"A=1"}, Detached: true, AutoRemove: true},
+				Endpoint: &types.EndpointSettings{IPAMConfig: &types.EndpointIPAMConfig{IPv4Address: "10.1.0.5"}, Aliases: []string{"www"}},
+				Process:  &types.ProcessRequest{Args: []string{"sh", "-c", "echo -d"}, Env: []string{"A=1"}, Detached: true, AutoRemove: true},
 			},
 		},
 		{
 			// Without --, flags after the command are the command's.
 			args: []string{"-d", "--network", "none", "ping", "-c", "1", "--rm", "x"},
-			want: api.SandboxCreateRequest{
+			want: types.SandboxCreateRequest{
 				Network: "none",
-				Process: &api.ProcessRequest{Args: []string{"ping", "-c", "1", "--rm", "x"}, Detached: true},
+				Process: &types.ProcessRequest{Args: []string{"ping", "-c", "1", "--rm", "x"}, Detached: true},
 			},
 		},
 	}
 	for _, tt := range tests {
 		d := newFakeDaemon(t)
-		d.reply("POST /sandboxes/create", http.StatusCreated, api.SandboxCreateResponse{ID: "f00d", Name: "web"})
+		d.reply("POST /sandboxes/create", http.StatusCreated, types.SandboxCreateResponse{ID: "f00d", Name: "web"})
 		out, errOut, code := d.run("", append([]string{"run"}, tt.args...)...)
 		if code != 0 || out != "f00d\n" {
 			t.Fatalf("run %q: code %d out %q err %q", tt.args, code, out, errOut)
 		}
-		var got api.SandboxCreateRequest
+		var got types.SandboxCreateRequest
 		d.body("POST /sandboxes/create", &got)
 		if !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("run %q:\n got %+v\nwant %+v", tt.args, got, tt.want)
@@ -92,9 +92,9 @@ func TestExecArgs(t *testing.T) {
 	if code != 1 || errOut != "Error: sandbox sb1 is not running\n" {
 		t.Fatalf("code %d err %q", code, errOut)
 	}
-	var req api.ExecRequest
+	var req types.ExecRequest
 	d.body("POST /sandboxes/sb1/exec", &req)
-	want := api.ExecRequest{Args: []string{"ls", "-l", "--", "-e"}, Env: []string{"X=1"}}
+	want := types.ExecRequest{Args: []string{"ls", "-l", "--", "-e"}, Env: []string{"X=1"}}
 	if !reflect.DeepEqual(req, want) {
 		t.Errorf("got %+v", req)
 	}
@@ -105,7 +105,7 @@ func TestEndpointSettings(t *testing.T) {
 		t.Error("no flags should send no endpoint settings")
 	}
 	got := (&endpointFlags{ip6: "fd00::5", mac: "02:42:ac:11:00:02"}).settings()
-	want := &api.EndpointSettings{IPAMConfig: &api.EndpointIPAMConfig{IPv6Address: "fd00::5"}, MacAddress: "02:42:ac:11:00:02"}
+	want := &types.EndpointSettings{IPAMConfig: &types.EndpointIPAMConfig{IPv6Address: "fd00::5"}, MacAddress: "02:42:ac:11:00:02"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v", got)
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/patchbay/patchbay/api"
+	"github.com/patchbay/patchbay/api/types"
 	"github.com/patchbay/patchbay/client"
 	"github.com/spf13/cobra"
 )
@@ -32,7 +32,7 @@ type sandboxRow struct {
 }
 
 // sandboxRowOf renders a sandbox for ps as of now.
-func sandboxRowOf(sb api.Sandbox, trunc bool, now time.Time) sandboxRow {
+func sandboxRowOf(sb types.Sandbox, trunc bool, now time.Time) sandboxRow {
 	return sandboxRow{
 		ID:         shortID(sb.ID, trunc),
 		Names:      strings.TrimPrefix(sb.Name, "/"),
@@ -67,7 +67,7 @@ func newPsCmd(e *env, use string, all bool, aliases ...string) *cobra.Command {
 				return err
 			}
 			// Newest first, as Docker lists containers.
-			slices.SortStableFunc(sbs, func(a, b api.Sandbox) int { return b.Created.Compare(a.Created) })
+			slices.SortStableFunc(sbs, func(a, b types.Sandbox) int { return b.Created.Compare(a.Created) })
 			now := time.Now()
 			rows := make([]sandboxRow, len(sbs))
 			for i, sb := range sbs {
@@ -99,7 +99,7 @@ func newInspectCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			get := func(ref string) (api.Sandbox, error) { return c.SandboxInspect(cmd.Context(), ref) }
+			get := func(ref string) (types.Sandbox, error) { return c.SandboxInspect(cmd.Context(), ref) }
 			return inspectAll(e.stdout, format, "sandbox", args, get)
 		},
 	}
@@ -240,7 +240,7 @@ func newSandboxCreateCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			req := api.SandboxCreateRequest{
+			req := types.SandboxCreateRequest{
 				Name: o.name, Hostname: o.hostname, Network: o.network, Endpoint: o.ep.settings(),
 				AdoptPID: o.pid, AdoptNetns: o.netns,
 			}

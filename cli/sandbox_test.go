@@ -6,17 +6,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/patchbay/patchbay/api"
+	"github.com/patchbay/patchbay/api/types"
 	"github.com/patchbay/patchbay/cnm"
 )
 
 func TestSandboxRow(t *testing.T) {
 	now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
-	sb := api.Sandbox{
+	sb := types.Sandbox{
 		ID: "4f7e2a1b9c0d8e7f6a5b4c3d", Name: "web", Created: now.Add(-2 * time.Minute),
-		State:  api.State{Status: cnm.StateRunning, Running: true, Pid: 42, StartedAt: now.Add(-time.Minute)},
-		Config: api.SandboxConfig{Cmd: []string{"busybox", "httpd", "-f", "-p", "8080"}},
-		NetworkSettings: api.NetworkSettings{Networks: map[string]api.EndpointSettingsOut{
+		State:  types.State{Status: cnm.StateRunning, Running: true, Pid: 42, StartedAt: now.Add(-time.Minute)},
+		Config: types.SandboxConfig{Cmd: []string{"busybox", "httpd", "-f", "-p", "8080"}},
+		NetworkSettings: types.NetworkSettings{Networks: map[string]types.EndpointSettingsOut{
 			"front": {}, "back": {}, "bridge": {},
 		}},
 	}
@@ -37,9 +37,9 @@ func TestSandboxRow(t *testing.T) {
 func TestPs(t *testing.T) {
 	d := newFakeDaemon(t)
 	old := time.Now().Add(-3 * time.Hour)
-	d.reply("GET /sandboxes", http.StatusOK, []api.Sandbox{
-		{ID: "aaaaaaaaaaaaaaaa", Name: "old", Created: old, State: api.State{Status: cnm.StateCreated}},
-		{ID: "bbbbbbbbbbbbbbbb", Name: "new", Created: old.Add(time.Hour), State: api.State{Status: cnm.StateCreated}},
+	d.reply("GET /sandboxes", http.StatusOK, []types.Sandbox{
+		{ID: "aaaaaaaaaaaaaaaa", Name: "old", Created: old, State: types.State{Status: cnm.StateCreated}},
+		{ID: "bbbbbbbbbbbbbbbb", Name: "new", Created: old.Add(time.Hour), State: types.State{Status: cnm.StateCreated}},
 	})
 	out, errOut, code := d.run("", "ps", "-q")
 	if code != 0 || out != "bbbbbbbbbbbb\naaaaaaaaaaaa\n" {
@@ -66,8 +66,8 @@ func TestPs(t *testing.T) {
 
 func TestSandboxInspect(t *testing.T) {
 	d := newFakeDaemon(t)
-	d.reply("GET /sandboxes/web", http.StatusOK, api.Sandbox{ID: "abc", Name: "web", NetworkSettings: api.NetworkSettings{
-		Networks: map[string]api.EndpointSettingsOut{"mynet": {IPAddress: "10.0.0.2"}},
+	d.reply("GET /sandboxes/web", http.StatusOK, types.Sandbox{ID: "abc", Name: "web", NetworkSettings: types.NetworkSettings{
+		Networks: map[string]types.EndpointSettingsOut{"mynet": {IPAddress: "10.0.0.2"}},
 	}})
 	d.notFound("GET /sandboxes/x", "no such sandbox x")
 	out, errOut, code := d.run("", "inspect", "-f", "{{.NetworkSettings.Networks.mynet.IPAddress}}", "x", "web")
@@ -111,15 +111,15 @@ func TestSandboxVerbs(t *testing.T) {
 
 func TestSandboxCreate(t *testing.T) {
 	d := newFakeDaemon(t)
-	d.reply("POST /sandboxes/create", http.StatusCreated, api.SandboxCreateResponse{ID: "cafe"})
+	d.reply("POST /sandboxes/create", http.StatusCreated, types.SandboxCreateResponse{ID: "cafe"})
 	out, errOut, code := d.run("", "sandbox", "create", "--name", "ext", "-h", "box", "--network", "n", "--mac-address", "02:00:00:00:00:01", "--pid", "1234")
 	if code != 0 || out != "cafe\n" {
 		t.Fatalf("code %d out %q err %q", code, out, errOut)
 	}
-	var req api.SandboxCreateRequest
+	var req types.SandboxCreateRequest
 	d.body("POST /sandboxes/create", &req)
-	want := api.SandboxCreateRequest{Name: "ext", Hostname: "box", Network: "n", AdoptPID: 1234,
-		Endpoint: &api.EndpointSettings{MacAddress: "02:00:00:00:00:01"}}
+	want := types.SandboxCreateRequest{Name: "ext", Hostname: "box", Network: "n", AdoptPID: 1234,
+		Endpoint: &types.EndpointSettings{MacAddress: "02:00:00:00:00:01"}}
 	if !reflect.DeepEqual(req, want) {
 		t.Errorf("got %+v", req)
 	}

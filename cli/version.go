@@ -5,7 +5,7 @@ import (
 	"runtime"
 	"text/tabwriter"
 
-	"github.com/patchbay/patchbay/api"
+	"github.com/patchbay/patchbay/api/types"
 	"github.com/spf13/cobra"
 )
 
@@ -21,9 +21,9 @@ func newVersionCmd(e *env) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			tw := tabwriter.NewWriter(e.stdout, 0, 8, 1, ' ', 0)
 			fmt.Fprintf(tw, "Client:\n Version:\t%s\n API version:\t%s\n Go version:\t%s\n OS/Arch:\t%s/%s\n",
-				Version, api.APIVersion, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+				Version, types.APIVersion, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			c, err := e.client()
-			var v api.VersionResponse
+			var v types.VersionResponse
 			if err == nil {
 				v, err = c.Version(cmd.Context())
 			}

@@ -12,19 +12,19 @@ import (
 	"os"
 	"syscall"
 
-	"github.com/patchbay/patchbay/api"
+	"github.com/patchbay/patchbay/api/types"
 )
 
 // RunAttached creates a sandbox and runs its process on the caller's
 // stdio. It returns the sandbox ID and the exit code. Signals received
 // on sigs are forwarded to the process.
-func (c *Client) RunAttached(ctx context.Context, req api.SandboxCreateRequest, stdio Stdio, sigs <-chan os.Signal) (string, int, error) {
+func (c *Client) RunAttached(ctx context.Context, req types.SandboxCreateRequest, stdio Stdio, sigs <-chan os.Signal) (string, int, error) {
 	return c.attach(ctx, "/sandboxes/create", req, stdio, sigs)
 }
 
 // ExecAttached runs a command inside a running sandbox on the caller's
 // stdio and returns its exit code.
-func (c *Client) ExecAttached(ctx context.Context, ref string, req api.ExecRequest, stdio Stdio, sigs <-chan os.Signal) (int, error) {
+func (c *Client) ExecAttached(ctx context.Context, ref string, req types.ExecRequest, stdio Stdio, sigs <-chan os.Signal) (int, error) {
 	_, code, err := c.attach(ctx, "/sandboxes/"+url.PathEscape(ref)+"/exec", req, stdio, sigs)
 	return code, err
 }
@@ -45,7 +45,7 @@ func (c *Client) attach(ctx context.Context, path string, body any, stdio Stdio,
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Connection", "Upgrade")
-	req.Header.Set("Upgrade", api.UpgradeProto)
+	req.Header.Set("Upgrade", types.UpgradeProto)
 	if err := req.Write(conn); err != nil {
 		return "", 0, fmt.Errorf("send request: %w", err)
 	}
@@ -59,11 +59,11 @@ func (c *Client) attach(ctx context.Context, path string, body any, stdio Stdio,
 		return "", 0, decodeError(resp)
 	}
 	files := []*os.File{orNull(stdio.Stdin, os.O_RDONLY), orNull(stdio.Stdout, os.O_WRONLY), orNull(stdio.Stderr, os.O_WRONLY)}
-	if err := api.SendFiles(conn.(*net.UnixConn), files...); err != nil {
+	if err := types.SendFiles(conn.(*net.UnixConn), files...); err != nil {
 		return "", 0, err
 	}
 	dec := json.NewDecoder(br)
-	var start api.StreamMessage
+	var start types.StreamMessage
 	if err := dec.Decode(&start); err != nil {
 		return "", 0, fmt.Errorf("read start: %w", err)
 	}
@@ -78,14 +78,14 @@ func (c *Client) attach(ctx context.Context, path string, body any, stdio Stdio,
 			select {
 			case s := <-sigs:
 				if sig, ok := s.(syscall.Signal); ok {
-					_ = enc.Encode(api.StreamMessage{Signal: int(sig)})
+					_ = enc.Encode(types.StreamMessage{Signal: int(sig)})
 				}
 			case <-stop:
 				return
 			}
 		}
 	}()
-	var end api.StreamMessage
+	var end types.StreamMessage
 	if err := dec.Decode(&end); err != nil {
 		return start.ID, 0, fmt.Errorf("lost the daemon while the process ran: %w", err)
 	}

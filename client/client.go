@@ -15,7 +15,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/patchbay/patchbay/api"
+	"github.com/patchbay/patchbay/api/types"
 	"github.com/patchbay/patchbay/cnm"
 )
 
@@ -78,7 +78,7 @@ type APIError struct {
 func (e *APIError) Error() string { return e.Message }
 
 // Unwrap returns the error kind matching the status.
-func (e *APIError) Unwrap() error { return api.KindOf(e.Status) }
+func (e *APIError) Unwrap() error { return types.KindOf(e.Status) }
 
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
 	var rd io.Reader
@@ -121,7 +121,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 }
 
 func decodeError(resp *http.Response) error {
-	var e api.ErrorResponse
+	var e types.ErrorResponse
 	data, _ := io.ReadAll(resp.Body)
 	if json.Unmarshal(data, &e) != nil || e.Message == "" {
 		e.Message = fmt.Sprintf("daemon replied %s: %s", resp.Status, bytes.TrimSpace(data))
@@ -142,30 +142,30 @@ func (c *Client) FirewallRules(ctx context.Context) (string, error) {
 }
 
 // Version returns the daemon's version (GET /version, Docker's shape).
-func (c *Client) Version(ctx context.Context) (api.VersionResponse, error) {
-	var out api.VersionResponse
+func (c *Client) Version(ctx context.Context) (types.VersionResponse, error) {
+	var out types.VersionResponse
 	return out, c.do(ctx, http.MethodGet, "/version", nil, nil, &out)
 }
 
 // NetworkList lists networks passing the filters.
-func (c *Client) NetworkList(ctx context.Context, f api.Filters) ([]api.NetworkResource, error) {
+func (c *Client) NetworkList(ctx context.Context, f types.Filters) ([]types.NetworkResource, error) {
 	var q url.Values
 	if len(f) > 0 {
 		q = url.Values{"filters": {f.Encode()}}
 	}
-	var out []api.NetworkResource
+	var out []types.NetworkResource
 	return out, c.do(ctx, http.MethodGet, "/networks", q, nil, &out)
 }
 
 // NetworkInspect returns one network.
-func (c *Client) NetworkInspect(ctx context.Context, ref string) (api.NetworkResource, error) {
-	var out api.NetworkResource
+func (c *Client) NetworkInspect(ctx context.Context, ref string) (types.NetworkResource, error) {
+	var out types.NetworkResource
 	return out, c.do(ctx, http.MethodGet, "/networks/"+url.PathEscape(ref), nil, nil, &out)
 }
 
 // NetworkCreate creates a network.
-func (c *Client) NetworkCreate(ctx context.Context, req api.NetworkCreateRequest) (api.NetworkCreateResponse, error) {
-	var out api.NetworkCreateResponse
+func (c *Client) NetworkCreate(ctx context.Context, req types.NetworkCreateRequest) (types.NetworkCreateResponse, error) {
+	var out types.NetworkCreateResponse
 	return out, c.do(ctx, http.MethodPost, "/networks/create", nil, req, &out)
 }
 
@@ -175,41 +175,41 @@ func (c *Client) NetworkRemove(ctx context.Context, ref string) error {
 }
 
 // NetworkConnect connects a sandbox to a network.
-func (c *Client) NetworkConnect(ctx context.Context, ref string, req api.NetworkConnectRequest) error {
+func (c *Client) NetworkConnect(ctx context.Context, ref string, req types.NetworkConnectRequest) error {
 	return c.do(ctx, http.MethodPost, "/networks/"+url.PathEscape(ref)+"/connect", nil, req, nil)
 }
 
 // NetworkDisconnect disconnects a sandbox from a network.
-func (c *Client) NetworkDisconnect(ctx context.Context, ref string, req api.NetworkDisconnectRequest) error {
+func (c *Client) NetworkDisconnect(ctx context.Context, ref string, req types.NetworkDisconnectRequest) error {
 	return c.do(ctx, http.MethodPost, "/networks/"+url.PathEscape(ref)+"/disconnect", nil, req, nil)
 }
 
 // NetworkPrune removes unused custom networks passing the filters
 // (until, label, label!).
-func (c *Client) NetworkPrune(ctx context.Context, f ...api.Filters) (api.NetworksPruneReport, error) {
+func (c *Client) NetworkPrune(ctx context.Context, f ...types.Filters) (types.NetworksPruneReport, error) {
 	var q url.Values
 	if len(f) > 0 && len(f[0]) > 0 {
 		q = url.Values{"filters": {f[0].Encode()}}
 	}
-	var out api.NetworksPruneReport
+	var out types.NetworksPruneReport
 	return out, c.do(ctx, http.MethodPost, "/networks/prune", q, nil, &out)
 }
 
 // SandboxList lists running sandboxes, or all.
-func (c *Client) SandboxList(ctx context.Context, all bool) ([]api.Sandbox, error) {
-	var out []api.Sandbox
+func (c *Client) SandboxList(ctx context.Context, all bool) ([]types.Sandbox, error) {
+	var out []types.Sandbox
 	return out, c.do(ctx, http.MethodGet, "/sandboxes", url.Values{"all": {fmt.Sprint(all)}}, nil, &out)
 }
 
 // SandboxInspect returns one sandbox.
-func (c *Client) SandboxInspect(ctx context.Context, ref string) (api.Sandbox, error) {
-	var out api.Sandbox
+func (c *Client) SandboxInspect(ctx context.Context, ref string) (types.Sandbox, error) {
+	var out types.Sandbox
 	return out, c.do(ctx, http.MethodGet, "/sandboxes/"+url.PathEscape(ref), nil, nil, &out)
 }
 
 // SandboxCreate creates a sandbox, starting a detached process if asked.
-func (c *Client) SandboxCreate(ctx context.Context, req api.SandboxCreateRequest) (api.SandboxCreateResponse, error) {
-	var out api.SandboxCreateResponse
+func (c *Client) SandboxCreate(ctx context.Context, req types.SandboxCreateRequest) (types.SandboxCreateResponse, error) {
+	var out types.SandboxCreateResponse
 	return out, c.do(ctx, http.MethodPost, "/sandboxes/create", nil, req, &out)
 }
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/patchbay/patchbay/api"
+	"github.com/patchbay/patchbay/api/types"
 )
 
 // latencies collects durations and reports percentiles.
@@ -70,7 +70,7 @@ func BenchmarkEngine(b *testing.B) {
 	for i := 0; i < 100; i++ {
 		name := fmt.Sprintf("bn%d", i)
 		create = append(create, timed(b, func() error {
-			_, err := c.NetworkCreate(ctx, api.NetworkCreateRequest{Name: name})
+			_, err := c.NetworkCreate(ctx, types.NetworkCreateRequest{Name: name})
 			return err
 		}))
 		remove = append(remove, timed(b, func() error { return c.NetworkRemove(ctx, name) }))
@@ -78,12 +78,12 @@ func BenchmarkEngine(b *testing.B) {
 	create.report(b, "network-create")
 	remove.report(b, "network-remove")
 
-	if _, err := c.NetworkCreate(ctx, api.NetworkCreateRequest{Name: "big", IPAM: &api.IPAM{Config: []api.IPAMConfig{{Subnet: "10.20.0.0/16"}}}}); err != nil {
+	if _, err := c.NetworkCreate(ctx, types.NetworkCreateRequest{Name: "big", IPAM: &types.IPAM{Config: []types.IPAMConfig{{Subnet: "10.20.0.0/16"}}}}); err != nil {
 		b.Fatal(err)
 	}
 	attach := func(i int) time.Duration {
 		return timed(b, func() error {
-			_, err := c.SandboxCreate(ctx, api.SandboxCreateRequest{Name: fmt.Sprintf("sb%04d", i), Network: "big"})
+			_, err := c.SandboxCreate(ctx, types.SandboxCreateRequest{Name: fmt.Sprintf("sb%04d", i), Network: "big"})
 			return err
 		})
 	}
@@ -94,10 +94,10 @@ func BenchmarkEngine(b *testing.B) {
 		for i := 0; i < 50; i++ {
 			name := fmt.Sprintf("sb%04d", size-1-i%size)
 			disc = append(disc, timed(b, func() error {
-				return c.NetworkDisconnect(ctx, "big", api.NetworkDisconnectRequest{Container: name})
+				return c.NetworkDisconnect(ctx, "big", types.NetworkDisconnectRequest{Container: name})
 			}))
 			conn = append(conn, timed(b, func() error {
-				return c.NetworkConnect(ctx, "big", api.NetworkConnectRequest{Container: name})
+				return c.NetworkConnect(ctx, "big", types.NetworkConnectRequest{Container: name})
 			}))
 		}
 		disc.report(b, fmt.Sprintf("disconnect@%d", size))

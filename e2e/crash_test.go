@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/patchbay/patchbay/api"
+	"github.com/patchbay/patchbay/api/types"
 	"github.com/patchbay/patchbay/client"
 	"github.com/patchbay/patchbay/cnm"
 	"github.com/vishvananda/netlink"
@@ -32,18 +32,18 @@ func churn(c *client.Client, round int, stop <-chan struct{}) error {
 		name := fmt.Sprintf("w%d-%d", round, i)
 		steps := []func() error{
 			func() error {
-				_, err := c.SandboxCreate(ctx, api.SandboxCreateRequest{Name: name, Network: "crashnet"})
+				_, err := c.SandboxCreate(ctx, types.SandboxCreateRequest{Name: name, Network: "crashnet"})
 				return err
 			},
 			func() error {
-				return c.NetworkConnect(ctx, "bridge", api.NetworkConnectRequest{Container: name})
+				return c.NetworkConnect(ctx, "bridge", types.NetworkConnectRequest{Container: name})
 			},
 			func() error {
-				_, err := c.NetworkCreate(ctx, api.NetworkCreateRequest{Name: "tmp-" + name})
+				_, err := c.NetworkCreate(ctx, types.NetworkCreateRequest{Name: "tmp-" + name})
 				return err
 			},
 			func() error {
-				return c.NetworkDisconnect(ctx, "bridge", api.NetworkDisconnectRequest{Container: name})
+				return c.NetworkDisconnect(ctx, "bridge", types.NetworkDisconnectRequest{Container: name})
 			},
 			func() error { return c.NetworkRemove(ctx, "tmp-"+name) },
 		}
@@ -216,7 +216,7 @@ func TestConcurrentSandboxes(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := d.client().SandboxCreate(context.Background(), api.SandboxCreateRequest{Name: fmt.Sprintf("s%03d", i), Network: "scale"})
+			_, err := d.client().SandboxCreate(context.Background(), types.SandboxCreateRequest{Name: fmt.Sprintf("s%03d", i), Network: "scale"})
 			errs <- err
 		}()
 	}

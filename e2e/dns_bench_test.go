@@ -12,7 +12,7 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
-	"github.com/patchbay/patchbay/api"
+	"github.com/patchbay/patchbay/api/types"
 	"github.com/patchbay/patchbay/internal/dnsload"
 )
 
@@ -87,7 +87,7 @@ func BenchmarkDNS(b *testing.B) {
 	buf := make([]byte, 1500)
 	for i := range 20 {
 		name := fmt.Sprintf("new%d", i)
-		if _, err := cl.SandboxCreate(context.Background(), api.SandboxCreateRequest{Name: name, Network: "app"}); err != nil {
+		if _, err := cl.SandboxCreate(context.Background(), types.SandboxCreateRequest{Name: name, Network: "app"}); err != nil {
 			b.Fatal(err)
 		}
 		returned := time.Now()

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/patchbay/patchbay/api"
+	"github.com/patchbay/patchbay/api/types"
 )
 
 // BenchmarkMacvlan compares macvlan with bridge through the API of a real
@@ -27,8 +27,8 @@ func BenchmarkMacvlan(b *testing.B) {
 		{"br", "bridge", "10.50.0.0/24", ""},
 	}
 	for _, n := range nets {
-		req := api.NetworkCreateRequest{Name: n.name, Driver: n.driver,
-			IPAM: &api.IPAM{Config: []api.IPAMConfig{{Subnet: n.subnet, IPRange: n.ipRange}}}}
+		req := types.NetworkCreateRequest{Name: n.name, Driver: n.driver,
+			IPAM: &types.IPAM{Config: []types.IPAMConfig{{Subnet: n.subnet, IPRange: n.ipRange}}}}
 		if n.driver == "macvlan" {
 			req.Options = map[string]string{"parent": "eth1"}
 		}
@@ -41,17 +41,17 @@ func BenchmarkMacvlan(b *testing.B) {
 		for i := 0; i < 50; i++ {
 			name := fmt.Sprintf("%s%02d", n.name, i)
 			attach = append(attach, timed(b, func() error {
-				_, err := c.SandboxCreate(ctx, api.SandboxCreateRequest{Name: name, Network: n.name})
+				_, err := c.SandboxCreate(ctx, types.SandboxCreateRequest{Name: name, Network: n.name})
 				return err
 			}))
 		}
 		for i := 0; i < 50; i++ {
 			name := fmt.Sprintf("%s%02d", n.name, i%10)
 			disc = append(disc, timed(b, func() error {
-				return c.NetworkDisconnect(ctx, n.name, api.NetworkDisconnectRequest{Container: name})
+				return c.NetworkDisconnect(ctx, n.name, types.NetworkDisconnectRequest{Container: name})
 			}))
 			conn = append(conn, timed(b, func() error {
-				return c.NetworkConnect(ctx, n.name, api.NetworkConnectRequest{Container: name})
+				return c.NetworkConnect(ctx, n.name, types.NetworkConnectRequest{Container: name})
 			}))
 		}
 		attach.report(b, n.driver+"-attach")

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/patchbay/patchbay/api"
+	"github.com/patchbay/patchbay/api/types"
 	"github.com/patchbay/patchbay/internal/nl"
 	"github.com/patchbay/patchbay/sandbox"
 	"github.com/vishvananda/netlink"
@@ -106,9 +106,9 @@ func pingable(t *testing.T, ns, ip string) bool {
 	return false
 }
 
-func inspectNet(t *testing.T, d *daemon, name string) api.NetworkResource {
+func inspectNet(t *testing.T, d *daemon, name string) types.NetworkResource {
 	t.Helper()
-	var nets []api.NetworkResource
+	var nets []types.NetworkResource
 	if err := json.Unmarshal([]byte(d.ok("network", "inspect", name)), &nets); err != nil || len(nets) != 1 {
 		t.Fatalf("network inspect %s: %v", name, err)
 	}
@@ -116,7 +116,7 @@ func inspectNet(t *testing.T, d *daemon, name string) api.NetworkResource {
 }
 
 // endpointOf finds a container's entry in a network's inspect output.
-func endpointOf(n api.NetworkResource, name string) (ip, mac string) {
+func endpointOf(n types.NetworkResource, name string) (ip, mac string) {
 	for _, c := range n.Containers {
 		if c.Name == name {
 			return strings.Split(c.IPv4Address, "/")[0], c.MacAddress

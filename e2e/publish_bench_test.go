@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/patchbay/patchbay/api"
+	"github.com/patchbay/patchbay/api/types"
 )
 
 // BenchmarkPublishRange reports what publishing a 1000-port range adds to
@@ -19,14 +19,14 @@ func BenchmarkPublishRange(b *testing.B) {
 	d := startDaemon(b)
 	c := d.client()
 	ctx := context.Background()
-	if _, err := c.NetworkCreate(ctx, api.NetworkCreateRequest{Name: "pub"}); err != nil {
+	if _, err := c.NetworkCreate(ctx, types.NetworkCreateRequest{Name: "pub"}); err != nil {
 		b.Fatal(err)
 	}
 	run := func(name string, ports []string) (create, remove latencies) {
 		for i := 0; i < 20; i++ {
 			sb := fmt.Sprintf("%s%d", name, i)
 			create = append(create, timed(b, func() error {
-				_, err := c.SandboxCreate(ctx, api.SandboxCreateRequest{Name: sb, Network: "pub", Ports: ports})
+				_, err := c.SandboxCreate(ctx, types.SandboxCreateRequest{Name: sb, Network: "pub", Ports: ports})
 				return err
 			}))
 			remove = append(remove, timed(b, func() error { return c.SandboxRemove(ctx, sb, true) }))

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/patchbay/patchbay/api"
+	"github.com/patchbay/patchbay/api/types"
 )
 
 // TestQuickStart walks the scenario of the README and the issue: default
@@ -48,7 +48,7 @@ func TestQuickStart(t *testing.T) {
 		t.Errorf("ps -a after --rm run lists %q, want only web", out)
 	}
 
-	var nets []api.NetworkResource
+	var nets []types.NetworkResource
 	if err := json.Unmarshal([]byte(d.ok("network", "inspect", "mynet")), &nets); err != nil {
 		t.Fatalf("network inspect is not a JSON array: %v", err)
 	}

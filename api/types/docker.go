@@ -1,6 +1,4 @@
-package api
-
-import "time"
+package types
 
 // Docker Engine API types that patchbay's own routes do not use: the
 // negotiation replies and the container views of sandboxes.
@@ -137,6 +135,3 @@ type ContainerJSON struct {
 	ExecIDs         []string     `json:"ExecIDs"`
 	Mounts          []MountPoint `json:"Mounts"`
 }
-
-// dockerTime renders a time as Docker's container JSON does.
-func dockerTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

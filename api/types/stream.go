@@ -1,7 +1,6 @@
-package api
+package types
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -67,6 +66,3 @@ func RecvFiles(c *net.UnixConn, n int) ([]*os.File, error) {
 	}
 	return files, nil
 }
-
-// WriteMessage writes one JSON line.
-func WriteMessage(enc *json.Encoder, m StreamMessage) error { return enc.Encode(m) }

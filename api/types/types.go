@@ -1,4 +1,4 @@
-package api
+package types
 
 import "time"
 
@@ -129,11 +129,6 @@ type NetworkDisconnectRequest struct {
 // NetworksPruneReport is the reply to POST /networks/prune.
 type NetworksPruneReport struct {
 	NetworksDeleted []string `json:"NetworksDeleted"`
-}
-
-// ErrorResponse is the body of every error reply.
-type ErrorResponse struct {
-	Message string `json:"message"`
 }
 
 // Sandbox routes are patchbay's own (there are no images here), shaped

@@ -1,0 +1,85 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"strings"
+
+	"github.com/patchbay/patchbay/api"
+	"github.com/patchbay/patchbay/cnm"
+	"github.com/patchbay/patchbay/engine"
+	"github.com/patchbay/patchbay/ipam"
+)
+
+// SocketName is the API socket's file name under the exec root, used
+// when Config.Host is empty.
+const SocketName = "patchbay.sock"
+
+// Config configures a daemon.
+type Config struct {
+	// Engine configures the engine; Root and ExecRoot are required, and
+	// Engine.Logger is the daemon's log too.
+	Engine engine.Config
+	// Host is where the API listens, unix:///path. Default: SocketName
+	// under Engine.ExecRoot.
+	Host string
+	// DefaultAddressPools, when set, replaces Engine.DefaultPools with
+	// pools in the --default-address-pools syntax ("10.10.0.0/16/24,…").
+	DefaultAddressPools string
+	// BridgeDevice is the device of the default "bridge" network
+	// (--bridge-device); default patchbay0.
+	BridgeDevice string
+}
+
+// Run opens the engine, serves the API on the unix socket and, when ctx
+// ends, stops serving and closes the engine.
+func Run(ctx context.Context, cfg Config) error {
+	path, err := cfg.socketPath()
+	if err != nil {
+		return err
+	}
+	ecfg, err := cfg.engineConfig()
+	if err != nil {
+		return err
+	}
+	eng, err := engine.New(ctx, ecfg)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	l, err := listenUnix(path)
+	if err != nil {
+		return err
+	}
+	ecfg.Logger.Info("patchbay daemon ready", "socket", path, "root", ecfg.Root)
+	return api.NewServer(eng, ecfg.Logger).Serve(ctx, l)
+}
+
+// engineConfig completes the engine's configuration from the daemon's.
+func (c Config) engineConfig() (engine.Config, error) {
+	ecfg := c.Engine
+	if c.DefaultAddressPools != "" {
+		p, err := ipam.ParsePools(c.DefaultAddressPools)
+		if err != nil {
+			return engine.Config{}, err
+		}
+		ecfg.DefaultPools = p
+	}
+	if ecfg.Logger == nil {
+		ecfg.Logger = slog.Default()
+	}
+	return EngineConfig(ecfg, c.BridgeDevice)
+}
+
+// socketPath is the path of Host, or the default under the exec root.
+func (c Config) socketPath() (string, error) {
+	if c.Host == "" {
+		return filepath.Join(c.Engine.ExecRoot, SocketName), nil
+	}
+	path, ok := strings.CutPrefix(c.Host, "unix://")
+	if !ok || path == "" {
+		return "", cnm.Invalid("invalid host %q: only unix:///path is supported", c.Host)
+	}
+	return path, nil
+}
