@@ -89,6 +89,7 @@ func noSuchContainer(err error, ref string) error {
 
 // ContainerJSONOf renders a sandbox as Docker's container inspect.
 func ContainerJSONOf(sb Sandbox) ContainerJSON {
+	sb.PortConflicts = nil // patchbay's own field
 	return ContainerJSON{
 		Sandbox: sb, Name: "/" + sb.Name, Created: sb.Created.UTC().Format(time.RFC3339Nano),
 		Platform: "linux", Mounts: []MountPoint{},
