@@ -258,7 +258,7 @@ func (e *Engine) rereserve(sb *sbox) {
 				continue
 			}
 			if err != nil {
-				e.log.Warn("host port of a published port was taken while patchbay was down", "sb", sb.Name, "err", err)
+				e.log.Warn("hold host port of a published port again", "sb", sb.Name, "port", portString(*m), "err", err)
 				continue
 			}
 			if sb.portFDs == nil {
