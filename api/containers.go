@@ -90,6 +90,7 @@ func noSuchContainer(err error, ref string) error {
 
 // ContainerJSONOf renders a sandbox as Docker's container inspect.
 func ContainerJSONOf(sb types.Sandbox) types.ContainerJSON {
+	sb.PortConflicts = nil // patchbay's own field
 	return types.ContainerJSON{
 		Sandbox: sb, Name: "/" + sb.Name, Created: sb.Created.UTC().Format(time.RFC3339Nano),
 		Platform: "linux", Mounts: []types.MountPoint{},

@@ -81,6 +81,10 @@ func SandboxFrom(sb engine.SandboxInfo) types.Sandbox {
 			host = "::"
 		}
 		key := portspec.Key(m.Port, portspec.Proto(m.Proto))
+		if m.Conflict != "" {
+			r.PortConflicts = append(r.PortConflicts, types.PortConflict{Port: key, HostIP: host, HostPort: strconv.Itoa(int(m.HostPort)), Error: m.Conflict})
+			continue
+		}
 		r.NetworkSettings.Ports[key] = append(r.NetworkSettings.Ports[key], types.PortBinding{HostIP: host, HostPort: strconv.Itoa(int(m.HostPort))})
 	}
 	if p := sb.Process; p != nil {

@@ -133,6 +133,9 @@ type PortMapping struct {
 	Proto    string     `json:"proto"`
 	Addr     netip.Addr `json:"addr"`
 	Port     uint16     `json:"port"`
+	// Conflict, when set, says why the mapping is not in force: its host
+	// port was taken by another program while patchbay was down.
+	Conflict string `json:"conflict,omitempty"`
 }
 
 // Process states.

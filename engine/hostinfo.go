@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/patchbay/patchbay/internal/nl"
-	"github.com/vishvananda/netlink"
 )
 
 // usedPrefixes lists what a new subnet must not overlap: every other
@@ -25,33 +24,12 @@ func (e *Engine) usedPrefixes() ([]used, error) {
 		}
 	}
 	e.mu.RUnlock()
-	routes, err := e.host.Handle.RouteList(nil, netlink.FAMILY_ALL)
+	host, err := nl.HostUses(e.ctx, e.host.Handle)
 	if err != nil {
-		return nil, fmt.Errorf("list host routes: %w", err)
+		return nil, err
 	}
-	links := map[int]string{}
-	if ls, err := e.host.Handle.LinkList(); err == nil {
-		for _, l := range ls {
-			links[l.Attrs().Index] = l.Attrs().Name
-		}
-	}
-	for _, r := range routes {
-		p, ok := nl.Prefix(r.Dst)
-		if !ok || p.Bits() == 0 || p.Addr().IsLinkLocalUnicast() || p.Addr().IsMulticast() {
-			continue
-		}
-		out = append(out, used{p.Masked(), fmt.Sprintf("host route %s dev %s", p.Masked(), links[r.LinkIndex]), ""})
-	}
-	addrs, err := e.host.Handle.AddrList(nil, netlink.FAMILY_ALL)
-	if err != nil {
-		return nil, fmt.Errorf("list host addresses: %w", err)
-	}
-	for _, a := range addrs {
-		p, ok := nl.Prefix(a.IPNet)
-		if !ok || p.Addr().IsLoopback() || p.Addr().IsLinkLocalUnicast() {
-			continue
-		}
-		out = append(out, used{netip.PrefixFrom(p.Addr(), p.Addr().BitLen()), fmt.Sprintf("host address %s on %s", p, links[a.LinkIndex]), ""})
+	for _, h := range host {
+		out = append(out, used{h.Prefix, h.Source, ""})
 	}
 	for _, ns := range hostNameservers(e.cfg.ResolvConf) {
 		out = append(out, used{netip.PrefixFrom(ns, ns.BitLen()), fmt.Sprintf("host nameserver %s", ns), ""})

@@ -4,15 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
+	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/patchbay/patchbay/cnm"
 	"github.com/patchbay/patchbay/firewall"
+	"github.com/patchbay/patchbay/internal/hostport"
 	"github.com/patchbay/patchbay/internal/nl"
 	"github.com/patchbay/patchbay/portspec"
-	"golang.org/x/sys/unix"
 )
 
 // parsePorts validates -p specs, and with publishAll adds an ephemeral
@@ -65,6 +64,9 @@ func parsePorts(specs, expose []string, publishAll bool, n *network, hostMode bo
 func firewallMappings(ms []cnm.PortMapping) []firewall.Mapping {
 	out := make([]firewall.Mapping, 0, len(ms))
 	for _, m := range ms {
+		if m.Conflict != "" {
+			continue // not in force; see rereserve
+		}
 		out = append(out, firewall.Mapping{HostIP: m.HostIP, HostPort: m.HostPort, Proto: m.Proto, Addr: m.Addr, Port: m.Port})
 	}
 	// A published range is one element, however long.
@@ -152,15 +154,15 @@ func (e *Engine) mapSpec(binding netip.Addr, ep *cnm.Endpoint, spec portspec.Spe
 	}
 	pick := func(r portspec.Range) (uint16, error) {
 		if r.IsZero() {
-			lo, hi := ephemeralRange()
+			lo, hi := hostport.EphemeralRange()
 			r = portspec.Range{Start: lo, End: hi}
 		}
 		n := r.Len()
 		start := int(e.portCursor) % n
 		for i := 0; i < n; i++ {
 			p := r.Start + uint16((start+i)%n)
-			fd, err := e.reserve(bindIP(targets[0]), targets[0].Is4(), p, string(spec.Proto))
-			if errors.Is(err, unix.EADDRINUSE) {
+			fd, err := hostport.Hold(bindIP(targets[0]), targets[0].Is4(), p, string(spec.Proto))
+			if hostport.InUse(err) {
 				continue
 			}
 			if err != nil {
@@ -183,7 +185,7 @@ func (e *Engine) mapSpec(binding netip.Addr, ep *cnm.Endpoint, spec portspec.Spe
 	for _, m := range ms {
 		for i, target := range targets {
 			if i > 0 || !picked {
-				fd, err := e.reserve(bindIP(target), target.Is4(), m.HostPort, string(m.Proto))
+				fd, err := hostport.Hold(bindIP(target), target.Is4(), m.HostPort, string(m.Proto))
 				if err != nil {
 					return nil, err
 				}
@@ -193,91 +195,6 @@ func (e *Engine) mapSpec(binding netip.Addr, ep *cnm.Endpoint, spec portspec.Spe
 		}
 	}
 	return out, nil
-}
-
-// reserve binds a socket to a host port, so no other program can take the
-// port while it is published. The socket never listens: published traffic
-// is translated before it could reach it. It runs on a thread in the
-// engine's namespace, where the socket then belongs.
-func (e *Engine) reserve(ip netip.Addr, v4 bool, port uint16, proto string) (int, error) {
-	fam := unix.AF_INET6
-	if v4 {
-		fam = unix.AF_INET
-	}
-	typ, num := unix.SOCK_STREAM, unix.IPPROTO_TCP
-	switch proto {
-	case "udp":
-		typ, num = unix.SOCK_DGRAM, unix.IPPROTO_UDP
-	case "sctp":
-		typ, num = unix.SOCK_STREAM, unix.IPPROTO_SCTP
-	}
-	fd := -1
-	err := func() error {
-		var err error
-		fd, err = unix.Socket(fam, typ|unix.SOCK_CLOEXEC, num)
-		if err != nil {
-			return err
-		}
-		var sa unix.Sockaddr
-		if v4 {
-			a := &unix.SockaddrInet4{Port: int(port)}
-			if ip.IsValid() {
-				a.Addr = ip.As4()
-			}
-			sa = a
-		} else {
-			// The IPv4 twin of the mapping holds the IPv4 side.
-			_ = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1)
-			a := &unix.SockaddrInet6{Port: int(port)}
-			if ip.IsValid() {
-				a.Addr = ip.As16()
-			}
-			sa = a
-		}
-		return unix.Bind(fd, sa)
-	}()
-	if err == nil {
-		return fd, nil
-	}
-	if fd >= 0 {
-		unix.Close(fd)
-	}
-	host := "*"
-	if ip.IsValid() {
-		host = ip.String()
-	}
-	switch {
-	case errors.Is(err, unix.EADDRINUSE):
-		return -1, cnm.Conflict("host port %s:%d/%s is already in use: %w", host, port, proto, unix.EADDRINUSE)
-	case errors.Is(err, unix.EADDRNOTAVAIL):
-		return -1, cnm.Invalid("host IP %s is not an address of this host", host)
-	case proto == "sctp" && (errors.Is(err, unix.EPROTONOSUPPORT) || errors.Is(err, unix.ESOCKTNOSUPPORT)):
-		// A kernel without SCTP sockets has no SCTP service to
-		// collide with, and still translates SCTP it forwards: there
-		// is nothing to hold. The host address must still be ours.
-		if err := checkLocal(ip, v4); err != nil {
-			return -1, cnm.Invalid("host IP %s is not an address of this host", host)
-		}
-		return -1, nil
-	case errors.Is(err, unix.EPROTONOSUPPORT), errors.Is(err, unix.ESOCKTNOSUPPORT):
-		return -1, cnm.Invalid("protocol %s is not supported by this kernel", proto)
-	}
-	return -1, fmt.Errorf("reserve host port %s:%d/%s: %w", host, port, proto, err)
-}
-
-// ephemeralRange is the kernel's local port range, where ports without a
-// host port come from. It runs on a thread in the engine's namespace.
-func ephemeralRange() (uint16, uint16) {
-	if data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(data)); len(f) == 2 {
-			a, err1 := strconv.Atoi(f[0])
-			b, err2 := strconv.Atoi(f[1])
-			if err1 == nil && err2 == nil && a > 0 && a <= b && b <= 65535 {
-				return uint16(a), uint16(b)
-			}
-		}
-	}
-	return 49153, 65535
 }
 
 // unpublish removes a sandbox's mappings and frees its host ports.
@@ -320,51 +237,51 @@ func (e *Engine) unpublishEndpoint(sb *sbox, ep *cnm.Endpoint) (keep []cnm.PortM
 	}
 }
 
-// rereserve takes a restored sandbox's host ports again.
+// rereserve takes a restored sandbox's host ports again. A host port
+// another program took while patchbay was down is a conflict: the
+// mapping is marked (firewallMappings then leaves it out, so it takes no
+// traffic from that program), logged, and shown by inspect.
 func (e *Engine) rereserve(sb *sbox) {
 	if len(sb.Ports) == 0 {
 		return
 	}
+	sb.Ports = slices.Clone(sb.Ports)
 	_ = nl.InNetns(e.host.NS, func() error {
-		for _, m := range sb.Ports {
-			fd, err := e.reserve(m.HostIP, m.Addr.Is4(), m.HostPort, m.Proto)
+		for i := range sb.Ports {
+			m := &sb.Ports[i]
+			m.Conflict = ""
+			fd, err := hostport.Hold(m.HostIP, m.Addr.Is4(), m.HostPort, m.Proto)
+			if errors.Is(err, cnm.ErrConflict) {
+				m.Conflict = err.Error()
+				e.log.Warn("published port not installed: its host port was taken while patchbay was down",
+					"sb", sb.Name, "port", portString(*m), "err", err)
+				continue
+			}
 			if err != nil {
-				e.log.Warn("host port of a published port was taken while patchbay was down", "sb", sb.Name, "err", err)
+				e.log.Warn("hold host port of a published port again", "sb", sb.Name, "port", portString(*m), "err", err)
 				continue
 			}
 			if sb.portFDs == nil {
 				sb.portFDs = map[hold]int{}
 			}
-			sb.portFDs[holdOf(m)] = fd
+			sb.portFDs[holdOf(*m)] = fd
 		}
 		return nil
 	})
 }
 
-// checkLocal tells whether ip is an address of this host (the
-// namespace of the calling thread), by binding a UDP socket to it.
-func checkLocal(ip netip.Addr, v4 bool) error {
-	if !ip.IsValid() {
-		return nil
+// portString names a mapping as -p does: [hostIP:]hostPort:port/proto.
+func portString(m cnm.PortMapping) string {
+	host := strconv.Itoa(int(m.HostPort))
+	if m.HostIP.IsValid() {
+		host = netip.AddrPortFrom(m.HostIP, m.HostPort).String()
 	}
-	fam := unix.AF_INET6
-	var sa unix.Sockaddr = &unix.SockaddrInet6{Addr: ip.As16()}
-	if v4 {
-		fam, sa = unix.AF_INET, &unix.SockaddrInet4{Addr: ip.Unmap().As4()}
-	}
-	fd, err := unix.Socket(fam, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	return unix.Bind(fd, sa)
+	return fmt.Sprintf("%s:%d/%s", host, m.Port, m.Proto)
 }
 
 // closeAll closes the sockets holding host ports (-1 holds nothing).
 func closeAll(fds map[hold]int) {
 	for _, fd := range fds {
-		if fd >= 0 {
-			unix.Close(fd)
-		}
+		hostport.Release(fd)
 	}
 }

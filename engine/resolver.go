@@ -8,8 +8,7 @@ import (
 
 	"github.com/patchbay/patchbay/dns"
 	"github.com/patchbay/patchbay/firewall"
-	"github.com/patchbay/patchbay/internal/nl"
-	"github.com/vishvananda/netns"
+	"github.com/patchbay/patchbay/sandbox"
 )
 
 // The embedded resolver: every sandbox on a user-defined network gets
@@ -29,26 +28,13 @@ func (e *Engine) startResolverLocked(sb *sbox) error {
 	if !want {
 		return nil
 	}
-	ns, err := netns.GetFromPath(sb.NetnsPath)
+	ns, err := sandbox.OpenNetns(sb.NetnsPath)
 	if err != nil {
 		return fmt.Errorf("open sandbox namespace: %w", err)
 	}
 	defer ns.Close()
-	var udp *net.UDPConn
-	var tcp *net.TCPListener
-	err = nl.InNetns(ns, func() error {
-		a := net.UDPAddrFromAddrPort(netip.AddrPortFrom(resolverAddr, 0))
-		var err error
-		if udp, err = net.ListenUDP("udp4", a); err != nil {
-			return err
-		}
-		tcp, err = net.ListenTCP("tcp4", (*net.TCPAddr)(a))
-		return err
-	})
+	udp, tcp, err := sandbox.ListenIn(ns, netip.AddrPortFrom(resolverAddr, 0))
 	if err != nil {
-		if udp != nil {
-			udp.Close()
-		}
 		return fmt.Errorf("open resolver sockets in sandbox %s: %w", sb.Name, err)
 	}
 	uport := udp.LocalAddr().(*net.UDPAddr).Port

@@ -187,6 +187,19 @@ type Sandbox struct {
 	HostConfig      HostConfig      `json:"HostConfig"`
 	NetworkSettings NetworkSettings `json:"NetworkSettings"`
 	LogPath         string          `json:"LogPath"`
+	// PortConflicts are published ports not in force, because another
+	// program took their host port while patchbay was down; they are not
+	// in NetworkSettings.Ports. patchbay's own field: Docker's container
+	// JSON never carries it.
+	PortConflicts []PortConflict `json:"PortConflicts,omitempty"`
+}
+
+// PortConflict is a published port that is not in force, and why.
+type PortConflict struct {
+	Port     string `json:"Port"` // "80/tcp"
+	HostIP   string `json:"HostIp"`
+	HostPort string `json:"HostPort"`
+	Error    string `json:"Error"`
 }
 
 // State is a sandbox process's state, in Docker's container shape
