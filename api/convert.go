@@ -18,6 +18,7 @@ func NetworkFrom(n engine.NetworkInfo) types.NetworkResource {
 		IPAM:       types.IPAM{Driver: n.IPAM.Driver, Options: n.IPAM.Options, Config: []types.IPAMConfig{}},
 		Containers: map[string]types.EndpointResource{},
 		Options:    nonNil(n.Options), Labels: nonNil(n.Labels),
+		Unavailable: n.Unavailable,
 	}
 	for _, c := range n.IPAM.Config {
 		ic := types.IPAMConfig{Subnet: c.Subnet.String()}

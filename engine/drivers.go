@@ -30,6 +30,28 @@ func (e *Engine) bctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), e.cfg.DriverTimeout)
 }
 
+// found is a driver looked up by name, with its capabilities.
+type found struct {
+	name string
+	d    driver.Driver
+	cap  driver.Capability
+}
+
+// lookup finds a driver by name, within the driver deadline. Call it
+// without opMu: finding a plugin leaves the process.
+func (e *Engine) lookup(ctx context.Context, name string) (found, error) {
+	if name == "" {
+		name = "bridge"
+	}
+	ctx, cancel := e.dctx(ctx)
+	defer cancel()
+	d, c, err := e.drivers.Lookup(ctx, name)
+	if err != nil {
+		return found{}, err
+	}
+	return found{name, d, c}, nil
+}
+
 // bind looks up the network's driver and decodes its options. On failure
 // the network is marked unavailable with the reason.
 func (e *Engine) bind(ctx context.Context, n *network) error {
@@ -71,15 +93,23 @@ func (e *Engine) driverOf(ctx context.Context, n *network) (driver.Driver, error
 	if d != nil {
 		return d, nil
 	}
-	if err := e.bind(ctx, n); err != nil {
-		return nil, err
+	// A driver that was missing is not built in: finding it (and
+	// re-asserting the network) leaves the process.
+	e.opMu.Unlock()
+	err := e.bind(ctx, n)
+	if err == nil {
+		err = e.reassert(ctx, n)
 	}
-	if err := e.reassert(ctx, n); err != nil {
+	e.opMu.Lock()
+	if err != nil {
 		err = unavailable(n, err)
 		e.mu.Lock()
 		n.d, n.down = nil, err
 		e.mu.Unlock()
 		return nil, err
+	}
+	if e.networks[n.ID] != n {
+		return nil, cnm.NotFound("network %s not found", n.Name)
 	}
 	e.log.Info("network driver available again", "net", n.Name, "driver", n.Driver)
 	e.restoreNetworkEndpoints(ctx, n)

@@ -39,6 +39,10 @@ func (e *Engine) Connect(ctx context.Context, netRef, sbRef string, opts Endpoin
 	if err != nil {
 		return cnm.Endpoint{}, err
 	}
+	if err := e.stillThere(n, sb); err != nil {
+		undo()
+		return cnm.Endpoint{}, err
+	}
 	err = e.store.Update(func(tx *store.Tx) error {
 		if err := tx.PutEndpoint(ep); err != nil {
 			return err
@@ -120,18 +124,40 @@ func (e *Engine) joinLocked(ctx context.Context, n *network, sb *sbox, opts Endp
 	ep.IfName = nextIfName(sb.eps)
 	dn := driverNetwork(n)
 	dep := driver.Endpoint{ID: ep.ID, IfName: ep.IfName, MAC: mac, IPv4: ep.IPv4, IPv6: ep.IPv6}
+	// A driver out of the process is called with opMu released; the
+	// sandbox and the network are held meanwhile (see outside.go).
+	sb.busy = true
+	n.pending++
+	err = e.outside(n, func() error {
+		var err error
+		steps, err = e.joinDriver(ctx, d, n, dn, sb, ep, dep, opts.MAC != "", steps)
+		return err
+	})
+	sb.busy = false
+	n.pending--
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect %s to network %s: %w", sb.Name, n.Name, err)
+	}
+	return ep, undo, nil
+}
+
+// joinDriver runs the driver's side of a join: CreateEndpoint, Join, the
+// move of an interface the driver left outside, static and default
+// routes, and external connectivity. It appends the undo of each step
+// to steps.
+func (e *Engine) joinDriver(ctx context.Context, d driver.Driver, n *network, dn driver.Network, sb *sbox, ep *cnm.Endpoint, dep driver.Endpoint, staticMAC bool, steps []func()) ([]func(), error) {
 	cctx, cancel := e.dctx(ctx)
 	res, err := d.CreateEndpoint(cctx, e.host, dn, dep)
 	cancel()
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect %s to network %s: create endpoint: %w", sb.Name, n.Name, err)
+		return steps, fmt.Errorf("create endpoint: %w", err)
 	}
+	applyEndpointResult(ep, &dep, res, staticMAC)
 	steps = append(steps, func() {
 		bctx, cancel := e.bctx()
 		defer cancel()
 		_ = d.DeleteEndpoint(bctx, e.host, dn, dep)
 	})
-	applyEndpointResult(ep, &dep, res, opts.MAC != "")
 	err = e.withSandboxNS(&sb.Sandbox, func(dsb driver.Sandbox) error {
 		jctx, cancel := e.dctx(ctx)
 		defer cancel()
@@ -169,9 +195,26 @@ func (e *Engine) joinLocked(ctx context.Context, n *network, sb *sbox, opts Endp
 		return e.setDefaultRoutes(dsb, sb.eps, ep)
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect %s to network %s: %w", sb.Name, n.Name, err)
+		return steps, err
 	}
-	return ep, undo, nil
+	// The endpoint that gives the sandbox its default route gets the
+	// driver's external connectivity (Docker calls it for the gateway
+	// endpoint only).
+	if ec, ok := d.(driver.ExternalConnectivity); ok && (ep.Gateway4.IsValid() || ep.Gateway6.IsValid()) &&
+		gatewayOf(sb.eps, ep.Gateway6.IsValid() && !ep.Gateway4.IsValid()) == nil {
+		pctx, cancel := e.dctx(ctx)
+		err := ec.ProgramExternalConnectivity(pctx, e.host, dn, dep)
+		cancel()
+		if err != nil {
+			return steps, fmt.Errorf("program external connectivity: %w", err)
+		}
+		steps = append(steps, func() {
+			bctx, cancel := e.bctx()
+			defer cancel()
+			_ = ec.RevokeExternalConnectivity(bctx, e.host, dn, dep)
+		})
+	}
+	return steps, nil
 }
 
 // applyEndpointResult takes what CreateEndpoint supplied: a MAC or
@@ -190,6 +233,9 @@ func applyEndpointResult(ep *cnm.Endpoint, dep *driver.Endpoint, res driver.Endp
 }
 
 func (e *Engine) checkJoin(n *network, sb *sbox) error {
+	if sb.busy {
+		return busyError(sb)
+	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	if sb.Container != "" {
@@ -339,6 +385,9 @@ func (e *Engine) Disconnect(ctx context.Context, netRef, sbRef string, force boo
 	}
 	if sb.HostNetwork {
 		return cnm.Forbidden("sandbox %s cannot be disconnected from the host network", sb.Name)
+	}
+	if sb.busy {
+		return busyError(sb)
 	}
 	ep := sb.eps[i]
 	wasGateway := []bool{gatewayOf(sb.eps, false) == ep, gatewayOf(sb.eps, true) == ep}

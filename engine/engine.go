@@ -116,6 +116,11 @@ type Engine struct {
 	mu        sync.RWMutex
 	networks  map[string]*network
 	sandboxes map[string]*sbox
+	// creating are networks whose driver is making them with opMu
+	// released (see outside.go); reserved are sandbox names being
+	// created meanwhile.
+	creating map[string]*network
+	reserved map[string]bool
 
 	pool   *sandbox.NetnsPool // fresh namespaces, ready
 	reaper *reaper            // link deletions off the request path
@@ -141,6 +146,9 @@ type network struct {
 	cap    driver.Capability
 	config any
 	down   error
+	// pending counts joins in flight with opMu released; guarded by
+	// opMu.
+	pending int
 }
 
 // sbox is a live sandbox.
@@ -156,6 +164,9 @@ type sbox struct {
 	portFDs map[hold]int
 	// dnsStop stops the sandbox's resolver; nil when none is served.
 	dnsStop func()
+	// busy is set while an operation on the sandbox runs with opMu
+	// released (see outside.go); guarded by opMu.
+	busy bool
 }
 
 // New opens the state under cfg.Root, restores every network, sandbox
@@ -197,6 +208,8 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 		ula:       ulaFrom(instance),
 		networks:  map[string]*network{},
 		sandboxes: map[string]*sbox{},
+		creating:  map[string]*network{},
+		reserved:  map[string]bool{},
 		names:     newDNSNames(),
 		resolver: dns.New(dns.Config{
 			Upstreams: hostUpstreams(cfg), Logger: cfg.Logger,

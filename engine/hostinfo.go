@@ -18,7 +18,7 @@ import (
 func (e *Engine) usedPrefixes() ([]used, error) {
 	var out []used
 	e.mu.RLock()
-	for _, n := range e.networks {
+	for _, n := range e.allNetworksLocked() {
 		for _, c := range n.IPAM.Config {
 			out = append(out, used{c.Subnet, fmt.Sprintf("network %s (%s)", n.Name, c.Subnet), n.Driver})
 		}

@@ -43,9 +43,15 @@ var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
 // CreateNetwork creates a network through its driver.
 func (e *Engine) CreateNetwork(ctx context.Context, req NetworkCreate) (cnm.Network, error) {
+	// The driver is found before the lock is taken: finding a plugin
+	// leaves the process.
+	drv, err := e.lookup(ctx, req.Driver)
+	if err != nil {
+		return cnm.Network{}, err
+	}
 	e.opMu.Lock()
 	defer e.opMu.Unlock()
-	n, err := e.planNetwork(ctx, req)
+	n, err := e.planNetwork(ctx, req, drv)
 	if err != nil {
 		return cnm.Network{}, err
 	}
@@ -56,6 +62,62 @@ func (e *Engine) CreateNetwork(ctx context.Context, req NetworkCreate) (cnm.Netw
 }
 
 func (e *Engine) commitNewNetwork(ctx context.Context, n *network) (retErr error) {
+	if err := e.createInDriver(ctx, n); err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			e.deleteInDriver(n)
+		}
+	}()
+	undoFW, err := e.firewallAddNetwork(n)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			undoFW()
+		}
+	}()
+	if err := e.store.Update(func(tx *store.Tx) error { return tx.PutNetwork(&n.Network) }); err != nil {
+		return fmt.Errorf("save network %s: %w", n.Name, err)
+	}
+	e.mu.Lock()
+	e.networks[n.ID] = n
+	e.mu.Unlock()
+	e.indexNetwork(n)
+	return nil
+}
+
+// createInDriver has the driver allocate (for global drivers) and make
+// the network, with opMu released for a driver out of the process and
+// the network held in e.creating meanwhile.
+func (e *Engine) createInDriver(ctx context.Context, n *network) error {
+	e.mu.Lock()
+	e.creating[n.ID] = n
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		delete(e.creating, n.ID)
+		e.mu.Unlock()
+	}()
+	return e.outside(n, func() error { return e.createInDriverOutside(ctx, n) })
+}
+
+// deleteInDriver undoes createInDriver.
+func (e *Engine) deleteInDriver(n *network) {
+	_ = e.outside(n, func() error {
+		bctx, cancel := e.bctx()
+		defer cancel()
+		_ = n.d.DeleteNetwork(bctx, e.host, driverNetwork(n))
+		if a, ok := n.d.(driver.Allocator); ok {
+			_ = a.FreeNetwork(bctx, driverNetwork(n))
+		}
+		return nil
+	})
+}
+
+func (e *Engine) createInDriverOutside(ctx context.Context, n *network) (retErr error) {
 	d := n.d
 	if a, ok := d.(driver.Allocator); ok {
 		actx, cancel := e.dctx(ctx)
@@ -85,36 +147,13 @@ func (e *Engine) commitNewNetwork(ctx context.Context, n *network) (retErr error
 		}
 		maps.Copy(n.DriverData, res.Data)
 	}
-	defer func() {
-		if retErr != nil {
-			bctx, cancel := e.bctx()
-			defer cancel()
-			_ = d.DeleteNetwork(bctx, e.host, driverNetwork(n))
-		}
-	}()
-	undoFW, err := e.firewallAddNetwork(n)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if retErr != nil {
-			undoFW()
-		}
-	}()
-	if err := e.store.Update(func(tx *store.Tx) error { return tx.PutNetwork(&n.Network) }); err != nil {
-		return fmt.Errorf("save network %s: %w", n.Name, err)
-	}
-	e.mu.Lock()
-	e.networks[n.ID] = n
-	e.mu.Unlock()
-	e.indexNetwork(n)
 	return nil
 }
 
 // planNetwork validates a request against the current state and builds
 // the network with its driver and allocators, touching nothing. Caller
 // holds opMu.
-func (e *Engine) planNetwork(ctx context.Context, req NetworkCreate) (*network, error) {
+func (e *Engine) planNetwork(ctx context.Context, req NetworkCreate, drv found) (*network, error) {
 	if req.Name == "" {
 		return nil, cnm.Invalid("network name is required")
 	}
@@ -131,18 +170,16 @@ func (e *Engine) planNetwork(ctx context.Context, req NetworkCreate) (*network, 
 		req.IPAMDriver = "default"
 	}
 	e.mu.RLock()
-	for _, o := range e.networks {
+	for _, o := range e.allNetworksLocked() {
 		if o.Name == req.Name {
 			e.mu.RUnlock()
 			return nil, cnm.Conflict("network with name %s already exists", req.Name)
 		}
 	}
 	e.mu.RUnlock()
-	lctx, cancel := e.dctx(ctx)
-	d, c, err := e.drivers.Lookup(lctx, req.Driver)
-	cancel()
-	if err != nil {
-		return nil, err
+	d, c := drv.d, drv.cap
+	if d == nil || drv.name != req.Driver {
+		return nil, fmt.Errorf("plan network %s: driver %s was not looked up", req.Name, req.Driver)
 	}
 	if req.IPAMDriver != "default" {
 		return nil, cnm.NotFound("ipam driver %q not found (have default)", req.IPAMDriver)
@@ -346,7 +383,7 @@ func (e *Engine) removeNetworkLocked(ctx context.Context, n *network) error {
 		}
 	}
 	e.mu.RUnlock()
-	if len(n.eps) > 0 {
+	if len(n.eps) > 0 || n.pending > 0 {
 		slices.Sort(names)
 		return cnm.Forbidden("network %s has active endpoints (%s)", n.Name, strings.Join(names, ", "))
 	}
@@ -411,7 +448,11 @@ func (e *Engine) ensureDefaultNetworks(ctx context.Context) error {
 		if _, err := e.findNetwork(req.Name); err == nil {
 			continue
 		}
-		n, err := e.planNetwork(ctx, req)
+		drv, err := e.lookup(ctx, req.Driver)
+		if err != nil {
+			return fmt.Errorf("create default network %s: %w", req.Name, err)
+		}
+		n, err := e.planNetwork(ctx, req, drv)
 		if err != nil {
 			return fmt.Errorf("create default network %s: %w", req.Name, err)
 		}

@@ -124,6 +124,11 @@ func (r *reaper) removeEndpoints(leaves []leave) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
 	defer cancel()
 	for _, l := range leaves {
+		if ec, ok := l.d.(driver.ExternalConnectivity); ok {
+			if err := ec.RevokeExternalConnectivity(ctx, r.host, l.dep.Network, l.dep.Endpoint); err != nil {
+				r.onError("revoke external connectivity", "net", l.dep.Network.Name, "ep", l.dep.Endpoint.ID[:12], "err", err)
+			}
+		}
 		if err := l.d.Leave(ctx, r.host, l.dep.Network, l.dep.Endpoint); err != nil {
 			r.onError("leave network", "net", l.dep.Network.Name, "ep", l.dep.Endpoint.ID[:12], "err", err)
 		}

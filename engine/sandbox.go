@@ -121,6 +121,8 @@ func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sa
 	if err := e.pickName(sb); err != nil {
 		return cnm.Sandbox{}, err
 	}
+	// Held while a driver out of the process joins it with opMu released.
+	defer e.reserveName("sb", sb.Name)()
 	if sb.Links, err = e.resolveLinks(req.DNS.Links); err != nil {
 		return cnm.Sandbox{}, err
 	}
@@ -130,6 +132,10 @@ func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sa
 	}
 	ep, undo, err := e.joinLocked(ctx, n, sb, req.Endpoint)
 	if err != nil {
+		return cnm.Sandbox{}, err
+	}
+	if err := e.stillThere(n, nil); err != nil {
+		undo()
 		return cnm.Sandbox{}, err
 	}
 	if len(specs) > 0 {
@@ -179,7 +185,7 @@ func (e *Engine) pickName(sb *sbox) error {
 				return true
 			}
 		}
-		return false
+		return e.nameReservedLocked("sb", name)
 	}
 	if sb.Name != "" {
 		if taken(sb.Name) {
@@ -246,6 +252,9 @@ func (e *Engine) removeSandboxLocked(ctx context.Context, id string) error {
 	e.mu.RUnlock()
 	if sb == nil {
 		return nil
+	}
+	if sb.busy {
+		return busyError(sb)
 	}
 	eps := append([]*cnm.Endpoint(nil), sb.eps...)
 	err := e.store.Update(func(tx *store.Tx) error {

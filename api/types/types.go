@@ -23,6 +23,9 @@ type NetworkResource struct {
 	Containers map[string]EndpointResource `json:"Containers"`
 	Options    map[string]string           `json:"Options"`
 	Labels     map[string]string           `json:"Labels"`
+	// Unavailable is patchbay's own: why the network's driver cannot be
+	// used now (a plugin that is not running). Absent while it can.
+	Unavailable string `json:"Unavailable,omitempty"`
 }
 
 // IPAM is a network's address management.
