@@ -22,7 +22,8 @@ type DefaultConfig struct {
 	GlobalPools []PoolSpec
 	// HostPrefixes lists what the host uses: its routes, interface
 	// addresses and nameservers. Pools of the local address space avoid
-	// them (except pools asked for by subnet with OptionOverlapGroup).
+	// them (except pools asked for by subnet with OptionOverlapGroup or
+	// OptionReplay).
 	// It is called once per RequestPool, without the driver's lock held.
 	// nil: the host uses nothing.
 	HostPrefixes func(ctx context.Context) ([]netip.Prefix, error)
@@ -110,8 +111,9 @@ func (d *DefaultDriver) RequestPool(ctx context.Context, req PoolRequest) (Pool,
 	}
 	group := req.Options[OptionOverlapGroup]
 	choose := !key.Pool.IsValid() || key.Pool.Addr().IsUnspecified()
+	checkHost := choose || group == "" && req.Options[OptionReplay] != "true"
 	var host []netip.Prefix
-	if key.AddressSpace == LocalDefaultSpace && (choose || group == "") && d.cfg.HostPrefixes != nil {
+	if key.AddressSpace == LocalDefaultSpace && checkHost && d.cfg.HostPrefixes != nil {
 		if host, err = d.cfg.HostPrefixes(ctx); err != nil {
 			return Pool{}, fmt.Errorf("request pool: list the host's prefixes: %w", err)
 		}
@@ -126,7 +128,7 @@ func (d *DefaultDriver) RequestPool(ctx context.Context, req PoolRequest) (Pool,
 		if key.Pool, err = d.chooseLocked(key, req.V6, host); err != nil {
 			return Pool{}, fmt.Errorf("request pool: %w", err)
 		}
-	} else if err := d.checkOverlapLocked(key, group, host); err != nil {
+	} else if err := d.checkOverlapLocked(key, group, host); err != nil { // host is nil if not to be checked
 		return Pool{}, fmt.Errorf("request pool: %w", err)
 	}
 	id := key.String()

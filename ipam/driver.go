@@ -125,4 +125,12 @@ const (
 	// the same request after a restart gets the same ID back. Typically
 	// the network's ID.
 	OptionPoolName = "patchbay.ipam.pool-name"
+
+	// OptionReplay ("true") marks the request of a pool that was
+	// allocated before a restart (request replay). The default driver
+	// then does not hold the pool against the host's prefixes, which may
+	// have changed while patchbay was down: restoring a network must not
+	// fail because a VPN route appeared. It still refuses an overlap
+	// with another pool.
+	OptionReplay = "patchbay.ipam.replay"
 )
