@@ -273,7 +273,11 @@ func (d *DefaultDriver) ReleasePool(ctx context.Context, poolID string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if n := len(p.addrs); n > 0 {
-		return cnm.Conflict("release pool %s: %d addresses still allocated (%s)", poolID, n, p.describeLocked(3))
+		what := "addresses are"
+		if n == 1 {
+			what = "address is"
+		}
+		return cnm.Conflict("release pool %s: %d %s still allocated (%s)", poolID, n, what, p.describeLocked(3))
 	}
 	if d.cfg.Cursors != nil {
 		if err := d.cfg.Cursors.SaveCursor(poolID, netip.Addr{}); err != nil {

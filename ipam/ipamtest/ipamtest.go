@@ -82,14 +82,19 @@ func testLifecycleV6(t *testing.T, d ipam.Driver) {
 	lifecycle(t, d, "fd31:9a7c:11:1::/64")
 }
 
-// lifecycle requests a pool, addresses in it, releases them and the pool.
+// lifecycle requests a pool, a gateway and addresses in it, releases
+// them and the pool.
 func lifecycle(t *testing.T, d ipam.Driver, subnet string) {
 	ctx := t.Context()
 	p := requestPool(t, d, subnet, "")
 	seen := map[netip.Addr]bool{}
 	var got []netip.Addr
-	for range 5 {
-		a, err := d.RequestAddress(ctx, p.ID, netip.Addr{}, nil)
+	for i := range 5 {
+		var opts map[string]string
+		if i == 0 {
+			opts = map[string]string{ipam.RequestAddressType: ipam.GatewayAddressType}
+		}
+		a, err := d.RequestAddress(ctx, p.ID, netip.Addr{}, opts)
 		if err != nil {
 			t.Fatalf("RequestAddress(%s): %v", p.ID, err)
 		}
