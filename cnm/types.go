@@ -27,8 +27,9 @@ type Network struct {
 	// Builtin marks the default networks (bridge, host, none), which
 	// cannot be removed.
 	Builtin bool `json:"builtin,omitempty"`
-	// Cursors holds the last address handed out per subnet, so serial
-	// allocation continues where it stopped after a restart.
+	// Cursors is read from records written before the IPAM driver kept
+	// its own allocation state (the last address handed out per subnet);
+	// it is moved there at restore and never written again.
 	Cursors map[string]netip.Addr `json:"cursors,omitempty"`
 	// DriverData is what the driver returned when the network was made
 	// (a VXLAN ID, say), handed back to it on every later call.
@@ -48,6 +49,8 @@ type IPAMConfig struct {
 	IPRange      netip.Prefix          `json:"ipRange,omitzero"`
 	Gateway      netip.Addr            `json:"gateway,omitzero"`
 	AuxAddresses map[string]netip.Addr `json:"auxAddresses,omitempty"`
+	// PoolID is what the IPAM driver named the subnet's pool.
+	PoolID string `json:"poolID,omitempty"`
 }
 
 // Endpoint is one interface of one sandbox on one network.

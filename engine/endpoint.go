@@ -43,7 +43,7 @@ func (e *Engine) Connect(ctx context.Context, netRef, sbRef string, opts Endpoin
 		undo()
 		return cnm.Endpoint{}, err
 	}
-	err = e.store.Update(func(tx *store.Tx) error {
+	err = e.update(func(tx *store.Tx) error {
 		if err := tx.PutEndpoint(ep); err != nil {
 			return err
 		}
@@ -112,7 +112,7 @@ func (e *Engine) joinLocked(ctx context.Context, n *network, sb *sbox, opts Endp
 		v6     bool
 		dst    *netip.Prefix
 	}{{opts.IPv4, false, &ep.IPv4}, {opts.IPv6, true, &ep.IPv6}} {
-		p, release, err := e.allocate(n, want.static, want.v6)
+		p, release, err := e.allocate(ctx, n, want.static, want.v6)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -262,56 +262,6 @@ func (e *Engine) checkJoin(n *network, sb *sbox) error {
 	return nil
 }
 
-// allocate reserves a static address or the next serial one in the
-// network's first subnet of the family. It returns the zero prefix if
-// the network has no subnet of that family.
-func (e *Engine) allocate(n *network, static string, v6 bool) (netip.Prefix, func(), error) {
-	fam := "IPv4"
-	if v6 {
-		fam = "IPv6"
-	}
-	for i, c := range n.IPAM.Config {
-		if c.Subnet.Addr().Is6() != v6 {
-			continue
-		}
-		a := n.alloc[i]
-		var ip netip.Addr
-		if static != "" {
-			var err error
-			if ip, err = netip.ParseAddr(static); err != nil || ip.Is6() != v6 {
-				return netip.Prefix{}, nil, cnm.Invalid("invalid %s address %q", fam, static)
-			}
-			if err := a.Reserve(ip); err != nil {
-				return netip.Prefix{}, nil, err
-			}
-		} else {
-			var err error
-			if ip, err = a.Next(); err != nil {
-				return netip.Prefix{}, nil, err
-			}
-		}
-		if n.Cursors == nil {
-			n.Cursors = map[string]netip.Addr{}
-		}
-		prev, had := n.Cursors[c.Subnet.String()]
-		n.Cursors[c.Subnet.String()] = a.Cursor()
-		release := func() {
-			a.Release(ip)
-			if had {
-				a.SetCursor(prev)
-				n.Cursors[c.Subnet.String()] = prev
-			} else {
-				delete(n.Cursors, c.Subnet.String())
-			}
-		}
-		return netip.PrefixFrom(ip, c.Subnet.Bits()), release, nil
-	}
-	if static != "" {
-		return netip.Prefix{}, nil, cnm.Invalid("network %s has no %s subnet for address %s", n.Name, fam, static)
-	}
-	return netip.Prefix{}, nil, nil
-}
-
 func nextIfName(eps []*cnm.Endpoint) string {
 	for i := 0; ; i++ {
 		name := "eth" + strconv.Itoa(i)
@@ -393,7 +343,7 @@ func (e *Engine) Disconnect(ctx context.Context, netRef, sbRef string, force boo
 	wasGateway := []bool{gatewayOf(sb.eps, false) == ep, gatewayOf(sb.eps, true) == ep}
 	// Ports published to the endpoint go with it.
 	ports, unpublish := e.unpublishEndpoint(sb, ep)
-	err = e.store.Update(func(tx *store.Tx) error {
+	err = e.update(func(tx *store.Tx) error {
 		if len(ports) != len(sb.Ports) {
 			rec := sb.Sandbox
 			rec.Ports = ports
@@ -487,11 +437,5 @@ func (e *Engine) leaveKernel(ctx context.Context, ep *cnm.Endpoint) {
 	if n.d != nil {
 		e.reaper.leave(n.d, driverNetwork(n), driverEndpoint(ep))
 	}
-	for i, c := range n.IPAM.Config {
-		for _, p := range []netip.Prefix{ep.IPv4, ep.IPv6} {
-			if p.IsValid() && c.Subnet.Contains(p.Addr()) {
-				n.alloc[i].Release(p.Addr())
-			}
-		}
-	}
+	e.releaseEndpoint(n, ep)
 }

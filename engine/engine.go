@@ -21,6 +21,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -101,6 +102,10 @@ type Engine struct {
 	// that enable IPv6 without naming a subnet.
 	ula netip.Prefix
 
+	// ipam is the default IPAM driver; cursors persists its cursors.
+	ipam    *ipam.DefaultDriver
+	cursors *cursorCache
+
 	// names is what the embedded resolver answers from; it has its own
 	// lock.
 	names *dnsNames
@@ -137,8 +142,7 @@ type Engine struct {
 // endpoints.
 type network struct {
 	cnm.Network
-	alloc []*ipam.Allocator // parallel to IPAM.Config
-	eps   map[string]*cnm.Endpoint
+	eps map[string]*cnm.Endpoint
 	// d is the network's driver and cap its capabilities; d is nil while
 	// the driver is unavailable, and down says why. config is what the
 	// driver decoded from the options.
@@ -218,6 +222,15 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 		reaper: newReaper(driver.Host{NS: ns, Handle: reapH, Tag: dh.Tag}, cfg.DriverTimeout, cfg.Logger.Warn),
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
+	if e.cursors, err = loadCursors(st); err != nil {
+		e.Close()
+		return nil, err
+	}
+	e.ipam = ipam.NewDefault(ipam.DefaultConfig{
+		LocalPools:   append(slices.Clone(cfg.DefaultPools), ipam.PoolSpec{Base: e.ula, Size: 64}),
+		HostPrefixes: e.hostPrefixes,
+		Cursors:      e.cursors,
+	})
 	// The firewall starts empty, so restore and the default networks can
 	// add to it; it is then installed in full from what they found.
 	if e.fw, err = firewall.New(ns, "patchbay-"+instance[:8], cfg.Logger); err == nil {

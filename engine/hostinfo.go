@@ -3,7 +3,7 @@ package engine
 import (
 	"bufio"
 	"bytes"
-	"fmt"
+	"context"
 	"net/netip"
 	"os"
 	"strings"
@@ -11,28 +11,17 @@ import (
 	"github.com/patchbay/patchbay/internal/nl"
 )
 
-// usedPrefixes lists what a new subnet must not overlap: every other
-// network's subnets, every route of the host's main table but the
+// hostPrefixes lists what the default IPAM driver's new subnets must
+// not overlap on the host: every route of the host's main table but the
 // default ones (gateway routes too, so VPN ranges are respected), every
-// interface address, and the host's nameservers. Caller holds opMu.
-func (e *Engine) usedPrefixes() ([]used, error) {
-	var out []used
-	e.mu.RLock()
-	for _, n := range e.allNetworksLocked() {
-		for _, c := range n.IPAM.Config {
-			out = append(out, used{c.Subnet, fmt.Sprintf("network %s (%s)", n.Name, c.Subnet), n.Driver})
-		}
-	}
-	e.mu.RUnlock()
-	host, err := nl.HostUses(e.ctx, e.host.Handle)
+// interface address, and the host's nameservers.
+func (e *Engine) hostPrefixes(ctx context.Context) ([]netip.Prefix, error) {
+	out, err := nl.HostPrefixes(ctx, e.host.Handle)
 	if err != nil {
 		return nil, err
 	}
-	for _, h := range host {
-		out = append(out, used{h.Prefix, h.Source, ""})
-	}
 	for _, ns := range hostNameservers(e.cfg.ResolvConf) {
-		out = append(out, used{netip.PrefixFrom(ns, ns.BitLen()), fmt.Sprintf("host nameserver %s", ns), ""})
+		out = append(out, netip.PrefixFrom(ns, ns.BitLen()))
 	}
 	return out, nil
 }

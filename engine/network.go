@@ -62,6 +62,17 @@ func (e *Engine) CreateNetwork(ctx context.Context, req NetworkCreate) (cnm.Netw
 }
 
 func (e *Engine) commitNewNetwork(ctx context.Context, n *network) (retErr error) {
+	if len(n.IPAM.Config) > 0 {
+		undoIPAM, err := e.requestPools(ctx, n, n.cap.External, false)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if retErr != nil {
+				undoIPAM()
+			}
+		}()
+	}
 	if err := e.createInDriver(ctx, n); err != nil {
 		return err
 	}
@@ -79,7 +90,7 @@ func (e *Engine) commitNewNetwork(ctx context.Context, n *network) (retErr error
 			undoFW()
 		}
 	}()
-	if err := e.store.Update(func(tx *store.Tx) error { return tx.PutNetwork(&n.Network) }); err != nil {
+	if err := e.update(func(tx *store.Tx) error { return tx.PutNetwork(&n.Network) }); err != nil {
 		return fmt.Errorf("save network %s: %w", n.Name, err)
 	}
 	e.mu.Lock()
@@ -235,25 +246,11 @@ func (e *Engine) checkConflicts(ctx context.Context, n *network) error {
 	return cf.CheckConflicts(ctx, e.host, driverNetwork(n), others)
 }
 
-// planIPAM parses the requested subnets (or picks free ones) and builds
-// the allocators, with the gateway reserved. A network of an external
-// driver (a LAN segment) holds no gateway unless one is given, and a
-// subnet it names only has to avoid other drivers' networks: it may be
-// the host's own LAN, and the driver judges overlaps between its own.
+// planIPAM parses and checks the requested subnets, and adds a subnet
+// for the IPAM driver to choose (a /0 of the unspecified address) for
+// each family the network needs and names none of; the pools are
+// requested when the network is committed (requestPools).
 func (e *Engine) planIPAM(n *network, reqs []IPAMRequest, external bool) error {
-	avoid, err := e.usedPrefixes()
-	if err != nil {
-		return err
-	}
-	given := avoid
-	if external {
-		given = nil
-		for _, u := range avoid {
-			if u.driver != "" && u.driver != n.Driver {
-				given = append(given, u)
-			}
-		}
-	}
 	var have4, have6 bool
 	for _, r := range reqs {
 		c, err := parseIPAM(r, external)
@@ -268,9 +265,6 @@ func (e *Engine) planIPAM(n *network, reqs []IPAMRequest, external bool) error {
 		} else {
 			have4 = true
 		}
-		if err := checkOverlap(c.Subnet, given); err != nil {
-			return err
-		}
 		for _, o := range n.IPAM.Config {
 			if ipam.Overlaps(o.Subnet, c.Subnet) {
 				return cnm.Invalid("subnets %s and %s overlap", o.Subnet, c.Subnet)
@@ -279,27 +273,10 @@ func (e *Engine) planIPAM(n *network, reqs []IPAMRequest, external bool) error {
 		n.IPAM.Config = append(n.IPAM.Config, c)
 	}
 	if !have4 {
-		p, err := ipam.ChooseSubnet(e.cfg.DefaultPools, prefixesOf(avoid), false)
-		if err != nil {
-			return err
-		}
-		n.IPAM.Config = append(n.IPAM.Config, cnm.IPAMConfig{Subnet: p})
+		n.IPAM.Config = append(n.IPAM.Config, cnm.IPAMConfig{Subnet: netip.PrefixFrom(netip.IPv4Unspecified(), 0)})
 	}
 	if n.EnableIPv6 && !have6 {
-		pools := []ipam.PoolSpec{{Base: e.ula, Size: 64}}
-		p, err := ipam.ChooseSubnet(pools, prefixesOf(avoid), true)
-		if err != nil {
-			return err
-		}
-		n.IPAM.Config = append(n.IPAM.Config, cnm.IPAMConfig{Subnet: p})
-	}
-	for i, c := range n.IPAM.Config {
-		a, err := ipam.NewAllocator(ipam.Config{Subnet: c.Subnet, IPRange: c.IPRange, Gateway: c.Gateway, Aux: c.AuxAddresses, NoDefaultGateway: external})
-		if err != nil {
-			return err
-		}
-		n.IPAM.Config[i].Gateway = a.Config().Gateway
-		n.alloc = append(n.alloc, a)
+		n.IPAM.Config = append(n.IPAM.Config, cnm.IPAMConfig{Subnet: netip.PrefixFrom(netip.IPv6Unspecified(), 0)})
 	}
 	return nil
 }
@@ -336,30 +313,6 @@ func parseIPAM(r IPAMRequest, external bool) (cnm.IPAMConfig, error) {
 	return cnm.IPAMConfig{Subnet: c.Subnet, IPRange: c.IPRange, Gateway: c.Gateway, AuxAddresses: c.Aux}, nil
 }
 
-// used is a prefix in use, and by what.
-type used struct {
-	prefix netip.Prefix
-	what   string
-	driver string // the network's driver; "" for the host's own
-}
-
-func prefixesOf(us []used) []netip.Prefix {
-	out := make([]netip.Prefix, len(us))
-	for i, u := range us {
-		out[i] = u.prefix
-	}
-	return out
-}
-
-func checkOverlap(p netip.Prefix, avoid []used) error {
-	for _, u := range avoid {
-		if ipam.Overlaps(p, u.prefix) {
-			return cnm.Conflict("subnet %s overlaps with %s", p, u.what)
-		}
-	}
-	return nil
-}
-
 // RemoveNetwork removes a network that has no endpoints left.
 func (e *Engine) RemoveNetwork(ctx context.Context, ref string) error {
 	e.opMu.Lock()
@@ -387,12 +340,13 @@ func (e *Engine) removeNetworkLocked(ctx context.Context, n *network) error {
 		slices.Sort(names)
 		return cnm.Forbidden("network %s has active endpoints (%s)", n.Name, strings.Join(names, ", "))
 	}
-	if err := e.store.Update(func(tx *store.Tx) error { return tx.DeleteNetwork(n.ID) }); err != nil {
+	if err := e.update(func(tx *store.Tx) error { return tx.DeleteNetwork(n.ID) }); err != nil {
 		return fmt.Errorf("remove network %s: %w", n.Name, err)
 	}
 	e.mu.Lock()
 	delete(e.networks, n.ID)
 	e.mu.Unlock()
+	e.releasePools(n)
 	e.names.removeNetwork(n.ID)
 	e.firewallRemoveNetwork(n)
 	if n.d == nil {

@@ -78,7 +78,7 @@ func (e *Engine) Start(ctx context.Context, ref string, spec ProcessSpec) (cnm.P
 	e.mu.Lock()
 	sb.Process, sb.done = rec, done
 	e.mu.Unlock()
-	if err := e.store.Update(func(tx *store.Tx) error { return tx.PutSandbox(&sb.Sandbox) }); err != nil {
+	if err := e.update(func(tx *store.Tx) error { return tx.PutSandbox(&sb.Sandbox) }); err != nil {
 		// The process runs but is not recorded: stop it rather than
 		// leave something no record explains.
 		_ = sandbox.Signal(p.Pid, syscall.SIGKILL)
@@ -140,7 +140,7 @@ func (e *Engine) processExited(sb *sbox, code int) {
 		}
 		return
 	}
-	if err := e.store.Update(func(tx *store.Tx) error { return tx.PutSandbox(&sb.Sandbox) }); err != nil {
+	if err := e.update(func(tx *store.Tx) error { return tx.PutSandbox(&sb.Sandbox) }); err != nil {
 		e.log.Warn("save process exit", "sb", sb.Name, "err", err)
 	}
 }

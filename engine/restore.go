@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"net/netip"
-
 	"github.com/patchbay/patchbay/cnm"
 	"github.com/patchbay/patchbay/driver"
 	"github.com/patchbay/patchbay/internal/nl"
@@ -87,13 +85,7 @@ func (e *Engine) restore(ctx context.Context) error {
 			dropEps = append(dropEps, ep.ID)
 			continue
 		}
-		for i, c := range n.IPAM.Config {
-			for _, p := range []netip.Prefix{ep.IPv4, ep.IPv6} {
-				if p.IsValid() && c.Subnet.Contains(p.Addr()) {
-					_ = n.alloc[i].Reserve(p.Addr())
-				}
-			}
-		}
+		e.reserveEndpoint(ctx, n, ep)
 		n.eps[ep.ID] = ep
 		sb.eps = append(sb.eps, ep)
 		sb.seq = max(sb.seq, ep.Seq)
@@ -111,7 +103,7 @@ func (e *Engine) restore(ctx context.Context) error {
 		e.restoreProcess(sb, fresh[sb.ID])
 	}
 	if len(drop) > 0 || len(dropEps) > 0 {
-		err := e.store.Update(func(tx *store.Tx) error {
+		err := e.update(func(tx *store.Tx) error {
 			for _, id := range drop {
 				if err := tx.DeleteSandbox(id); err != nil {
 					return err
@@ -144,25 +136,53 @@ func (e *Engine) restore(ctx context.Context) error {
 
 func (e *Engine) restoreNetwork(ctx context.Context, rec *cnm.Network) error {
 	n := &network{Network: *rec, eps: map[string]*cnm.Endpoint{}}
-	for _, c := range rec.IPAM.Config {
-		// A subnet recorded without a gateway belongs to a network of an
-		// external driver that was given none.
-		a, err := ipam.NewAllocator(ipam.Config{Subnet: c.Subnet, IPRange: c.IPRange, Gateway: c.Gateway, Aux: c.AuxAddresses, NoDefaultGateway: !c.Gateway.IsValid()})
-		if err != nil {
-			return err
-		}
-		if cur, ok := rec.Cursors[c.Subnet.String()]; ok {
-			a.SetCursor(cur)
-		}
-		n.alloc = append(n.alloc, a)
-	}
 	e.networks[n.ID] = n
 	e.indexNetwork(n)
-	if err := e.bind(ctx, n); err != nil {
+	bindErr := e.bind(ctx, n)
+	if err := e.replayPools(ctx, n, bindErr == nil); err != nil {
+		e.log.Warn("restore network addresses", "net", n.Name, "err", err)
+	}
+	if bindErr != nil {
 		// Listed, unavailable, retried when next used.
-		return err
+		return bindErr
 	}
 	return e.reassert(ctx, n)
+}
+
+// replayPools requests a restored network's pools, gateways and
+// auxiliary addresses again from its IPAM driver (which keeps them in
+// memory), and saves the record once if that named its pools for the
+// first time (a record written before pool IDs were kept).
+func (e *Engine) replayPools(ctx context.Context, n *network, bound bool) error {
+	if len(n.IPAM.Config) == 0 {
+		return nil
+	}
+	// A LAN segment's pools are named by its network; when its driver is
+	// away, the stored pool IDs say so.
+	external := n.cap.External
+	named := false
+	for _, c := range n.IPAM.Config {
+		if k, err := ipam.ParsePoolID(c.PoolID); err == nil && k.Name != "" {
+			named = true
+		}
+	}
+	if !bound {
+		external = named
+	}
+	before := slices.Clone(n.IPAM.Config)
+	if _, err := e.requestPools(ctx, n, external, true); err != nil {
+		n.IPAM.Config = before
+		return err
+	}
+	same := n.Cursors == nil
+	for i, c := range n.IPAM.Config {
+		same = same && c.PoolID == before[i].PoolID
+	}
+	if same {
+		return nil
+	}
+	n.Cursors = nil
+	return e.update(func(tx *store.Tx) error { return tx.PutNetwork(&n.Network) })
 }
 
 // restoreEndpoints re-joins the sandbox's endpoints whose kernel side is
@@ -312,7 +332,7 @@ func (e *Engine) restoreProcess(sb *sbox, fresh bool) {
 	proc := *p
 	proc.State, proc.ExitCode, proc.Finished = cnm.StateExited, -1, time.Now()
 	sb.Process = &proc
-	if err := e.store.Update(func(tx *store.Tx) error { return tx.PutSandbox(&sb.Sandbox) }); err != nil {
+	if err := e.update(func(tx *store.Tx) error { return tx.PutSandbox(&sb.Sandbox) }); err != nil {
 		e.log.Warn("save process exit", "sb", sb.Name, "err", err)
 	}
 }

@@ -152,7 +152,7 @@ func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sa
 		}
 	}
 	joined := time.Now()
-	err = e.store.Update(func(tx *store.Tx) error {
+	err = e.update(func(tx *store.Tx) error {
 		if err := tx.PutSandbox(&sb.Sandbox); err != nil {
 			return err
 		}
@@ -257,7 +257,7 @@ func (e *Engine) removeSandboxLocked(ctx context.Context, id string) error {
 		return busyError(sb)
 	}
 	eps := append([]*cnm.Endpoint(nil), sb.eps...)
-	err := e.store.Update(func(tx *store.Tx) error {
+	err := e.update(func(tx *store.Tx) error {
 		for _, ep := range eps {
 			if err := tx.DeleteEndpoint(ep.ID); err != nil {
 				return err

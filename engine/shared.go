@@ -54,7 +54,7 @@ func (e *Engine) createShared(req SandboxCreate, ref string) (cnm.Sandbox, error
 	if err := e.pickName(sb); err != nil {
 		return cnm.Sandbox{}, err
 	}
-	if err := e.store.Update(func(tx *store.Tx) error { return tx.PutSandbox(&sb.Sandbox) }); err != nil {
+	if err := e.update(func(tx *store.Tx) error { return tx.PutSandbox(&sb.Sandbox) }); err != nil {
 		return cnm.Sandbox{}, fmt.Errorf("save sandbox %s: %w", sb.Name, err)
 	}
 	e.mu.Lock()

@@ -24,8 +24,8 @@ import (
 // until released or its deadline.
 type plugin struct {
 	*bridge.Driver
-	name  string
-	oop   bool
+	name    string
+	oop     bool
 	block   chan struct{} // Join waits on it when not nil
 	entered chan struct{} // Join sends on it when blocking
 }

@@ -21,7 +21,8 @@ var (
 	bucketNetworks  = []byte("networks")
 	bucketEndpoints = []byte("endpoints")
 	bucketSandboxes = []byte("sandboxes")
-	allBuckets      = [][]byte{bucketMeta, bucketNetworks, bucketEndpoints, bucketSandboxes}
+	bucketCursors   = []byte("ipam-cursors")
+	allBuckets      = [][]byte{bucketMeta, bucketNetworks, bucketEndpoints, bucketSandboxes, bucketCursors}
 )
 
 // Store is the local state file.
