@@ -11,7 +11,6 @@ import (
 
 	"github.com/patchbay/patchbay/cnm"
 	"github.com/patchbay/patchbay/engine"
-	"github.com/patchbay/patchbay/sandbox"
 )
 
 // sandboxCreate creates a sandbox and, if asked, starts its process:
@@ -109,7 +108,7 @@ func (s *Server) sandboxExec(w http.ResponseWriter, r *http.Request) {
 		return &running{
 			id:     id,
 			wait:   p.Wait,
-			signal: func(sig syscall.Signal) error { return sandbox.Signal(p.Pid, sig) },
+			signal: p.Signal,
 		}, nil
 	})
 }

@@ -130,6 +130,7 @@ func (e *Engine) restore(ctx context.Context) error {
 		}
 	}
 	e.sweep()
+	e.killOrphans(ctx)
 	// Auto-remove sandboxes whose process ended while we were away.
 	for _, sb := range e.sandboxes {
 		if sb.Process != nil && sb.Process.AutoRemove && sb.done == nil {
