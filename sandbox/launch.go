@@ -146,12 +146,13 @@ func launch(is initSpec, nsFiles []*os.File, cloneflags uintptr, stdio [3]*os.Fi
 	specW.Close()
 	if hold {
 		var b [1]byte
-		if n, _ := io.ReadFull(statusR, b[:]); n == 1 && b[0] == readyByte {
+		switch n, _ := io.ReadFull(statusR, b[:]); {
+		case n == 0:
+			return nil, &StartError{Code: codeSetup, Msg: "init process exited before it was set up"}
+		case b[0] == readyByte:
 			p.gate, p.status = gateW, statusR
 			statusR = nil // kept open for Release; not closed by the defer
 			return p, nil
-		} else if n == 0 {
-			return nil, &StartError{Code: codeSetup, Msg: "init process exited before it was set up"}
 		}
 		rest, err := io.ReadAll(statusR)
 		if err != nil {
