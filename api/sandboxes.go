@@ -12,7 +12,6 @@ import (
 	"github.com/patchbay/patchbay/api/types"
 	"github.com/patchbay/patchbay/cnm"
 	"github.com/patchbay/patchbay/engine"
-	"github.com/patchbay/patchbay/sandbox"
 )
 
 // sandboxCreate creates a sandbox and, if asked, starts its process:
@@ -110,7 +109,7 @@ func (s *Server) sandboxExec(w http.ResponseWriter, r *http.Request) {
 		return &running{
 			id:     id,
 			wait:   p.Wait,
-			signal: func(sig syscall.Signal) error { return sandbox.Signal(p.Pid, sig) },
+			signal: p.Signal,
 		}, nil
 	})
 }

@@ -161,6 +161,9 @@ type sbox struct {
 	eps  []*cnm.Endpoint // in join order
 	seq  uint64
 	done chan struct{} // closed when the process exits; nil if none runs
+	// proc holds the running process by pidfd, for signals and exec; nil
+	// if none runs (or a re-adopted one could not be held).
+	proc *sandbox.Process
 	// files is set once the generated /etc files exist; guarded by opMu.
 	files bool
 	// portFDs are the sockets holding the published host ports (-1 where

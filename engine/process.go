@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -69,24 +70,38 @@ func (e *Engine) Start(ctx context.Context, ref string, spec ProcessSpec) (cnm.P
 		ps.Stdin, ps.Stdout, ps.Stderr = nil, log, log
 		rec.LogPath = log.Name()
 	}
+	// Held before exec until the record is committed: if the daemon dies
+	// first, the process exits without running the command.
+	ps.Hold = true
 	p, err := sandbox.Start(ps)
 	if err != nil {
 		return cnm.Process{}, fmt.Errorf("start %s in sandbox %s: %w", spec.Args[0], sb.Name, err)
 	}
+	crashPoint(crashAfterFork)
 	rec.State, rec.Pid, rec.StartTime, rec.Started = cnm.StateRunning, p.Pid, p.StartTime, time.Now()
 	done := make(chan struct{})
 	e.mu.Lock()
-	sb.Process, sb.done = rec, done
+	prev := sb.Process
+	sb.Process, sb.done, sb.proc = rec, done, p
 	e.mu.Unlock()
-	if err := e.update(func(tx *store.Tx) error { return tx.PutSandbox(&sb.Sandbox) }); err != nil {
-		// The process runs but is not recorded: stop it rather than
-		// leave something no record explains.
-		_ = sandbox.Signal(p.Pid, syscall.SIGKILL)
-		_, _ = p.Wait()
+	undo := func() {
+		_, _ = p.Wait() // aborts a held process
 		e.mu.Lock()
-		sb.Process, sb.done = nil, nil
+		sb.Process, sb.done, sb.proc = prev, nil, nil
 		e.mu.Unlock()
+		close(done)
+	}
+	if err := e.update(func(tx *store.Tx) error { return tx.PutSandbox(&sb.Sandbox) }); err != nil {
+		undo()
 		return cnm.Process{}, fmt.Errorf("save process: %w", err)
+	}
+	crashPoint(crashAfterCommit)
+	if err := p.Release(); err != nil {
+		undo()
+		if err := e.update(func(tx *store.Tx) error { return tx.PutSandbox(&sb.Sandbox) }); err != nil {
+			e.log.Warn("save sandbox after a failed start", "sb", sb.Name, "err", err)
+		}
+		return cnm.Process{}, fmt.Errorf("start %s in sandbox %s: %w", spec.Args[0], sb.Name, err)
 	}
 	// Not tracked by e.wg: a child outlives Close (live restore), and
 	// processExited ignores exits after Close.
@@ -100,17 +115,25 @@ func (e *Engine) Start(ctx context.Context, ref string, spec ProcessSpec) (cnm.P
 	return *rec, nil
 }
 
-// watch re-adopts a process that survived a daemon restart. Its exit
-// status cannot be collected: it is not our child.
+// watch re-adopts a process that survived a daemon restart, holding it
+// by pidfd. Its exit status cannot be collected: it is not our child.
 func (e *Engine) watch(sb *sbox) {
 	done := make(chan struct{})
 	sb.done = done
-	pid, start := sb.Process.Pid, sb.Process.StartTime
+	p, err := sandbox.Adopt(sb.Process.Pid, sb.Process.StartTime)
+	if err != nil {
+		// Gone since restore looked: it is recorded as exited below.
+		e.log.Info("re-adopt process", "sb", sb.Name, "err", err)
+	}
+	sb.proc = p
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		if err := sandbox.WaitExit(e.ctx, pid, start); err != nil {
-			return // engine closing: the process lives on
+		if p != nil {
+			defer p.Close()
+			if err := p.WaitExit(e.ctx); err != nil {
+				return // engine closing: the process lives on
+			}
 		}
 		e.processExited(sb, -1)
 	}()
@@ -128,7 +151,7 @@ func (e *Engine) processExited(sb *sbox, code int) {
 	done := sb.done
 	proc := *sb.Process
 	proc.State, proc.ExitCode, proc.Finished = cnm.StateExited, code, time.Now()
-	sb.Process, sb.done = &proc, nil
+	sb.Process, sb.done, sb.proc = &proc, nil, nil
 	e.mu.Unlock()
 	defer close(done)
 	if _, still := e.sandboxLive(sb.ID); !still {
@@ -182,22 +205,41 @@ func (e *Engine) Wait(ctx context.Context, ref string) (int, error) {
 	return sb.Process.ExitCode, nil
 }
 
-// Kill sends a signal to the sandbox's process group.
+// Kill sends a signal to the sandbox's process group. A process that
+// exits meanwhile counts as signalled.
 func (e *Engine) Kill(ref string, sig syscall.Signal) error {
 	sb, err := e.findSandbox(ref)
 	if err != nil {
 		return err
 	}
 	e.mu.RLock()
-	var pid int
-	if sb.done != nil {
-		pid = sb.Process.Pid
-	}
+	p := sb.proc
 	e.mu.RUnlock()
-	if pid == 0 {
+	if p == nil {
 		return cnm.Conflict("sandbox %s is not running", sb.Name)
 	}
-	return sandbox.Signal(pid, sig)
+	return signalProcess(sb, p, sig)
+}
+
+// signalIfRunning sends sig to sb's process if one runs; none running,
+// or one exiting meanwhile, is success (for stop and forced removal).
+func (e *Engine) signalIfRunning(sb *sbox, sig syscall.Signal) error {
+	e.mu.RLock()
+	p := sb.proc
+	e.mu.RUnlock()
+	if p == nil {
+		return nil
+	}
+	return signalProcess(sb, p, sig)
+}
+
+// signalProcess signals p through its pidfd, which names that process
+// and no other even once the pid is reused.
+func signalProcess(sb *sbox, p *sandbox.Process, sig syscall.Signal) error {
+	if err := p.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("signal sandbox %s: %w", sb.Name, err)
+	}
+	return nil
 }
 
 // Stop sends SIGTERM, then SIGKILL after timeout, and waits for the
@@ -211,7 +253,9 @@ func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration) er
 	if done == nil {
 		return nil
 	}
-	_ = e.Kill(sb.ID, syscall.SIGTERM)
+	if err := e.signalIfRunning(sb, syscall.SIGTERM); err != nil {
+		return err
+	}
 	select {
 	case <-done:
 		return nil
@@ -219,7 +263,9 @@ func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration) er
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	_ = e.Kill(sb.ID, syscall.SIGKILL)
+	if err := e.signalIfRunning(sb, syscall.SIGKILL); err != nil {
+		return err
+	}
 	select {
 	case <-done:
 		return nil
@@ -246,15 +292,15 @@ func (e *Engine) Exec(ctx context.Context, ref string, spec ExecSpec) (*sandbox.
 		return nil, err
 	}
 	e.mu.RLock()
-	var pid int
-	if sb.done != nil {
-		pid = sb.Process.Pid
-	}
+	target := sb.proc
 	e.mu.RUnlock()
-	if pid == 0 {
+	if target == nil {
 		return nil, cnm.Conflict("sandbox %s is not running", sb.Name)
 	}
-	p, err := sandbox.Exec(sandbox.ExecSpec{Pid: pid, Args: spec.Args, Env: spec.Env, Stdin: spec.Stdin, Stdout: spec.Stdout, Stderr: spec.Stderr})
+	p, err := sandbox.Exec(sandbox.ExecSpec{Target: target, Args: spec.Args, Env: spec.Env, Stdin: spec.Stdin, Stdout: spec.Stdout, Stderr: spec.Stderr})
+	if errors.Is(err, os.ErrProcessDone) {
+		return nil, cnm.Conflict("sandbox %s is not running", sb.Name)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("exec in sandbox %s: %w", sb.Name, err)
 	}

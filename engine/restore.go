@@ -123,6 +123,7 @@ func (e *Engine) restore(ctx context.Context) error {
 		}
 	}
 	e.sweep(ctx)
+	e.killOrphans(ctx)
 	// Auto-remove sandboxes whose process ended while we were away.
 	for _, sb := range e.sandboxes {
 		if sb.Process != nil && sb.Process.AutoRemove && sb.done == nil {
@@ -301,7 +302,7 @@ func (e *Engine) restoreRoutes(sb *sbox, rejoined []*cnm.Endpoint) {
 // removes its host end too). Adopted namespaces are left alone: their
 // other interfaces are not ours.
 func (e *Engine) sweepSandbox(sb *sbox) {
-	if sb.HostNetwork || sb.Adopted {
+	if sb.HostNetwork || sb.Adopted || sb.Container != "" {
 		return
 	}
 	err := e.withSandboxNS(&sb.Sandbox, func(dsb driver.Sandbox) error {

@@ -230,7 +230,7 @@ func (e *Engine) RemoveSandbox(ctx context.Context, ref string, force bool) erro
 		if !force {
 			return cnm.Conflict("sandbox %s is running: stop it first or use --force", sb.Name)
 		}
-		if err := e.Kill(sb.ID, 9); err != nil && !errors.Is(err, cnm.ErrNotFound) {
+		if err := e.signalIfRunning(sb, 9); err != nil {
 			return err
 		}
 		select {

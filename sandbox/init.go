@@ -63,12 +63,39 @@ func runInit() *StartError {
 	if se != nil {
 		return se
 	}
+	if is.Hold {
+		if se := awaitGate(); se != nil {
+			return se
+		}
+	}
 	err = unix.Exec(path, is.Args, env)
 	code := codeNotExec
 	if errors.Is(err, unix.ENOENT) {
 		code = codeNotFound
 	}
 	return &StartError{Code: code, Msg: fmt.Sprintf("exec %s: %v", path, err)}
+}
+
+// awaitGate tells the parent the sandbox is set up and waits for its go
+// byte. EOF instead means the parent died (or aborted) before recording
+// this process, which must then never run its command.
+func awaitGate() *StartError {
+	unix.CloseOnExec(gateFd)
+	if _, err := unix.Write(statusFd, []byte{readyByte}); err != nil {
+		return setupErr("report ready: %w", err)
+	}
+	var b [1]byte
+	for {
+		n, err := unix.Read(gateFd, b[:])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if n == 1 && b[0] == goByte {
+			unix.Close(gateFd)
+			return nil
+		}
+		return setupErr("the daemon went away before the command was started")
+	}
 }
 
 func setupErr(format string, a ...any) *StartError {

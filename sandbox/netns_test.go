@@ -162,7 +162,7 @@ func TestBindNetns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = Signal(p.Pid, syscall.SIGKILL); _, _ = p.Wait() })
+	t.Cleanup(func() { _ = p.Signal(syscall.SIGKILL); _, _ = p.Wait() })
 
 	dir := t.TempDir()
 	t.Cleanup(func() { assertNoMounts(t, dir) })

@@ -35,26 +35,38 @@ type ProcSpec struct {
 	Mounts []Mount
 	// Stdio; nil means /dev/null.
 	Stdin, Stdout, Stderr *os.File
+	// Hold makes Start return once the sandbox is set up but before the
+	// command is exec'd: the process waits until Release (or gives up on
+	// Abort), and exits without exec'ing if the calling process dies
+	// first. The caller can thus record the process before it runs, and
+	// a crash in between leaves nothing running.
+	Hold bool
 }
 
 // ExecSpec describes a process to run in the namespaces (net, uts, mnt)
-// of the running sandbox process Pid.
+// of the running sandbox process Target.
 type ExecSpec struct {
-	Pid  int
-	Args []string
+	Target *Process
+	Args   []string
 	// Env is added to the defaults (PATH, HOSTNAME) and wins over them.
 	Env []string
 	// Stdio; nil means /dev/null.
 	Stdin, Stdout, Stderr *os.File
 }
 
-// Process is a process running in a sandbox. Pid and StartTime together
-// identify it across pid reuse.
+// Process is a process running in a sandbox, held by a pidfd (see
+// pidfd.go). Pid and StartTime together identify it in records, across
+// pid reuse.
 type Process struct {
 	Pid       int
 	StartTime uint64
 
 	cmd *exec.Cmd // nil unless started by this process
+	// pidfd names the process; nil without kernel support. Closed once
+	// the process is reaped (Wait) or no longer watched (Close).
+	pidfd *os.File
+	// gate and status are set while a Hold process waits for Release.
+	gate, status *os.File
 }
 
 // StartError reports that a command could not be started. Code is the
@@ -120,7 +132,7 @@ func Start(spec ProcSpec) (*Process, error) {
 	if spec.Hostname != "" {
 		flags |= unix.CLONE_NEWUTS
 	}
-	p, err := launch(is, nsFiles, flags, [3]*os.File{spec.Stdin, spec.Stdout, spec.Stderr})
+	p, err := launch(is, nsFiles, flags, [3]*os.File{spec.Stdin, spec.Stdout, spec.Stderr}, spec.Hold)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", spec.Args[0], err)
 	}
@@ -138,15 +150,17 @@ var execNamespaces = []struct {
 	{"mnt", unix.CLONE_NEWNS},
 }
 
-// Exec runs spec.Args in the namespaces of the sandbox process spec.Pid,
-// in a new session. Errors are reported as by Start.
+// Exec runs spec.Args in the namespaces of the sandbox process
+// spec.Target, in a new session. Errors are reported as by Start; a
+// target that has exited gives an error wrapping os.ErrProcessDone.
 func Exec(spec ExecSpec) (*Process, error) {
 	if len(spec.Args) == 0 {
 		return nil, cnm.Invalid("exec process: no command")
 	}
-	if spec.Pid <= 0 {
-		return nil, cnm.Invalid("exec %s: invalid pid %d", spec.Args[0], spec.Pid)
+	if spec.Target == nil || spec.Target.Pid <= 0 {
+		return nil, cnm.Invalid("exec %s: no target process", spec.Args[0])
 	}
+	pid := spec.Target.Pid
 	is := initSpec{Args: spec.Args, Env: spec.Env, Dir: "/"}
 	var nsFiles []*os.File
 	defer func() {
@@ -155,27 +169,40 @@ func Exec(spec ExecSpec) (*Process, error) {
 		}
 	}()
 	for _, ns := range execNamespaces {
-		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", spec.Pid, ns.name))
+		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", pid, ns.name))
 		if err != nil {
-			return nil, fmt.Errorf("exec %s: open %s namespace: %w", spec.Args[0], ns.name, err)
+			if !spec.Target.alive() {
+				err = os.ErrProcessDone
+			}
+			return nil, fmt.Errorf("exec %s: open %s namespace of process %d: %w", spec.Args[0], ns.name, pid, err)
 		}
 		nsFiles = append(nsFiles, f)
 		is.Enter = append(is.Enter, nsEnter{Type: ns.ctype})
 	}
-	p, err := launch(is, nsFiles, 0, [3]*os.File{spec.Stdin, spec.Stdout, spec.Stderr})
+	// Still there after the opens, so the pid named the target all along
+	// and not a process that reused its number.
+	if !spec.Target.alive() {
+		return nil, fmt.Errorf("exec %s in process %d: %w", spec.Args[0], pid, os.ErrProcessDone)
+	}
+	p, err := launch(is, nsFiles, 0, [3]*os.File{spec.Stdin, spec.Stdout, spec.Stderr}, false)
 	if err != nil {
-		return nil, fmt.Errorf("exec %s in process %d: %w", spec.Args[0], spec.Pid, err)
+		return nil, fmt.Errorf("exec %s in process %d: %w", spec.Args[0], pid, err)
 	}
 	return p, nil
 }
 
 // Wait waits for a process started by Start or Exec and returns its exit
-// code; death by signal N gives 128+N.
+// code; death by signal N gives 128+N. It aborts a held process that was
+// not released, and releases the pidfd once the process is reaped.
 func (p *Process) Wait() (int, error) {
 	if p.cmd == nil {
 		return -1, fmt.Errorf("wait process %d: %w", p.Pid, cnm.Invalid("not a child of this process"))
 	}
+	p.Abort()
 	err := p.cmd.Wait()
+	if p.pidfd != nil {
+		p.pidfd.Close()
+	}
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
 		return -1, fmt.Errorf("wait process %d: %w", p.Pid, err)

@@ -45,9 +45,7 @@ func startSleeper(t *testing.T) (*Process, string, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if Alive(p.Pid, p.StartTime) {
-			_ = Signal(p.Pid, syscall.SIGKILL)
-		}
+		_ = p.Signal(syscall.SIGKILL)
 		_, _ = p.Wait()
 	})
 	return p, ns, hosts
@@ -171,7 +169,7 @@ func TestExec(t *testing.T) {
 	}
 	out, read := outputFile(t)
 	e, err := Exec(ExecSpec{
-		Pid:    p.Pid,
+		Target: p,
 		Args:   []string{"sh", "-c", `cat /proc/sys/kernel/hostname; echo "$HOSTNAME $X"; pwd; readlink /proc/self/ns/net; cat /etc/hosts`},
 		Env:    []string{"X=y"},
 		Stdout: out,
@@ -190,7 +188,7 @@ func TestExec(t *testing.T) {
 	if got := read(); got != want {
 		t.Errorf("output:\n%s\nwant:\n%s", got, want)
 	}
-	if _, err := Exec(ExecSpec{Pid: p.Pid, Args: []string{"no-such-command-xyz"}}); !errors.Is(err, cnm.ErrNotFound) {
+	if _, err := Exec(ExecSpec{Target: p, Args: []string{"no-such-command-xyz"}}); !errors.Is(err, cnm.ErrNotFound) {
 		t.Errorf("Exec of a missing command = %v, want not found", err)
 	}
 }

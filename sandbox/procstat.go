@@ -7,100 +7,76 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
-
-	"github.com/patchbay/patchbay/cnm"
 )
 
-// pollInterval is how often WaitExit rechecks ctx, and the Alive polling
-// period when pidfds are unavailable.
+// pollInterval is the Alive polling period of WaitExit when pidfds are
+// unavailable.
 const pollInterval = 200 * time.Millisecond
 
-// procStat returns the state (field 3) and start time (field 22) of
-// /proc/PID/stat.
-func procStat(pid int) (byte, uint64, error) {
+// ProcStat is what /proc/PID/stat says of a process.
+type ProcStat struct {
+	Pid     int
+	State   byte // field 3: R, S, D, Z (zombie), X (dead)...
+	PPid    int  // field 4
+	Session int  // field 6
+	// StartTime is field 22, in clock ticks since boot: with Pid, it
+	// identifies the process across pid reuse.
+	StartTime uint64
+}
+
+// ReadProcStat reads /proc/PID/stat.
+func ReadProcStat(pid int) (ProcStat, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, 0, fmt.Errorf("read stat of process %d: %w", pid, err)
+		return ProcStat{}, fmt.Errorf("read stat of process %d: %w", pid, err)
 	}
+	st, err := parseProcStat(pid, string(b))
+	if err != nil {
+		return ProcStat{}, fmt.Errorf("parse stat of process %d: %w", pid, err)
+	}
+	return st, nil
+}
+
+func parseProcStat(pid int, s string) (ProcStat, error) {
 	// The command name (field 2) may contain spaces and parentheses; the
 	// fields after the last ')' start at field 3.
-	i := strings.LastIndexByte(string(b), ')')
+	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, 0, fmt.Errorf("parse stat of process %d: no command name", pid)
+		return ProcStat{}, errors.New("no command name")
 	}
-	fields := strings.Fields(string(b[i+1:]))
-	if len(fields) < 20 {
-		return 0, 0, fmt.Errorf("parse stat of process %d: %d fields", pid, len(fields))
+	fields := strings.Fields(s[i+1:])
+	if len(fields) < 20 || len(fields[0]) != 1 {
+		return ProcStat{}, fmt.Errorf("%d fields", len(fields))
 	}
-	start, err := strconv.ParseUint(fields[19], 10, 64)
-	if err != nil {
-		return 0, 0, fmt.Errorf("parse stat of process %d: %w", pid, err)
+	st := ProcStat{Pid: pid, State: fields[0][0]}
+	var err error
+	if st.PPid, err = strconv.Atoi(fields[1]); err != nil {
+		return ProcStat{}, err
 	}
-	return fields[0][0], start, nil
+	if st.Session, err = strconv.Atoi(fields[3]); err != nil {
+		return ProcStat{}, err
+	}
+	if st.StartTime, err = strconv.ParseUint(fields[19], 10, 64); err != nil {
+		return ProcStat{}, err
+	}
+	return st, nil
 }
 
 // ProcStartTime returns the start time of pid (field 22 of /proc/PID/stat,
 // in clock ticks since boot).
 func ProcStartTime(pid int) (uint64, error) {
-	_, start, err := procStat(pid)
-	return start, err
+	st, err := ReadProcStat(pid)
+	return st.StartTime, err
 }
 
 // Alive reports whether pid runs and started at start. Zombies are dead.
 func Alive(pid int, start uint64) bool {
-	state, st, err := procStat(pid)
-	if err != nil || st != start {
+	st, err := ReadProcStat(pid)
+	if err != nil || st.StartTime != start {
 		return false
 	}
-	return state != 'Z' && state != 'X'
-}
-
-// WaitExit waits until the process pid, started at start and not
-// necessarily our child, exits. It returns ctx's error if ctx ends first.
-func WaitExit(ctx context.Context, pid int, start uint64) error {
-	if !Alive(pid, start) {
-		return nil
-	}
-	// PIDFD_NONBLOCK is O_NONBLOCK; it lets the runtime poller watch it.
-	fd, err := unix.PidfdOpen(pid, unix.O_NONBLOCK)
-	if errors.Is(err, unix.ESRCH) {
-		return nil
-	}
-	if err != nil {
-		return pollAlive(ctx, pid, start)
-	}
-	f := os.NewFile(uintptr(fd), "pidfd")
-	defer f.Close()
-	// The pid may have been reused between Alive and PidfdOpen.
-	if !Alive(pid, start) {
-		return nil
-	}
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return fmt.Errorf("wait for process %d: %w", pid, err)
-	}
-	stop := context.AfterFunc(ctx, func() { _ = f.SetReadDeadline(time.Now()) })
-	defer stop()
-	// A pidfd is readable once the process has exited.
-	err = rc.Read(func(fd uintptr) bool {
-		n, _ := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
-		return n > 0
-	})
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if errors.Is(err, os.ErrNoDeadline) {
-			// Not pollable by the runtime: fall back.
-			return pollAlive(ctx, pid, start)
-		}
-		return fmt.Errorf("wait for process %d: %w", pid, err)
-	}
-	return nil
+	return st.State != 'Z' && st.State != 'X'
 }
 
 // pollAlive is WaitExit without pidfds.
@@ -113,23 +89,6 @@ func pollAlive(ctx context.Context, pid int, start uint64) error {
 			return ctx.Err()
 		case <-t.C:
 		}
-	}
-	return nil
-}
-
-// Signal sends sig to the process group led by pid, or to pid alone if
-// it leads no group.
-func Signal(pid int, sig syscall.Signal) error {
-	// kill(0) and kill(-1) would hit our own group or everything.
-	if pid <= 1 {
-		return fmt.Errorf("signal process %d: %w", pid, cnm.Invalid("invalid pid"))
-	}
-	err := unix.Kill(-pid, sig)
-	if errors.Is(err, unix.ESRCH) {
-		err = unix.Kill(pid, sig)
-	}
-	if err != nil {
-		return fmt.Errorf("signal process %d: %w", pid, err)
 	}
 	return nil
 }

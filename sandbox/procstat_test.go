@@ -23,7 +23,7 @@ func TestSignalGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
-	if err := Signal(p.Pid, syscall.SIGTERM); err != nil {
+	if err := p.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	if code, err := p.Wait(); err != nil || code != 128+int(syscall.SIGTERM) {
@@ -33,10 +33,10 @@ func TestSignalGroup(t *testing.T) {
 		t.Errorf("process group %d still has members %v", p.Pid, pids)
 		_ = unix.Kill(-p.Pid, syscall.SIGKILL)
 	}
-	for _, pid := range []int{0, 1, -5} {
-		if err := Signal(pid, 0); err == nil {
-			t.Errorf("Signal(%d) succeeded", pid)
-		}
+	// Reaped: the pidfd is closed and the process reported done, never
+	// another process that took the number.
+	if err := p.Signal(syscall.SIGKILL); !errors.Is(err, os.ErrProcessDone) {
+		t.Errorf("Signal after Wait = %v, want os.ErrProcessDone", err)
 	}
 }
 
@@ -53,10 +53,10 @@ func TestAliveStartTime(t *testing.T) {
 	if Alive(p.Pid, p.StartTime+1) {
 		t.Errorf("Alive = true for another start time")
 	}
-	if err := Signal(p.Pid, syscall.SIGKILL); err != nil {
+	if err := p.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	if err := WaitExit(context.Background(), p.Pid, p.StartTime); err != nil {
+	if err := p.WaitExit(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if Alive(p.Pid, p.StartTime) {
@@ -75,7 +75,7 @@ func TestWaitExit(t *testing.T) {
 	p, _, _ := startSleeper(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	if err := WaitExit(ctx, p.Pid, p.StartTime); !errors.Is(err, context.DeadlineExceeded) {
+	if err := p.WaitExit(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("WaitExit on a running process = %v, want deadline", err)
 	}
 	ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
@@ -91,7 +91,7 @@ func TestWaitExit(t *testing.T) {
 	begin := time.Now()
 	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := WaitExit(ctx, q.Pid, q.StartTime); err != nil {
+	if err := q.WaitExit(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(begin); d < 200*time.Millisecond {
@@ -100,7 +100,7 @@ func TestWaitExit(t *testing.T) {
 	if code, err := q.Wait(); err != nil || code != 0 {
 		t.Errorf("Wait = %d, %v", code, err)
 	}
-	if err := WaitExit(ctx, q.Pid, q.StartTime); err != nil {
+	if err := q.WaitExit(ctx); err != nil {
 		t.Errorf("WaitExit on a gone process = %v", err)
 	}
 	if _, err := (&Process{Pid: os.Getpid()}).Wait(); err == nil {
