@@ -47,12 +47,7 @@ func (*Driver) ParseOptions(opts map[string]string) (any, error) {
 }
 
 // options returns the network's decoded options.
-func options(nw driver.Network) (Options, error) {
-	if o, ok := nw.Config.(Options); ok {
-		return o, nil
-	}
-	return ParseOptions(nw.Options)
-}
+func options(nw driver.Network) (Options, error) { return driver.Decoded(nw, ParseOptions) }
 
 // Exposure implements driver.Exposer: the bridge is the network's door to
 // the host, firewalled and NATed by the engine.
@@ -217,14 +212,8 @@ func peerName(ep driver.Endpoint) string { return "pbc" + ep.ID[:11] }
 // are taken as they are; the pair itself is made in Join, where it can be
 // created with its inner end already inside the sandbox.
 func (*Driver) CreateEndpoint(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint) (driver.EndpointResult, error) {
-	if err := ctx.Err(); err != nil {
+	if err := driver.AcceptEndpoint(ctx, "bridge", ep); err != nil {
 		return driver.EndpointResult{}, err
-	}
-	if len(ep.ID) < 11 {
-		return driver.EndpointResult{}, cnm.Invalid("invalid endpoint ID %q", ep.ID)
-	}
-	for k := range ep.Options {
-		return driver.EndpointResult{}, cnm.Invalid("unknown endpoint option %q for driver bridge", k)
 	}
 	return driver.EndpointResult{HostIfName: HostIfName(ep)}, nil
 }
