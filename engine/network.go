@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -63,7 +64,12 @@ func (e *Engine) CreateNetwork(ctx context.Context, req NetworkCreate) (cnm.Netw
 
 func (e *Engine) commitNewNetwork(ctx context.Context, n *network) (retErr error) {
 	if len(n.IPAM.Config) > 0 {
-		undoIPAM, err := e.requestPools(ctx, n, n.cap.External, false)
+		var undoIPAM func()
+		err := e.afterDeletions(func() error {
+			var err error
+			undoIPAM, err = e.requestPools(ctx, n, n.cap.External, false)
+			return err
+		})
 		if err != nil {
 			return err
 		}
@@ -174,9 +180,6 @@ func (e *Engine) planNetwork(ctx context.Context, req NetworkCreate, drv found) 
 	if req.Driver == "" {
 		req.Driver = "bridge"
 	}
-	// A network being deleted may still hold the subnet or device the
-	// new one asks for.
-	e.reaper.flushNetworks()
 	if req.IPAMDriver == "" {
 		req.IPAMDriver = "default"
 	}
@@ -215,7 +218,7 @@ func (e *Engine) planNetwork(ctx context.Context, req NetworkCreate, drv found) 
 		},
 		eps: map[string]*cnm.Endpoint{},
 	}
-	if err := e.checkConflicts(ctx, n); err != nil {
+	if err := e.afterDeletions(func() error { return e.checkConflicts(ctx, n) }); err != nil {
 		return nil, err
 	}
 	if c.Connectable || len(req.IPAM) > 0 {
@@ -224,6 +227,19 @@ func (e *Engine) planNetwork(ctx context.Context, req NetworkCreate, drv found) 
 		}
 	}
 	return n, nil
+}
+
+// afterDeletions runs fn, and once more after the queued network
+// deletions are done if it failed with a conflict while some were queued:
+// a network being deleted off the request path may still hold the subnet
+// or device a new one asks for.
+func (e *Engine) afterDeletions(fn func() error) error {
+	err := fn()
+	if errors.Is(err, cnm.ErrConflict) && e.reaper.nets.Load() > 0 {
+		e.reaper.flushNetworks()
+		err = fn()
+	}
+	return err
 }
 
 // checkConflicts asks a driver that judges its networks against each
