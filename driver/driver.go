@@ -263,6 +263,16 @@ type Evicter interface {
 	Evict(ctx context.Context, h Host, nw Network, ep Endpoint, sb Sandbox) error
 }
 
+// NetworkRetirer is implemented by drivers whose network's deletion is
+// slow (a bridge device costs the kernel an RCU grace period): the engine
+// calls RetireNetwork on the request path to take the network out of
+// service at once — its addresses and routes gone from the host, so a
+// new network may take its subnet — and DeleteNetwork later, off the
+// request path.
+type NetworkRetirer interface {
+	RetireNetwork(ctx context.Context, h Host, nw Network) error
+}
+
 // Exposure is how the host's firewall treats a network: the device its
 // traffic enters the host by, and what the engine's nftables table does
 // for it (see package firewall).

@@ -230,12 +230,12 @@ func (e *Engine) planNetwork(ctx context.Context, req NetworkCreate, drv found) 
 }
 
 // afterDeletions runs fn, and once more after the queued network
-// deletions are done if it failed with a conflict while some were queued:
-// a network being deleted off the request path may still hold the subnet
-// or device a new one asks for.
+// deletions are done if it failed with a conflict (or found no free pool)
+// while some were queued: a network being deleted off the request path
+// may still hold the subnet or device a new one asks for.
 func (e *Engine) afterDeletions(fn func() error) error {
 	err := fn()
-	if errors.Is(err, cnm.ErrConflict) && e.reaper.nets.Load() > 0 {
+	if (errors.Is(err, cnm.ErrConflict) || errors.Is(err, cnm.ErrUnavailable)) && e.reaper.nets.Load() > 0 {
 		e.reaper.flushNetworks()
 		err = fn()
 	}
@@ -371,8 +371,17 @@ func (e *Engine) removeNetworkLocked(ctx context.Context, n *network) error {
 		e.log.Warn("network removed while its driver is unavailable", "net", n.Name, "driver", n.Driver)
 		return nil
 	}
-	// After the endpoint removals already queued, off the request path.
 	d, dn := n.d, driverNetwork(n)
+	if r, ok := d.(driver.NetworkRetirer); ok {
+		// Out of service now, so its subnet is free for the next network.
+		rctx, cancel := e.dctx(ctx)
+		if err := r.RetireNetwork(rctx, e.host, dn); err != nil {
+			e.log.Warn("retire network", "net", dn.Name, "err", err)
+		}
+		cancel()
+	}
+	// Deleted after the endpoint removals already queued, off the
+	// request path.
 	e.reaper.deleteNetwork(func(ctx context.Context, h driver.Host) {
 		if err := d.DeleteNetwork(ctx, h, dn); err != nil {
 			// The record is gone; the tagged leftover is swept at next start.

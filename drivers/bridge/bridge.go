@@ -182,6 +182,34 @@ func bridgeNetfilter(h driver.Host) bool {
 	return on
 }
 
+// RetireNetwork implements driver.NetworkRetirer: the bridge loses its
+// addresses, and with them the host's routes to the network, at once;
+// DeleteNetwork removes the device later.
+func (d *Driver) RetireNetwork(ctx context.Context, h driver.Host, nw driver.Network) error {
+	link, err := h.Handle.LinkByName(DeviceName(nw))
+	if nl.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("look up bridge %s: %w", DeviceName(nw), err)
+	}
+	if link.Attrs().Alias != networkTag(h, nw) {
+		return nil // not ours: leave it alone
+	}
+	addrs, err := h.Handle.AddrList(link, netlink.FAMILY_ALL)
+	if err != nil {
+		return fmt.Errorf("list addresses of bridge %s: %w", link.Attrs().Name, err)
+	}
+	for _, a := range addrs {
+		if err := h.Handle.AddrDel(link, &a); err != nil && !nl.IsNotFound(err) && !errors.Is(err, unix.EADDRNOTAVAIL) {
+			return fmt.Errorf("remove address %s from bridge %s: %w", a.IPNet, link.Attrs().Name, err)
+		}
+	}
+	return nil
+}
+
+var _ driver.NetworkRetirer = (*Driver)(nil)
+
 // DeleteNetwork removes the bridge.
 func (d *Driver) DeleteNetwork(ctx context.Context, h driver.Host, nw driver.Network) error {
 	name := DeviceName(nw)
