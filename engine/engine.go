@@ -32,6 +32,7 @@ import (
 	"github.com/patchbay/patchbay/ipam"
 	"github.com/patchbay/patchbay/sandbox"
 	"github.com/patchbay/patchbay/store"
+	"github.com/patchbay/patchbay/store/cluster"
 )
 
 // Config configures an engine. The zero value of every field but Root and
@@ -53,6 +54,9 @@ type Config struct {
 	// DefaultNetworks are created on first start when missing (bridge,
 	// host and none, as Docker has them), marked built-in.
 	DefaultNetworks []NetworkCreate
+	// Cluster, when set, is the store global networks are shared
+	// through (see cluster.go); nil: this host stands alone.
+	Cluster cluster.Store
 	// DriverTimeout bounds every driver call, including those of undo
 	// paths and the reaper. Default 30 s.
 	DriverTimeout time.Duration
@@ -254,6 +258,17 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 	if err := e.startFirewall(); err != nil {
 		e.Close()
 		return nil, err
+	}
+	if cfg.Cluster != nil {
+		// Global networks created or removed while we were away are
+		// reconciled before New returns, if the cluster store answers.
+		rev, err := e.reconcileCluster(ctx)
+		if err != nil {
+			e.log.Warn("cluster store", "err", err)
+			rev = -1
+		}
+		e.wg.Add(1)
+		go e.watchCluster(rev)
 	}
 	return e, nil
 }

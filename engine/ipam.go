@@ -123,6 +123,11 @@ func (e *Engine) requestPools(ctx context.Context, n *network, external, replay 
 		c := &n.IPAM.Config[i]
 		// A /0 of the unspecified address asks the driver to choose.
 		req := ipam.PoolRequest{Pool: c.Subnet, SubPool: c.IPRange, Options: opts, V6: c.Subnet.Addr().Is6()}
+		if isGlobal(n) {
+			// Shared by every host: never checked against this one's
+			// routes, claimed in the cluster store instead.
+			req.AddressSpace = ipam.GlobalDefaultSpace
+		}
 		if c.Subnet.Bits() == 0 && c.Subnet.Addr().IsUnspecified() {
 			req.Pool = netip.Prefix{}
 		}

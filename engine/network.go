@@ -79,6 +79,17 @@ func (e *Engine) commitNewNetwork(ctx context.Context, n *network) (retErr error
 			}
 		}()
 	}
+	if isGlobal(n) {
+		unclaim, err := e.claimGlobal(ctx, n)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if retErr != nil {
+				unclaim()
+			}
+		}()
+	}
 	if err := e.createInDriver(ctx, n); err != nil {
 		return err
 	}
@@ -87,6 +98,16 @@ func (e *Engine) commitNewNetwork(ctx context.Context, n *network) (retErr error
 			e.deleteInDriver(n)
 		}
 	}()
+	if isGlobal(n) {
+		if err := e.publishGlobal(ctx, n); err != nil {
+			return err
+		}
+		defer func() {
+			if retErr != nil {
+				_ = e.unpublishGlobal(ctx, n)
+			}
+		}()
+	}
 	undoFW, err := e.firewallAddNetwork(n)
 	if err != nil {
 		return err
@@ -205,8 +226,8 @@ func (e *Engine) planNetwork(ctx context.Context, req NetworkCreate, drv found) 
 	if err != nil {
 		return nil, err
 	}
-	if c.DataScope == driver.ScopeGlobal {
-		return nil, cnm.Invalid("network driver %s is global-scoped: this daemon has no cluster store", req.Driver)
+	if c.DataScope == driver.ScopeGlobal && e.cfg.Cluster == nil {
+		return nil, cnm.Invalid("network driver %s is global-scoped: this daemon has no cluster store (--cluster-store)", req.Driver)
 	}
 	n := &network{
 		d: d, cap: c, config: config,
@@ -356,6 +377,20 @@ func (e *Engine) removeNetworkLocked(ctx context.Context, n *network) error {
 		slices.Sort(names)
 		return cnm.Forbidden("network %s has active endpoints (%s)", n.Name, strings.Join(names, ", "))
 	}
+	if isGlobal(n) {
+		// Every host removes its copy when the record goes.
+		if err := e.unpublishGlobal(ctx, n); err != nil {
+			return err
+		}
+	}
+	return e.removeLocalNetworkLocked(ctx, n, true)
+}
+
+// removeLocalNetworkLocked removes a network here: its record, addresses,
+// names and firewall entries now, its kernel objects off the request
+// path. free says whether to free its network-wide resources (Allocator):
+// not when it only leaves this host. Caller holds opMu.
+func (e *Engine) removeLocalNetworkLocked(ctx context.Context, n *network, free bool) error {
 	if err := e.update(func(tx *store.Tx) error { return tx.DeleteNetwork(n.ID) }); err != nil {
 		return fmt.Errorf("remove network %s: %w", n.Name, err)
 	}
@@ -387,7 +422,9 @@ func (e *Engine) removeNetworkLocked(ctx context.Context, n *network) error {
 			// The record is gone; the tagged leftover is swept at next start.
 			e.log.Warn("delete network kernel objects", "net", dn.Name, "err", err)
 		}
-		if a, ok := d.(driver.Allocator); ok {
+		// Network-wide resources are freed once, by the host that
+		// removes the network from the cluster.
+		if a, ok := d.(driver.Allocator); ok && free {
 			if err := a.FreeNetwork(ctx, dn); err != nil {
 				e.log.Warn("free network", "net", dn.Name, "err", err)
 			}

@@ -50,10 +50,12 @@ type lease struct {
 	keys   map[string]struct{}
 }
 
-// NewMemory returns an empty store.
+// NewMemory returns an empty store. Its revision starts at 1, as etcd's
+// does, so a List of the empty store returns a revision that Watch takes
+// as "after this" rather than "from now on".
 func NewMemory(opts MemoryOptions) *Memory {
 	m := &Memory{now: opts.Now, history: opts.History, stop: make(chan struct{}), done: make(chan struct{}),
-		kvs: map[string]KV{}, leases: map[LeaseID]*lease{}, changed: make(chan struct{})}
+		kvs: map[string]KV{}, leases: map[LeaseID]*lease{}, changed: make(chan struct{}), rev: 1}
 	if m.history <= 0 {
 		m.history = 10000
 	}
