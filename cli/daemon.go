@@ -45,6 +45,11 @@ func newDaemonCmd(e *env) *cobra.Command {
 	f.StringVar(&cfg.DefaultAddressPools, "default-address-pools", "", "pools for automatic subnets, e.g. 10.10.0.0/16/24")
 	f.StringVar(&cfg.Engine.ResolvConf, "resolv-conf", "", "host resolv.conf sandboxes derive theirs from (default /etc/resolv.conf)")
 	f.Var(addrList{&cfg.Engine.DNS}, "dns", "DNS server for every sandbox, instead of the host's (repeatable)")
+	f.StringVar(&cfg.Cluster.Store, "cluster-store", "", "cluster store hosts share global networks through: etcd://HOST:PORT[,HOST:PORT…]")
+	f.StringArrayVar(&cfg.Cluster.StoreOpts, "cluster-store-opt", nil, "cluster store option KEY=VALUE: kv.cacertfile, kv.certfile, kv.keyfile (TLS; repeatable)")
+	f.StringVar(&cfg.Cluster.Advertise, "cluster-advertise", "", "interface or IP address of this host the others reach it at (with --cluster-store)")
+	f.StringVar(&cfg.Cluster.NodeName, "node-name", "", "this host's name in the cluster, unique among hosts (default the hostname)")
+	f.DurationVar(&cfg.Cluster.TTL, "cluster-ttl", daemon.DefaultClusterTTL, "a host that stops refreshing its lease is gone for the others after this")
 	f.BoolVarP(&debug, "debug", "D", false, "debug logging")
 	return cmd
 }

@@ -25,6 +25,7 @@ var forbiddenDeps = []string{
 	"github.com/vishvananda/...",
 	"github.com/google/nftables/...",
 	"go.etcd.io/bbolt/...",
+	"go.etcd.io/etcd/...",
 	"github.com/miekg/dns/...",
 }
 

@@ -30,6 +30,8 @@ type Config struct {
 	// BridgeDevice is the device of the default "bridge" network
 	// (--bridge-device); default patchbay0.
 	BridgeDevice string
+	// Cluster joins other hosts through a cluster store (cluster.go).
+	Cluster ClusterConfig
 }
 
 // Run opens the engine, serves the API on the unix socket and, when ctx
@@ -43,6 +45,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	closeCluster, err := cfg.Cluster.open(ctx, &ecfg)
+	if err != nil {
+		return err
+	}
+	defer closeCluster()
 	eng, err := engine.New(ctx, ecfg)
 	if err != nil {
 		return err

@@ -57,6 +57,18 @@ type Config struct {
 	// Cluster, when set, is the store global networks are shared
 	// through (see cluster.go); nil: this host stands alone.
 	Cluster cluster.Store
+	// NodeName names this host in the cluster store; unique among the
+	// live hosts (the daemon's --node-name, default the hostname). Used
+	// only with Cluster.
+	NodeName string
+	// AdvertiseAddr is the underlay address other hosts reach this one
+	// at (VXLAN tunnels end there); the daemon's --cluster-advertise,
+	// resolved. Used only with Cluster.
+	AdvertiseAddr netip.Addr
+	// NodeTTL is the TTL of the lease this host's records in the cluster
+	// store live under: a host that stops refreshing it is gone for the
+	// others after NodeTTL (the daemon's --cluster-ttl, default 10 s).
+	NodeTTL time.Duration
 	// DriverTimeout bounds every driver call, including those of undo
 	// paths and the reaper. Default 30 s.
 	DriverTimeout time.Duration

@@ -37,6 +37,11 @@ var rules = []rule{
 		why:     "bbolt is used only by store",
 	},
 	{
+		imports: []string{"go.etcd.io/etcd"},
+		allowed: []string{"store/etcd", "internal/etcdtest/..."},
+		why:     "etcd is used only by store/etcd (and internal/etcdtest, its test server); the rest sees cluster.Store",
+	},
+	{
 		imports: []string{Module + "/drivers"},
 		in:      []string{"engine/..."},
 		why:     "the engine names no concrete driver; daemon/ registers them",
