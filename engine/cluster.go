@@ -136,7 +136,7 @@ func (e *Engine) watchCluster(rev int64) {
 			continue
 		}
 		backoff = 100 * time.Millisecond
-		for ev := range e.cfg.Cluster.Watch(e.ctx, clusterPrefix+"networks/", rev) {
+		for ev := range e.cfg.Cluster.Watch(e.ctx, clusterPrefix, rev) {
 			if ev.Err != nil {
 				e.log.Info("cluster watch ended; listing again", "err", ev.Err)
 				break
@@ -153,19 +153,36 @@ func (e *Engine) watchCluster(rev int64) {
 // revision.
 func (e *Engine) reconcileCluster(ctx context.Context) (int64, error) {
 	lctx, cancel := e.dctx(ctx)
-	kvs, rev, err := e.cfg.Cluster.List(lctx, clusterPrefix+"networks/")
+	kvs, rev, err := e.cfg.Cluster.List(lctx, clusterPrefix)
 	cancel()
 	if err != nil {
-		return 0, fmt.Errorf("list global networks: %w", err)
+		return 0, fmt.Errorf("list the cluster store: %w", err)
 	}
 	want := map[string]*cnm.Network{}
+	var eps []cluster.KV
+	nodes := map[string]nodeRecord{}
 	for _, kv := range kvs {
-		if rec := decodeNetwork(kv); rec != nil {
-			want[rec.ID] = rec
+		switch kindOf(kv.Key) {
+		case "networks":
+			if rec := decodeNetwork(kv); rec != nil {
+				want[rec.ID] = rec
+			}
+		case "endpoints":
+			eps = append(eps, kv)
+		case "nodes":
+			var rec nodeRecord
+			if json.Unmarshal(kv.Value, &rec) == nil {
+				nodes[rec.Name] = rec
+			}
 		}
 	}
 	e.opMu.Lock()
 	defer e.opMu.Unlock()
+	defer func() {
+		e.nodes = nodes
+		e.setNodesLocked(ctx)
+		e.reconcileEndpointsLocked(ctx, eps)
+	}()
 	for _, rec := range want {
 		e.adoptGlobalLocked(ctx, rec)
 	}
@@ -183,10 +200,27 @@ func (e *Engine) reconcileCluster(ctx context.Context) (int64, error) {
 	return rev, nil
 }
 
-// clusterEvent applies one change of a global network's record.
+// kindOf is the kind of record a cluster key holds ("networks", …).
+func kindOf(key string) string {
+	kind, _, _ := strings.Cut(strings.TrimPrefix(key, clusterPrefix), "/")
+	return kind
+}
+
+// clusterEvent applies one change of the cluster store.
 func (e *Engine) clusterEvent(ctx context.Context, ev cluster.Event) {
 	e.opMu.Lock()
 	defer e.opMu.Unlock()
+	switch kindOf(ev.KV.Key) {
+	case "nodes":
+		e.nodeEventLocked(ctx, ev)
+		return
+	case "endpoints":
+		e.endpointEventLocked(ctx, ev)
+		return
+	case "networks":
+	default:
+		return
+	}
 	switch ev.Type {
 	case cluster.EventPut:
 		if rec := decodeNetwork(ev.KV); rec != nil {
@@ -240,6 +274,11 @@ func (e *Engine) adoptGlobalLocked(ctx context.Context, rec *cnm.Network) {
 			e.log.Warn("firewall for global network", "net", n.Name, "err", err)
 		}
 	}
+	// Endpoints of other hosts seen before the network was.
+	for _, rec := range e.remote[n.ID] {
+		e.indexRemoteLocked(ctx, n, rec)
+	}
+	e.setPeersLocked(ctx, n)
 	if err := e.update(func(tx *store.Tx) error { return tx.PutNetwork(&n.Network) }); err != nil {
 		e.log.Warn("save global network", "net", n.Name, "err", err)
 	}
@@ -258,6 +297,7 @@ func (e *Engine) forgetGlobalLocked(ctx context.Context, n *network) {
 		e.log.Warn("global network removed from the cluster while in use here", "net", n.Name)
 		return
 	}
+	delete(e.remote, n.ID)
 	if err := e.removeLocalNetworkLocked(ctx, n, false); err != nil {
 		e.log.Warn("remove global network", "net", n.Name, "err", err)
 		return

@@ -138,6 +138,13 @@ func (e *Engine) joinLocked(ctx context.Context, n *network, sb *sbox, opts Endp
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect %s to network %s: %w", sb.Name, n.Name, err)
 	}
+	if isGlobal(n) && e.cfg.Cluster != nil {
+		// Other hosts learn of it before the join returns.
+		if err := e.publishEndpoint(ctx, e.localRecord(sb, ep)); err != nil {
+			return nil, nil, fmt.Errorf("connect %s to network %s: %w", sb.Name, n.Name, err)
+		}
+		steps = append(steps, func() { e.withdrawEndpoint(n, ep) })
+	}
 	return ep, undo, nil
 }
 
@@ -436,6 +443,9 @@ func (e *Engine) leaveKernel(ctx context.Context, ep *cnm.Endpoint) {
 	}
 	if n.d != nil {
 		e.reaper.leave(n.d, driverNetwork(n), driverEndpoint(ep))
+	}
+	if isGlobal(n) && e.cfg.Cluster != nil {
+		e.withdrawEndpoint(n, ep)
 	}
 	e.releaseEndpoint(n, ep)
 }

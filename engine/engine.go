@@ -14,6 +14,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -57,6 +58,14 @@ type Config struct {
 	// Cluster, when set, is the store global networks are shared
 	// through (see cluster.go); nil: this host stands alone.
 	Cluster cluster.Store
+	// NodeName names this host in the cluster (unique); AdvertiseAddr is
+	// its underlay address, which other hosts' VXLAN traffic reaches.
+	NodeName      string
+	AdvertiseAddr netip.Addr
+	// NodeTTL is the lease of this host's records in the cluster store:
+	// a host that stops refreshing it is gone for everyone after it.
+	// Default 10 s.
+	NodeTTL time.Duration
 	// DriverTimeout bounds every driver call, including those of undo
 	// paths and the reaper. Default 30 s.
 	DriverTimeout time.Duration
@@ -85,6 +94,16 @@ func (c *Config) setDefaults() error {
 	}
 	if c.DriverTimeout <= 0 {
 		c.DriverTimeout = 30 * time.Second
+	}
+	if c.NodeTTL <= 0 {
+		c.NodeTTL = 10 * time.Second
+	}
+	if c.Cluster != nil && c.NodeName == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("engine config: node name: %w", err)
+		}
+		c.NodeName = h
 	}
 	if c.ResolvConf == "" {
 		c.ResolvConf = "/etc/resolv.conf"
@@ -130,6 +149,14 @@ type Engine struct {
 	// created meanwhile.
 	creating map[string]*network
 	reserved map[string]bool
+	// lease is this host's lease in the cluster store (see members.go).
+	lease cluster.LeaseID
+
+	// nodes are the cluster's hosts and remote the endpoints of global
+	// networks on other hosts, by network and endpoint ID, as the cluster
+	// store last said; guarded by opMu.
+	nodes  map[string]nodeRecord
+	remote map[string]map[string]endpointRecord
 
 	pool   *sandbox.NetnsPool // fresh namespaces, ready
 	reaper *reaper            // link deletions off the request path
@@ -221,6 +248,8 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 		sandboxes: map[string]*sbox{},
 		creating:  map[string]*network{},
 		reserved:  map[string]bool{},
+		nodes:     map[string]nodeRecord{},
+		remote:    map[string]map[string]endpointRecord{},
 		names:     newDNSNames(),
 		resolver: dns.New(dns.Config{
 			Upstreams: hostUpstreams(cfg), Logger: cfg.Logger,
@@ -260,6 +289,18 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 		return nil, err
 	}
 	if cfg.Cluster != nil {
+		// A name another live host holds stops us; a store that does not
+		// answer does not: we register when it does.
+		if err := e.register(ctx); errors.Is(err, cnm.ErrConflict) {
+			e.Close()
+			return nil, err
+		} else if err != nil {
+			e.log.Warn("cluster store", "err", err)
+		} else {
+			e.opMu.Lock()
+			e.republishLocked(ctx)
+			e.opMu.Unlock()
+		}
 		// Global networks created or removed while we were away are
 		// reconciled before New returns, if the cluster store answers.
 		rev, err := e.reconcileCluster(ctx)
@@ -267,8 +308,9 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 			e.log.Warn("cluster store", "err", err)
 			rev = -1
 		}
-		e.wg.Add(1)
+		e.wg.Add(2)
 		go e.watchCluster(rev)
+		go e.keepAlive()
 	}
 	return e, nil
 }
