@@ -9,6 +9,18 @@
 // queued to a reaper with its own netlink socket, off the request path; a
 // pool of namespaces made ready in the background backs new sandboxes.
 //
+// The engine names no driver: it is handed a driver.Registry and default
+// networks by the composition root (package daemon), talks to drivers
+// only through the contract of package driver (capabilities and optional
+// one-method interfaces instead of branches on a driver's name), and to
+// IPAM only through ipam.Driver, keeping pool IDs and addresses. A
+// network whose driver cannot be had is listed as unavailable
+// (drivers.go); calls that leave the process run with the operation lock
+// released (outside.go). With a cluster store (cluster.go, members.go,
+// remote.go), global networks, this host's membership and its endpoints
+// of global networks are shared with other hosts, and what other hosts
+// publish reaches this one through the same reconcile path restore takes.
+//
 // The engine is a plain Go library: the daemon is a thin server around it.
 package engine
 
