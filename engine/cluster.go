@@ -40,7 +40,7 @@ func isGlobal(n *network) bool { return n.Scope == driver.ScopeGlobal }
 // claimGlobal claims a new global network's name and subnets in the
 // cluster store and returns the undo. Caller holds opMu.
 func (e *Engine) claimGlobal(ctx context.Context, n *network) (_ func(), retErr error) {
-	ctx, cancel := e.dctx(ctx)
+	ctx, cancel := e.cctx(ctx)
 	defer cancel()
 	var keys []string
 	undo := func() {
@@ -83,7 +83,7 @@ func (e *Engine) publishGlobal(ctx context.Context, n *network) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := e.dctx(ctx)
+	ctx, cancel := e.cctx(ctx)
 	defer cancel()
 	if _, err := e.cfg.Cluster.Put(ctx, netKey(n.ID), b, cluster.PutOptions{Create: true}); err != nil {
 		return fmt.Errorf("publish network %s to the cluster store: %w", n.Name, err)
@@ -94,7 +94,7 @@ func (e *Engine) publishGlobal(ctx context.Context, n *network) error {
 // unpublishGlobal deletes a global network's record, name and subnet
 // claims. Caller holds opMu.
 func (e *Engine) unpublishGlobal(ctx context.Context, n *network) error {
-	ctx, cancel := e.dctx(ctx)
+	ctx, cancel := e.cctx(ctx)
 	defer cancel()
 	if err := e.cfg.Cluster.Delete(ctx, netKey(n.ID), cluster.DeleteOptions{}); err != nil && !errors.Is(err, cnm.ErrNotFound) {
 		return fmt.Errorf("remove network %s from the cluster store: %w", n.Name, err)
@@ -152,7 +152,7 @@ func (e *Engine) watchCluster(rev int64) {
 // global networks without a record are removed. It returns the list's
 // revision.
 func (e *Engine) reconcileCluster(ctx context.Context) (int64, error) {
-	lctx, cancel := e.dctx(ctx)
+	lctx, cancel := e.cctx(ctx)
 	kvs, rev, err := e.cfg.Cluster.List(lctx, clusterPrefix)
 	cancel()
 	if err != nil {

@@ -24,6 +24,12 @@ func (e *Engine) dctx(ctx context.Context) (context.Context, context.CancelFunc)
 	return context.WithTimeout(ctx, e.cfg.DriverTimeout)
 }
 
+// cctx bounds one call of the cluster store: a store that does not
+// answer fails a global operation within ClusterTimeout.
+func (e *Engine) cctx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, e.cfg.ClusterTimeout)
+}
+
 // bctx is a bounded context for undo and clean-up paths, which must run
 // even when the request's context has ended.
 func (e *Engine) bctx() (context.Context, context.CancelFunc) {

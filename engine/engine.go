@@ -74,6 +74,8 @@ type Config struct {
 	// its underlay address, which other hosts' VXLAN traffic reaches.
 	NodeName      string
 	AdvertiseAddr netip.Addr
+	// ClusterTimeout bounds every call of the cluster store. Default 5 s.
+	ClusterTimeout time.Duration
 	// NodeTTL is the lease of this host's records in the cluster store:
 	// a host that stops refreshing it is gone for everyone after it.
 	// Default 10 s.
@@ -106,6 +108,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.DriverTimeout <= 0 {
 		c.DriverTimeout = 30 * time.Second
+	}
+	if c.ClusterTimeout <= 0 {
+		c.ClusterTimeout = 5 * time.Second
 	}
 	if c.NodeTTL <= 0 {
 		c.NodeTTL = 10 * time.Second

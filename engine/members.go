@@ -42,7 +42,7 @@ const metaLease = "cluster-lease"
 // before a restart if it is still alive, else a new one. A node name held
 // by another live host is a conflict.
 func (e *Engine) register(ctx context.Context) error {
-	ctx, cancel := e.dctx(ctx)
+	ctx, cancel := e.cctx(ctx)
 	defer cancel()
 	c := e.cfg.Cluster
 	var saved cluster.LeaseID

@@ -46,7 +46,7 @@ const maxClaims = 32
 
 // claimAddress claims an address of a global network for this host.
 func (e *Engine) claimAddress(ctx context.Context, n *network, a netip.Addr) error {
-	ctx, cancel := e.dctx(ctx)
+	ctx, cancel := e.cctx(ctx)
 	defer cancel()
 	_, err := e.cfg.Cluster.Put(ctx, addrKey(n.ID, a), []byte(e.cfg.NodeName), cluster.PutOptions{Create: true, Lease: e.currentLease()})
 	if errors.Is(err, cnm.ErrConflict) {
@@ -82,7 +82,7 @@ func (e *Engine) publishEndpoint(ctx context.Context, rec endpointRecord) error 
 	if err != nil {
 		return err
 	}
-	ctx, cancel := e.dctx(ctx)
+	ctx, cancel := e.cctx(ctx)
 	defer cancel()
 	if _, err := e.cfg.Cluster.Put(ctx, epKey(rec.NetworkID, rec.ID), b, cluster.PutOptions{Lease: e.currentLease()}); err != nil {
 		return fmt.Errorf("publish endpoint to the cluster store: %w", err)
