@@ -79,17 +79,6 @@ func (e *Engine) commitNewNetwork(ctx context.Context, n *network) (retErr error
 			}
 		}()
 	}
-	if isGlobal(n) {
-		unclaim, err := e.claimGlobal(ctx, n)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if retErr != nil {
-				unclaim()
-			}
-		}()
-	}
 	if err := e.createInDriver(ctx, n); err != nil {
 		return err
 	}
@@ -98,16 +87,6 @@ func (e *Engine) commitNewNetwork(ctx context.Context, n *network) (retErr error
 			e.deleteInDriver(n)
 		}
 	}()
-	if isGlobal(n) {
-		if err := e.publishGlobal(ctx, n); err != nil {
-			return err
-		}
-		defer func() {
-			if retErr != nil {
-				_ = e.unpublishGlobal(ctx, n)
-			}
-		}()
-	}
 	undoFW, err := e.firewallAddNetwork(n)
 	if err != nil {
 		return err
@@ -142,20 +121,62 @@ func (e *Engine) createInDriver(ctx context.Context, n *network) error {
 	return e.outside(n, func() error { return e.createInDriverOutside(ctx, n) })
 }
 
+// createGlobal is createInDriverOutside for a global network: its name
+// and subnets are claimed in the cluster store first, and its record is
+// published there once the driver made it.
+func (e *Engine) createGlobal(ctx context.Context, n *network) (retErr error) {
+	unclaim, err := e.claimGlobal(ctx, n)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			unclaim()
+		}
+	}()
+	if err := e.createLocal(ctx, n); err != nil {
+		return err
+	}
+	if err := e.publishGlobal(ctx, n); err != nil {
+		e.deleteLocal(n)
+		return err
+	}
+	return nil
+}
+
 // deleteInDriver undoes createInDriver.
 func (e *Engine) deleteInDriver(n *network) {
 	_ = e.outside(n, func() error {
-		bctx, cancel := e.bctx()
-		defer cancel()
-		_ = n.d.DeleteNetwork(bctx, e.host, driverNetwork(n))
-		if a, ok := n.d.(driver.Allocator); ok {
-			_ = a.FreeNetwork(bctx, driverNetwork(n))
+		if isGlobal(n) {
+			bctx, cancel := e.bctx()
+			_ = e.unpublishGlobal(bctx, n)
+			cancel()
 		}
+		e.deleteLocal(n)
 		return nil
 	})
 }
 
-func (e *Engine) createInDriverOutside(ctx context.Context, n *network) (retErr error) {
+// deleteLocal undoes createLocal.
+func (e *Engine) deleteLocal(n *network) {
+	bctx, cancel := e.bctx()
+	defer cancel()
+	_ = n.d.DeleteNetwork(bctx, e.host, driverNetwork(n))
+	if a, ok := n.d.(driver.Allocator); ok {
+		_ = a.FreeNetwork(bctx, driverNetwork(n))
+	}
+}
+
+func (e *Engine) createInDriverOutside(ctx context.Context, n *network) error {
+	if isGlobal(n) {
+		return e.createGlobal(ctx, n)
+	}
+	return e.createLocal(ctx, n)
+}
+
+// createLocal has the driver allocate (for global drivers) and make the
+// network.
+func (e *Engine) createLocal(ctx context.Context, n *network) (retErr error) {
 	d := n.d
 	if a, ok := d.(driver.Allocator); ok {
 		actx, cancel := e.dctx(ctx)

@@ -19,11 +19,12 @@ import "github.com/patchbay/patchbay/cnm"
 // found before (the sandbox and network are still there) before it
 // commits; otherwise it undoes the call.
 
-// outside runs fn, a driver call of network n, with opMu released when
-// n's driver leaves the process. Caller holds opMu, and holds it again
-// when outside returns.
+// outside runs fn, calls for network n, with opMu released when they
+// leave the process: n's driver does, or n is global and fn talks to the
+// cluster store. Caller holds opMu, and holds it again when outside
+// returns.
 func (e *Engine) outside(n *network, fn func() error) error {
-	if n.d != nil && !n.cap.OutOfProcess {
+	if n.d != nil && !n.cap.OutOfProcess && !(isGlobal(n) && e.cfg.Cluster != nil) {
 		return fn()
 	}
 	e.opMu.Unlock()
