@@ -132,6 +132,7 @@ func TestGlobalNetworksAcrossHosts(t *testing.T) {
 	if err := a.eng.RemoveNetwork(ctx, "gnet"); !errors.Is(err, cnm.ErrForbidden) {
 		t.Fatalf("removing a global network with endpoints here: %v, want forbidden", err)
 	}
+	removeEverywhere(t, "gnet", a, b)
 }
 
 // Endpoints of a global network are published with their host's lease:
@@ -158,6 +159,13 @@ func TestGlobalEndpointsAcrossHosts(t *testing.T) {
 		return code == 0
 	}
 	eventually(t, "a name of the other host resolves", func() bool { return resolves(b, "onb", "ona") })
+	if err := b.eng.RemoveSandbox(ctx, "onb", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.eng.RemoveNetwork(ctx, "gnet"); !errors.Is(err, cnm.ErrForbidden) || !strings.Contains(err.Error(), "ona") {
+		t.Fatalf("removing a global network with an endpoint on another host: %v, want forbidden naming it", err)
+	}
+	b.sandbox(t, "onb", "gnet")
 
 	// The same node name on a third engine while a lives.
 	c := newFixture(t)
@@ -184,4 +192,27 @@ func TestGlobalEndpointsAcrossHosts(t *testing.T) {
 	// a comes back: it registers anew and publishes its endpoint again.
 	openClustered(t, a)
 	eventually(t, "a returning host's names come back", func() bool { return resolves(b, "onb", "ona") })
+
+	// Without endpoints anywhere, the network can be removed from b.
+	removeEverywhere(t, "gnet", b, a)
+}
+
+// removeEverywhere removes every sandbox of the hosts, then the global
+// network from the first host, and waits until the others lost it.
+func removeEverywhere(t *testing.T, name string, hosts ...*fixture) {
+	t.Helper()
+	ctx := context.Background()
+	for _, f := range hosts {
+		for _, sb := range f.eng.Sandboxes() {
+			if err := f.eng.RemoveSandbox(ctx, sb.ID, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	eventually(t, "the global network removed once its endpoints are gone", func() bool {
+		return hosts[0].eng.RemoveNetwork(ctx, name) == nil
+	})
+	for _, f := range hosts[1:] {
+		eventually(t, "the removal reaches the other host", func() bool { return !hasNetwork(f, name) })
+	}
 }

@@ -399,6 +399,16 @@ func (e *Engine) removeNetworkLocked(ctx context.Context, n *network) error {
 		return cnm.Forbidden("network %s has active endpoints (%s)", n.Name, strings.Join(names, ", "))
 	}
 	if isGlobal(n) {
+		if remote := e.remote[n.ID]; len(remote) > 0 {
+			var where []string
+			for _, rec := range remote {
+				if len(rec.Names) > 0 {
+					where = append(where, rec.Names[0]+" on "+rec.Node)
+				}
+			}
+			slices.Sort(where)
+			return cnm.Forbidden("network %s has active endpoints on other hosts (%s)", n.Name, strings.Join(where, ", "))
+		}
 		// Every host removes its copy when the record goes.
 		if err := e.unpublishGlobal(ctx, n); err != nil {
 			return err
