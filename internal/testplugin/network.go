@@ -12,16 +12,16 @@ import (
 )
 
 type tnet struct {
-	bridge string
-	gw4    string
-	gw6    string
-	join   string
+	Bridge string
+	GW4    string
+	GW6    string
+	Join   string
 }
 
 type tep struct {
-	net  string
-	host string
-	peer string
+	Net  string
+	Host string
+	Peer string
 }
 
 func bridgeName(nid string) string { return "tpb" + short(nid) }
@@ -43,6 +43,7 @@ func (s *Server) networkRoutes() {
 	handle(s, "NetworkDriver.DeleteNetwork", func(req *wire.NetworkRequest) (int, any) {
 		s.mu.Lock()
 		delete(s.nets, req.NetworkID)
+		s.saveLocked()
 		s.mu.Unlock()
 		if err := s.delLink(bridgeName(req.NetworkID)); err != nil {
 			return failure("err200", err.Error())
@@ -55,7 +56,8 @@ func (s *Server) networkRoutes() {
 		if s.nets[req.NetworkID] == nil {
 			return failure("err200", "no network "+req.NetworkID)
 		}
-		s.eps[req.EndpointID] = &tep{net: req.NetworkID, host: hostName(req.EndpointID), peer: peerName(req.EndpointID)}
+		s.eps[req.EndpointID] = &tep{Net: req.NetworkID, Host: hostName(req.EndpointID), Peer: peerName(req.EndpointID)}
+		s.saveLocked()
 		return http.StatusOK, wire.CreateEndpointResponse{}
 	})
 	handle(s, "NetworkDriver.Join", s.joinEndpoint)
@@ -68,6 +70,7 @@ func (s *Server) networkRoutes() {
 	handle(s, "NetworkDriver.DeleteEndpoint", func(req *wire.EndpointRequest) (int, any) {
 		s.mu.Lock()
 		delete(s.eps, req.EndpointID)
+		s.saveLocked()
 		s.mu.Unlock()
 		if err := s.delLink(hostName(req.EndpointID)); err != nil {
 			return failure("err200", err.Error())
@@ -88,22 +91,22 @@ func (s *Server) createNetwork(req *wire.CreateNetworkRequest) (int, any) {
 	if shape := opts[OptFail]; shape != "" {
 		return failure(shape, "refused on purpose ("+shape+")")
 	}
-	n := &tnet{bridge: bridgeName(req.NetworkID), join: opts[OptJoin]}
+	n := &tnet{Bridge: bridgeName(req.NetworkID), Join: opts[OptJoin]}
 	for _, d := range req.IPv4Data {
 		if p, err := netip.ParsePrefix(d.Gateway); err == nil {
-			n.gw4 = p.Addr().String()
+			n.GW4 = p.Addr().String()
 		}
 	}
 	for _, d := range req.IPv6Data {
 		if p, err := netip.ParsePrefix(d.Gateway); err == nil {
-			n.gw6 = p.Addr().String()
+			n.GW6 = p.Addr().String()
 		}
 	}
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.bridge, TxQLen: -1}}
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Bridge, TxQLen: -1}}
 	if err := s.h.LinkAdd(br); err != nil && !errors.Is(err, syscall.EEXIST) {
 		return failure("err200", "create bridge: "+err.Error())
 	}
-	l, err := s.h.LinkByName(n.bridge)
+	l, err := s.h.LinkByName(n.Bridge)
 	if err == nil {
 		err = s.h.LinkSetUp(l)
 	}
@@ -112,6 +115,7 @@ func (s *Server) createNetwork(req *wire.CreateNetworkRequest) (int, any) {
 	}
 	s.mu.Lock()
 	s.nets[req.NetworkID] = n
+	s.saveLocked()
 	s.mu.Unlock()
 	return ok()
 }
@@ -123,26 +127,26 @@ func (s *Server) joinEndpoint(req *wire.JoinRequest) (int, any) {
 	if n == nil || ep == nil {
 		return failure("err200", "no such network or endpoint")
 	}
-	br, err := s.h.LinkByName(n.bridge)
+	br, err := s.h.LinkByName(n.Bridge)
 	if err != nil {
 		return failure("err200", "find bridge: "+err.Error())
 	}
-	_ = s.delLink(ep.host) // a join again after a crash
+	_ = s.delLink(ep.Host) // a join again after a crash
 	veth := &netlink.Veth{
-		LinkAttrs: netlink.LinkAttrs{Name: ep.host, MasterIndex: br.Attrs().Index, TxQLen: -1},
-		PeerName:  ep.peer,
+		LinkAttrs: netlink.LinkAttrs{Name: ep.Host, MasterIndex: br.Attrs().Index, TxQLen: -1},
+		PeerName:  ep.Peer,
 	}
 	if err := s.h.LinkAdd(veth); err != nil {
 		return failure("err200", "create veth pair: "+err.Error())
 	}
 	if err := s.h.LinkSetUp(veth); err != nil {
-		return failure("err200", "bring up "+ep.host+": "+err.Error())
+		return failure("err200", "bring up "+ep.Host+": "+err.Error())
 	}
 	resp := wire.JoinResponse{
-		InterfaceName: &wire.InterfaceName{SrcName: ep.peer, DstPrefix: "eth"},
-		Gateway:       n.gw4, GatewayIPv6: n.gw6,
+		InterfaceName: &wire.InterfaceName{SrcName: ep.Peer, DstPrefix: "eth"},
+		Gateway:       n.GW4, GatewayIPv6: n.GW6,
 	}
-	switch n.join {
+	switch n.Join {
 	case "crash":
 		s.exit()
 	case "nosuchif":

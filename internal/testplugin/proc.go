@@ -71,7 +71,7 @@ func Start(t testing.TB, cfg Config) *Proc {
 	t.Helper()
 	bin := Build(t)
 	p := &Proc{t: t, Sock: cfg.Sock, Journal: cfg.Sock + ".journal"}
-	p.args = []string{bin, "-sock", cfg.Sock, "-journal", p.Journal}
+	p.args = []string{bin, "-sock", cfg.Sock, "-journal", p.Journal, "-state", cfg.Sock + ".state"}
 	if cfg.Netns != "" {
 		p.args = append(p.args, "-netns", cfg.Netns)
 	}

@@ -50,14 +50,19 @@ type Server struct {
 	nets map[string]*tnet
 	eps  map[string]*tep
 	ipam *pools
+	// state is the file the network driver's state is kept in (as real
+	// plugins keep theirs), so a restarted plugin knows its networks;
+	// the IPAM state is kept in memory only.
+	state string
 }
 
 // NewServer returns a plugin implementing ifaces, making its links
 // through h (a netlink handle in the daemon's namespace), journalling to
 // journal (may be nil).
-func NewServer(ifaces []string, h *netlink.Handle, journal io.Writer) *Server {
+func NewServer(ifaces []string, h *netlink.Handle, journal io.Writer, state string) *Server {
 	s := &Server{implements: ifaces, h: h, journal: journal, mux: http.NewServeMux(),
-		nets: map[string]*tnet{}, eps: map[string]*tep{}, ipam: newPools()}
+		nets: map[string]*tnet{}, eps: map[string]*tep{}, ipam: newPools(), state: state}
+	s.load()
 	s.mux.HandleFunc("POST /Plugin.Activate", func(w http.ResponseWriter, r *http.Request) {
 		s.record("Plugin.Activate", nil)
 		reply(w, http.StatusOK, wire.ActivateResponse{Implements: s.implements})
@@ -151,3 +156,37 @@ func ok() (int, any) { return http.StatusOK, struct{}{} }
 // Exit is how the process ends on purpose (OptJoin=crash); a variable of
 // the server so tests in-process could replace it.
 func (s *Server) exit() { os.Exit(3) }
+
+// saved is the network driver's state file.
+type saved struct {
+	Nets map[string]*tnet
+	Eps  map[string]*tep
+}
+
+func (s *Server) load() {
+	if s.state == "" {
+		return
+	}
+	b, err := os.ReadFile(s.state)
+	if err != nil {
+		return
+	}
+	var st saved
+	if json.Unmarshal(b, &st) == nil {
+		if st.Nets != nil {
+			s.nets = st.Nets
+		}
+		if st.Eps != nil {
+			s.eps = st.Eps
+		}
+	}
+}
+
+// saveLocked writes the network driver's state. Caller holds mu.
+func (s *Server) saveLocked() {
+	if s.state == "" {
+		return
+	}
+	b, _ := json.Marshal(saved{Nets: s.nets, Eps: s.eps})
+	_ = os.WriteFile(s.state, b, 0o600)
+}

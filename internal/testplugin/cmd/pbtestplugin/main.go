@@ -23,14 +23,15 @@ func main() {
 	nsPath := flag.String("netns", "", "namespace to make links in (default: the process's own)")
 	implements := flag.String("implements", "NetworkDriver,IpamDriver", "interfaces to implement")
 	journal := flag.String("journal", "", "file to append every call to")
+	state := flag.String("state", "", "file to keep the network driver's state in")
 	flag.Parse()
-	if err := run(*sock, *nsPath, strings.Split(*implements, ","), *journal); err != nil {
+	if err := run(*sock, *nsPath, strings.Split(*implements, ","), *journal, *state); err != nil {
 		fmt.Fprintln(os.Stderr, "pbtestplugin:", err)
 		os.Exit(1)
 	}
 }
 
-func run(sock, nsPath string, implements []string, journal string) error {
+func run(sock, nsPath string, implements []string, journal, state string) error {
 	if sock == "" {
 		return fmt.Errorf("-sock is required")
 	}
@@ -64,7 +65,7 @@ func run(sock, nsPath string, implements []string, journal string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: testplugin.NewServer(implements, h, journalWriter(jw))}
+	srv := &http.Server{Handler: testplugin.NewServer(implements, h, journalWriter(jw), state)}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	go func() {
