@@ -170,4 +170,3 @@ func (s *Server) delLink(name string) error {
 	}
 	return nil
 }
-
