@@ -40,6 +40,9 @@ type Client struct {
 	base     string
 	http     *http.Client
 	retryFor time.Duration
+	// onRetry, if set, runs before each wait between connection
+	// attempts (tests).
+	onRetry func()
 }
 
 // NewClient returns a client of the plugin spec names.
@@ -209,6 +212,9 @@ func (c *Client) post(ctx context.Context, method string, body []byte) (*http.Re
 		}
 		if !isConnectError(err) || time.Now().Add(wait).After(give) {
 			return nil, c.fail(method, 0, "", unwrapURL(err))
+		}
+		if c.onRetry != nil {
+			c.onRetry()
 		}
 		t := time.NewTimer(wait)
 		select {
