@@ -237,4 +237,21 @@ func TestPluginErrorShapes(t *testing.T) {
 		t.Fatalf("the failed join was not undone in the plugin:\n%s", calls)
 	}
 	d.ok("network", "rm", "liar")
+
+	// The plugin crashes in the middle of a join: the run fails naming
+	// it, nothing is left in patchbay, and once the plugin is back its
+	// other networks work.
+	d.ok("network", "create", "--driver=kuryr", "-o", testplugin.OptJoin+"=crash", "--subnet", "10.0.8.0/24", "crashy")
+	d.ok("network", "create", "--driver=kuryr", "--subnet", "10.0.9.0/24", "steady")
+	r = d.pb("run", "--rm", "--name", "victim", "--network", "crashy", "--", "busybox", "true")
+	if r.code == 0 || !strings.Contains(r.stderr, "plugin kuryr") || !strings.Contains(r.stderr, "Join") {
+		t.Fatalf("run while the plugin crashes in Join: %s", r)
+	}
+	if strings.Contains(d.ok("ps", "-a"), "victim") {
+		t.Fatal("a join cut short by a plugin crash left a sandbox")
+	}
+	l.plug.Restart()
+	d.ok("run", "-d", "--name", "s1", "--network", "steady", "--ip", "10.0.9.10", "--", "busybox", "sleep", "600")
+	d.ok("run", "-d", "--name", "s2", "--network", "steady", "--ip", "10.0.9.11", "--", "busybox", "sleep", "600")
+	pluginPing(t, d, "s1", "10.0.9.11")
 }

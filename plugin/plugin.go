@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/patchbay/patchbay/cnm"
 )
@@ -105,6 +106,9 @@ type Info struct {
 	Status string
 }
 
+// listTimeout bounds the handshake of each plugin List checks.
+const listTimeout = 5 * time.Second
+
 // List reports every plugin the directories name, activating each
 // (within ctx) to learn what it implements.
 func (m *Manager) List(ctx context.Context) []Info {
@@ -121,12 +125,14 @@ func (m *Manager) List(ctx context.Context) []Info {
 		m.mu.Lock()
 		p := m.active[name]
 		m.mu.Unlock()
+		actx, cancel := context.WithTimeout(ctx, listTimeout)
 		if p == nil || p.Client.Spec().Addr != spec.Addr {
-			p, err = m.activate(ctx, name)
+			p, err = m.activate(actx, name)
 		} else {
 			// Known: check it still answers.
-			_, err = p.Client.Activate(ctx)
+			_, err = p.Client.Activate(actx)
 		}
+		cancel()
 		if err != nil {
 			info.Status = "unavailable: " + err.Error()
 		} else {
