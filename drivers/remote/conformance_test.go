@@ -15,7 +15,10 @@ import (
 // startPlugin runs the test plugin in hostNS and returns its driver,
 // found as Docker finds it: NAME.sock in a plugin directory.
 func startPlugin(t *testing.T, hostNS string) (*remote.Driver, *testplugin.Proc) {
-	dir := t.TempDir()
+	return startPluginB(t, t.TempDir(), hostNS)
+}
+
+func startPluginB(t testing.TB, dir, hostNS string) (*remote.Driver, *testplugin.Proc) {
 	p := testplugin.Start(t, testplugin.Config{Sock: filepath.Join(dir, "tp.sock"), Netns: hostNS})
 	m := plugin.NewManager([]string{dir})
 	return remote.New("tp", m.Caller("tp", wire.NetworkDriver)), p
