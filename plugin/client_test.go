@@ -193,7 +193,7 @@ func TestDiscovery(t *testing.T) {
 		"sp.spec": "tcp://127.0.0.1:9999\n",
 		"js.json": `{"Name":"js","Addr":"https://127.0.0.1:9998","TLSConfig":{"CertFile":"c","KeyFile":"k"}}`,
 		// A socket wins over a spec file of the same name.
-		"s1.spec": "tcp://127.0.0.1:1\n",
+		"s1.spec":  "tcp://127.0.0.1:1\n",
 		"bad.spec": "no-scheme\n",
 	}
 	for n, b := range files {
