@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/patchbay/patchbay/cnm"
@@ -42,6 +43,11 @@ const (
 type Driver struct {
 	name string
 	c    Caller
+
+	// mu guards scope: the plugin's DataScope, as GetCapabilities last
+	// reported it.
+	mu    sync.Mutex
+	scope string
 }
 
 // New returns the driver of the plugin name, called through c.
@@ -76,7 +82,26 @@ func (d *Driver) Capabilities(ctx context.Context) (driver.Capability, error) {
 			return driver.Capability{}, d.bad("GetCapabilities", "invalid scope %q", s)
 		}
 	}
+	d.mu.Lock()
+	d.scope = c.DataScope
+	d.mu.Unlock()
 	return c, nil
+}
+
+// global reports whether the plugin is global-scoped, asking it only
+// if it was never asked.
+func (d *Driver) global(ctx context.Context) (bool, error) {
+	d.mu.Lock()
+	scope := d.scope
+	d.mu.Unlock()
+	if scope == "" {
+		c, err := d.Capabilities(ctx)
+		if err != nil {
+			return false, err
+		}
+		scope = c.DataScope
+	}
+	return scope == driver.ScopeGlobal, nil
 }
 
 // ParseOptions implements driver.Driver. Options are the plugin's to
@@ -155,8 +180,7 @@ func (d *Driver) DeleteNetwork(ctx context.Context, _ driver.Host, nw driver.Net
 // allocates the network once for the cluster; for others it is not
 // called (as Docker calls it only for global-scope drivers).
 func (d *Driver) AllocateNetwork(ctx context.Context, nw driver.Network) (map[string]string, error) {
-	c, err := d.Capabilities(ctx)
-	if err != nil || c.DataScope != driver.ScopeGlobal {
+	if g, err := d.global(ctx); err != nil || !g {
 		return nil, err
 	}
 	v4, v6 := ipamData(nw)
@@ -173,24 +197,22 @@ func (d *Driver) AllocateNetwork(ctx context.Context, nw driver.Network) (map[st
 
 // FreeNetwork implements driver.Allocator.
 func (d *Driver) FreeNetwork(ctx context.Context, nw driver.Network) error {
-	c, err := d.Capabilities(ctx)
-	if err != nil || c.DataScope != driver.ScopeGlobal {
+	if g, err := d.global(ctx); err != nil || !g {
 		return err
 	}
-	err = d.call(ctx, "FreeNetwork", wire.NetworkRequest{NetworkID: nw.ID}, nil)
+	err := d.call(ctx, "FreeNetwork", wire.NetworkRequest{NetworkID: nw.ID}, nil)
 	if errors.Is(err, plugin.ErrNotImplemented) {
 		return nil
 	}
 	return err
 }
 
+// endpointOptions are the endpoint's driver options; its MAC and
+// addresses travel in CreateEndpoint's Interface.
 func endpointOptions(ep driver.Endpoint) map[string]any {
 	out := map[string]any{}
 	for k, v := range ep.Options {
 		out[k] = v
-	}
-	if len(ep.MAC) > 0 {
-		out[ipam.MACAddressOption] = ep.MAC.String()
 	}
 	return out
 }
