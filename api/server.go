@@ -38,6 +38,8 @@ type Server struct {
 	eng *engine.Engine
 	log *slog.Logger
 	mux *http.ServeMux
+	// plugins lists the plugins for GET /plugins/legacy (plugins.go).
+	plugins PluginLister
 }
 
 // NewServer returns the HTTP handler for an engine.
@@ -67,6 +69,7 @@ func NewServer(eng *engine.Engine, log *slog.Logger) *Server {
 		"GET /sandboxes/{id}/logs":       s.sandboxLogs,
 		"POST /sandboxes/{id}/exec":      s.sandboxExec,
 		"GET /firewall":                  s.firewall,
+		"GET /plugins/legacy":            s.pluginList,
 	}
 	for pattern, h := range routes {
 		s.mux.HandleFunc(pattern, h)

@@ -91,6 +91,11 @@ type Config struct {
 	DNS []netip.Addr
 	// Logger receives the engine's log; default slog.Default().
 	Logger *slog.Logger
+	// IPAMFinder finds the IPAM drivers other than "default" by name
+	// (remote IPAM plugins), for networks made with --ipam-driver. It
+	// returns an error of kind cnm.ErrNotFound for an unknown name. Nil:
+	// only the default driver.
+	IPAMFinder func(ctx context.Context, name string) (ipam.Driver, error)
 }
 
 func (c *Config) setDefaults() error {
@@ -174,6 +179,9 @@ type Engine struct {
 	// store last said; guarded by opMu.
 	nodes  map[string]nodeRecord
 	remote map[string]map[string]endpointRecord
+	// ipamWaiting are networks whose pools could not be replayed to
+	// their IPAM plugin at restore; they are, when it is back.
+	ipamWaiting map[string]bool
 
 	pool   *sandbox.NetnsPool // fresh namespaces, ready
 	reaper *reaper            // link deletions off the request path
@@ -275,6 +283,7 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 		reaper: newReaper(driver.Host{NS: ns, Handle: reapH, Tag: dh.Tag}, cfg.DriverTimeout, cfg.Logger.Warn),
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
+	e.ipamWaiting = map[string]bool{}
 	if e.cursors, err = loadCursors(st); err != nil {
 		e.Close()
 		return nil, err

@@ -237,11 +237,13 @@ func (e *Engine) planNetwork(ctx context.Context, req NetworkCreate, drv found) 
 	if d == nil || drv.name != req.Driver {
 		return nil, fmt.Errorf("plan network %s: driver %s was not looked up", req.Name, req.Driver)
 	}
-	if req.IPAMDriver != "default" {
+	if req.IPAMDriver != "default" && e.cfg.IPAMFinder == nil {
 		return nil, cnm.NotFound("ipam driver %q not found (have default)", req.IPAMDriver)
 	}
 	for k := range req.IPAMOptions {
-		return nil, cnm.Invalid("unknown ipam option %q for ipam driver default", k)
+		if req.IPAMDriver == "default" {
+			return nil, cnm.Invalid("unknown ipam option %q for ipam driver default", k)
+		}
 	}
 	config, err := d.ParseOptions(req.Options)
 	if err != nil {
