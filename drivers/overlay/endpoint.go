@@ -103,7 +103,7 @@ func createPair(h driver.Host, nw driver.Network, ep driver.Endpoint, sb driver.
 	if err := h.Handle.LinkSetAlias(veth, h.Tag+"ep:"+ep.ID); err != nil {
 		return nil, fmt.Errorf("tag veth %s: %w", ep.HostIfName, err)
 	}
-	if err := h.Handle.LinkSetIP6AddrGenMode(veth, nl.AddrGenModeNone); err != nil {
+	if err := h.Handle.LinkSetIP6AddrGenMode(veth, nl.AddrGenModeNone); err != nil && !errors.Is(err, unix.EAFNOSUPPORT) {
 		return nil, fmt.Errorf("set addrgenmode of veth %s: %w", ep.HostIfName, err)
 	}
 	if err := h.Handle.LinkSetMasterByIndex(veth, br.Attrs().Index); err != nil {

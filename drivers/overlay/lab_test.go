@@ -141,6 +141,7 @@ func (l *lab) network(name, subnet string) driver.Network {
 	if subnet != "" {
 		p, gw, _ := strings.Cut(subnet, ",")
 		nw.Subnets = []driver.Subnet{{Prefix: netip.MustParsePrefix(p), Gateway: netip.MustParseAddr(gw)}}
+		nw.IPv6 = nw.Subnets[0].Prefix.Addr().Is6()
 	}
 	ctx := context.Background()
 	data, err := l.hosts[0].d.AllocateNetwork(ctx, nw)
@@ -170,7 +171,12 @@ func (l *lab) join(h *labHost, nw driver.Network, name, addr string) *container 
 	c := &container{path: l.newNS(name), host: h}
 	ns, sh := netnstest.Open(l.t, c.path)
 	c.sb = driver.Sandbox{ID: name, Key: c.path, NS: ns, Handle: sh}
-	c.ep = driver.Endpoint{ID: randomID(), IfName: "eth0", MAC: ipam.RandomMAC(), IPv4: netip.MustParsePrefix(addr)}
+	c.ep = driver.Endpoint{ID: randomID(), IfName: "eth0", MAC: ipam.RandomMAC()}
+	if p := netip.MustParsePrefix(addr); p.Addr().Is4() {
+		c.ep.IPv4 = p
+	} else {
+		c.ep.IPv6 = p
+	}
 	ctx := context.Background()
 	res, err := h.d.CreateEndpoint(ctx, h.h, nw, c.ep)
 	if err != nil {
@@ -181,9 +187,11 @@ func (l *lab) join(h *labHost, nw driver.Network, name, addr string) *container 
 	if err != nil {
 		l.t.Fatalf("join %s: %v", name, err)
 	}
-	if info.Gateway4.IsValid() {
-		if err := nl.DefaultRoute(sh, c.ep.IfName, info.Gateway4); err != nil {
-			l.t.Fatal(err)
+	for _, gw := range []netip.Addr{info.Gateway4, info.Gateway6} {
+		if gw.IsValid() {
+			if err := nl.DefaultRoute(sh, c.ep.IfName, gw); err != nil {
+				l.t.Fatal(err)
+			}
 		}
 	}
 	l.t.Cleanup(func() { _ = h.d.DeleteEndpoint(ctx, h.h, nw, c.ep) })
@@ -192,10 +200,15 @@ func (l *lab) join(h *labHost, nw driver.Network, name, addr string) *container 
 
 // peer is the container as a remote peer of the hosts that do not run it.
 func (c *container) peer() driver.Peer {
-	return driver.Peer{EndpointID: c.ep.ID, MAC: c.ep.MAC, IPv4: c.ep.IPv4, Node: driver.Node{Name: c.host.name, Addr: c.host.addr}}
+	return driver.Peer{EndpointID: c.ep.ID, MAC: c.ep.MAC, IPv4: c.ep.IPv4, IPv6: c.ep.IPv6, Node: driver.Node{Name: c.host.name, Addr: c.host.addr}}
 }
 
-func (c *container) addr() netip.Addr { return c.ep.IPv4.Addr() }
+func (c *container) addr() netip.Addr {
+	if c.ep.IPv4.IsValid() {
+		return c.ep.IPv4.Addr()
+	}
+	return c.ep.IPv6.Addr()
+}
 
 func setPeers(t *testing.T, h *labHost, nw driver.Network, peers ...driver.Peer) {
 	t.Helper()
@@ -231,7 +244,7 @@ func transfer(t *testing.T, src, dst *container, n int) {
 	var ln net.Listener
 	err := nl.InNetns(dst.sb.NS, func() error {
 		var err error
-		ln, err = net.Listen("tcp4", netip.AddrPortFrom(dst.addr(), 5001).String())
+		ln, err = net.Listen("tcp", netip.AddrPortFrom(dst.addr(), 5001).String())
 		return err
 	})
 	if err != nil {
@@ -263,7 +276,7 @@ func transfer(t *testing.T, src, dst *container, n int) {
 	var conn net.Conn
 	err = nl.InNetns(src.sb.NS, func() error {
 		var err error
-		conn, err = net.DialTimeout("tcp4", netip.AddrPortFrom(dst.addr(), 5001).String(), 10*time.Second)
+		conn, err = net.DialTimeout("tcp", netip.AddrPortFrom(dst.addr(), 5001).String(), 10*time.Second)
 		return err
 	})
 	if err != nil {

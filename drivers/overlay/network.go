@@ -188,8 +188,9 @@ func (d *Driver) vxlan(h driver.Host, nw driver.Network, vni uint32, mtu int, br
 		}
 	}
 	// A bridge port needs no IPv6 address (no DAD, MLD or router
-	// solicitations to carry).
-	if err := h.Handle.LinkSetIP6AddrGenMode(link, nl.AddrGenModeNone); err != nil {
+	// solicitations to carry). Below an MTU of 1280 the device has no IPv6
+	// at all (EAFNOSUPPORT).
+	if err := h.Handle.LinkSetIP6AddrGenMode(link, nl.AddrGenModeNone); err != nil && !errors.Is(err, unix.EAFNOSUPPORT) {
 		return fmt.Errorf("set addrgenmode of %s: %w", name, err)
 	}
 	if link.Attrs().MasterIndex != br.Attrs().Index {

@@ -139,3 +139,22 @@ func TestIsolation(t *testing.T) {
 	expectPing(t, "c (ov2) to b (ov1)", c, b.addr(), false)
 	expectPing(t, "a (ov1) to d (ov2)", a, d.addr(), false)
 }
+
+// IPv6 endpoints reach each other across hosts too: neighbour
+// solicitations for a peer are answered by the VXLAN device from its
+// neighbour table.
+func TestTwoHostsIPv6(t *testing.T) {
+	l := newLab(t, 2, 1500)
+	h1, h2 := l.hosts[0], l.hosts[1]
+	nw := l.network("ov6", "fd10::/64,fd10::1")
+	a := l.join(h1, nw, "a", "fd10::2/64")
+	b := l.join(h2, nw, "b", "fd10::3/64")
+	setPeers(t, h1, nw, b.peer())
+	setPeers(t, h2, nw, a.peer())
+	if got, want := neighs(t, h1, nw), []string{"fd10::3 " + b.ep.MAC.String()}; !slices.Equal(got, want) {
+		t.Errorf("neighbour entries on h1: %v, want %v", got, want)
+	}
+	expectPing(t, "a to b over IPv6", a, b.addr(), true)
+	expectPing(t, "a to its gateway over IPv6", a, ip("fd10::1"), true)
+	transfer(t, a, b, 1<<20)
+}
