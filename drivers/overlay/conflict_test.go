@@ -10,6 +10,7 @@ import (
 	"github.com/patchbay/patchbay/cnm"
 	"github.com/patchbay/patchbay/driver"
 	"github.com/patchbay/patchbay/internal/netnstest"
+	"github.com/vishvananda/netlink"
 )
 
 // Creating a network fails cleanly, making nothing, when the advertise
@@ -65,4 +66,15 @@ func TestCreateErrors(t *testing.T) {
 		t.Fatalf("create with the VNI of a retired network: %v", err)
 	}
 	defer h.d.DeleteNetwork(ctx, h.h, reuse)
+
+	// Restored with another VNI (the record changed while the host was
+	// down): the device is replaced.
+	moved := reuse
+	moved.Data = vniData(5003)
+	if _, err := h.d.CreateNetwork(ctx, h.h, moved); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := h.h.Handle.LinkByName(VXLANName(moved)); err != nil || l.(*netlink.Vxlan).VxlanId != 5003 {
+		t.Fatalf("VXLAN device after restore with VNI 5003: %v (%v)", l, err)
+	}
 }
