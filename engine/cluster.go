@@ -183,9 +183,8 @@ func (e *Engine) reconcileCluster(ctx context.Context) (int64, error) {
 		e.setNodesLocked(ctx)
 		e.reconcileEndpointsLocked(ctx, eps)
 	}()
-	for _, rec := range want {
-		e.adoptGlobalLocked(ctx, rec)
-	}
+	// Vanished networks go first: a new one may have taken over what
+	// they held (a VXLAN ID).
 	var gone []*network
 	e.mu.RLock()
 	for id, n := range e.networks {
@@ -196,6 +195,9 @@ func (e *Engine) reconcileCluster(ctx context.Context) (int64, error) {
 	e.mu.RUnlock()
 	for _, n := range gone {
 		e.forgetGlobalLocked(ctx, n)
+	}
+	for _, rec := range want {
+		e.adoptGlobalLocked(ctx, rec)
 	}
 	return rev, nil
 }

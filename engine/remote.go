@@ -264,23 +264,22 @@ func (e *Engine) reconcileEndpointsLocked(ctx context.Context, kvs []cluster.KV)
 		}
 		want[rec.NetworkID][rec.ID] = rec
 	}
-	touched := map[string]bool{}
 	for netID, eps := range e.remote {
 		for epID := range eps {
 			if _, ok := want[netID][epID]; !ok {
 				e.removeRemoteLocked(ctx, netID, epID)
-				touched[netID] = true
 			}
 		}
 	}
-	for netID, eps := range want {
+	for _, eps := range want {
 		for _, rec := range eps {
 			e.addRemoteLocked(ctx, rec)
 		}
-		touched[netID] = true
 	}
-	for netID := range touched {
-		if n := e.networks[netID]; n != nil {
+	// Every global network's driver gets its peers, even none: that
+	// clears what an earlier run of this host left programmed.
+	for _, n := range e.networks {
+		if isGlobal(n) {
 			e.setPeersLocked(ctx, n)
 		}
 	}
