@@ -169,11 +169,18 @@ func TestPluginRestart(t *testing.T) {
 	if out := d.ok("plugin", "ls"); !strings.Contains(out, "unavailable") {
 		t.Fatalf("plugin ls with the plugin down:\n%s", out)
 	}
+	// A network whose plugin was found unreachable says so.
+	if out := d.ok("network", "inspect", "-f", "{{.Unavailable}}", "mykuryr"); !strings.Contains(out, "kuryr") {
+		t.Fatalf("inspect of a network whose plugin is down: %q", out)
+	}
 	d.ok("run", "-d", "--name", "sf", "--network", "fine", "--", "busybox", "sleep", "600")
 	pluginPing(t, d, "sf", "10.0.9.1")
 
 	l.plug.Restart()
 	d.ok("run", "-d", "--name", "sb", "--network", "mykuryr", "--ip", "10.0.1.11", "--", "busybox", "sleep", "600")
+	if out := d.ok("network", "inspect", "-f", "{{.Unavailable}}", "mykuryr"); strings.TrimSpace(out) != "" {
+		t.Fatalf("inspect once the plugin is back: %q", out)
+	}
 	pluginPing(t, d, "sb", "10.0.1.10")
 	d.ok("rm", "-f", "sa", "sb")
 

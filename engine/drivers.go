@@ -137,6 +137,23 @@ func (e *Engine) reassert(ctx context.Context, n *network) error {
 	return nil
 }
 
+// noteReachable records what an operation on n learnt of its drivers: an
+// unavailable plugin marks the network unavailable (listed with the
+// reason), a success clears the mark. Caller holds opMu.
+func (e *Engine) noteReachable(n *network, err error) {
+	if !n.cap.OutOfProcess && (n.IPAM.Driver == "" || n.IPAM.Driver == "default") {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case err == nil:
+		n.down = nil
+	case errors.Is(err, cnm.ErrUnavailable):
+		n.down = err
+	}
+}
+
 // connectable reports whether endpoints of the network have interfaces.
 // A network whose driver is unavailable counts as connectable: the
 // drivers that can be missing (plugins) are.

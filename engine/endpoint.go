@@ -121,6 +121,7 @@ func (e *Engine) joinLocked(ctx context.Context, n *network, sb *sbox, opts Endp
 	})
 	sb.busy = false
 	n.pending--
+	e.noteReachable(n, err)
 	if err != nil {
 		return nil, nil, err
 	}

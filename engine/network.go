@@ -448,6 +448,25 @@ func (e *Engine) removeLocalNetworkLocked(ctx context.Context, n *network, free 
 		}
 		cancel()
 	}
+	if n.cap.OutOfProcess {
+		// A plugin is told before the removal returns, as Docker does,
+		// after the endpoint removals already queued.
+		e.reaper.flush()
+		_ = e.outside(n, func() error {
+			dctx, cancel := e.dctx(ctx)
+			defer cancel()
+			if err := d.DeleteNetwork(dctx, e.host, dn); err != nil {
+				e.log.Warn("delete network", "net", dn.Name, "err", err)
+			}
+			if a, ok := d.(driver.Allocator); ok && free {
+				if err := a.FreeNetwork(dctx, dn); err != nil {
+					e.log.Warn("free network", "net", dn.Name, "err", err)
+				}
+			}
+			return nil
+		})
+		return nil
+	}
 	// Deleted after the endpoint removals already queued, off the
 	// request path.
 	e.reaper.deleteNetwork(func(ctx context.Context, h driver.Host) {

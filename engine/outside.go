@@ -20,16 +20,24 @@ import "github.com/patchbay/patchbay/cnm"
 // commits; otherwise it undoes the call.
 
 // outside runs fn, calls for network n, with opMu released when they
-// leave the process: n's driver does, or n is global and fn talks to the
-// cluster store. Caller holds opMu, and holds it again when outside
+// leave the process (see leavesProcess). Caller holds opMu, and holds it again when outside
 // returns.
 func (e *Engine) outside(n *network, fn func() error) error {
-	if n.d != nil && !n.cap.OutOfProcess && !(isGlobal(n) && e.cfg.Cluster != nil) {
+	if !e.leavesProcess(n) {
 		return fn()
 	}
 	e.opMu.Unlock()
 	defer e.opMu.Lock()
 	return fn()
+}
+
+// leavesProcess reports whether operations on n call out of the
+// process: a plugin driver or IPAM driver, or the cluster store of a
+// global network.
+func (e *Engine) leavesProcess(n *network) bool {
+	return n.d == nil || n.cap.OutOfProcess ||
+		n.IPAM.Driver != "" && n.IPAM.Driver != "default" ||
+		isGlobal(n) && e.cfg.Cluster != nil
 }
 
 // reserveName marks a name as being created, so no other operation takes
