@@ -30,12 +30,20 @@ type Config struct {
 	// BridgeDevice is the device of the default "bridge" network
 	// (--bridge-device); default patchbay0.
 	BridgeDevice string
+	// Group, a group name or GID (--group, Docker's -G), may use the
+	// socket: it is then 0660 and owned by that group. Default: the
+	// socket is root-only (0600).
+	Group string
 }
 
 // Run opens the engine, serves the API on the unix socket and, when ctx
 // ends, stops serving and closes the engine.
 func Run(ctx context.Context, cfg Config) error {
 	path, err := cfg.socketPath()
+	if err != nil {
+		return err
+	}
+	gid, err := lookupGroup(cfg.Group)
 	if err != nil {
 		return err
 	}
@@ -48,7 +56,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer eng.Close()
-	l, err := listenUnix(path)
+	l, err := listenUnix(path, gid)
 	if err != nil {
 		return err
 	}

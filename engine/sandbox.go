@@ -92,17 +92,22 @@ func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sa
 		sb.Hostname = sb.ID[:12]
 	}
 
+	var adopted *os.File
+	if adopt {
+		if adopted, err = e.openAdopted(req); err != nil {
+			return cnm.Sandbox{}, err
+		}
+		defer adopted.Close()
+	}
+
 	start := time.Now()
 	// The namespace is made before taking the operation lock, so many
 	// sandboxes can be created at once.
 	if !hostMode {
 		sb.NetnsPath = e.netnsPath(sb.ID)
-		switch {
-		case req.AdoptPID != 0:
-			err = sandbox.BindNetns(fmt.Sprintf("/proc/%d/ns/net", req.AdoptPID), sb.NetnsPath)
-		case req.AdoptNetns != "":
-			err = sandbox.BindNetns(req.AdoptNetns, sb.NetnsPath)
-		default:
+		if adopted != nil {
+			err = sandbox.BindNetns(fmt.Sprintf("/proc/self/fd/%d", adopted.Fd()), sb.NetnsPath)
+		} else {
 			err = e.pool.Create(sb.NetnsPath)
 		}
 		if err != nil {
@@ -120,6 +125,12 @@ func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sa
 	locked := time.Now()
 	if err := e.pickName(sb); err != nil {
 		return cnm.Sandbox{}, err
+	}
+	if adopted != nil {
+		// Again under opMu: another create may have adopted it since.
+		if err := e.checkAdoptable(adopted, adoptName(req)); err != nil {
+			return cnm.Sandbox{}, err
+		}
 	}
 	// Held while a driver out of the process joins it with opMu released.
 	defer e.reserveName("sb", sb.Name)()
