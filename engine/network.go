@@ -168,6 +168,9 @@ func (e *Engine) planNetwork(ctx context.Context, req NetworkCreate, drv found) 
 	if req.Name == "" {
 		return nil, cnm.Invalid("network name is required")
 	}
+	if err := checkNameLen("network", req.Name); err != nil {
+		return nil, err
+	}
 	if !validName.MatchString(req.Name) {
 		return nil, cnm.Invalid("invalid network name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", req.Name)
 	}

@@ -44,6 +44,9 @@ var validSandboxName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
 // its generated files, and its endpoint on the requested network. It is
 // atomic: on any error nothing is left.
 func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sandbox, retErr error) {
+	if err := checkNameLen("sandbox", req.Name); err != nil {
+		return cnm.Sandbox{}, err
+	}
 	if req.Name != "" && !validSandboxName.MatchString(req.Name) {
 		return cnm.Sandbox{}, cnm.Invalid("invalid sandbox name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, at least 2 characters", req.Name)
 	}

@@ -9,6 +9,20 @@ import (
 	"github.com/patchbay/patchbay/portspec"
 )
 
+// MaxNameLen bounds network and sandbox names (aliases and hostnames
+// are DNS names, bounded alike): sandbox names are served by the
+// embedded DNS, whose names hold at most 253 characters.
+const MaxNameLen = 253
+
+// checkNameLen refuses a name longer than MaxNameLen; kind is "network"
+// or "sandbox". The error quotes only the name's beginning.
+func checkNameLen(kind, name string) error {
+	if len(name) <= MaxNameLen {
+		return nil
+	}
+	return cnm.Invalid("invalid %s name %q…: %d characters, at most %d are allowed", kind, name[:32], len(name), MaxNameLen)
+}
+
 // checkDescriptors refuses to publish specs if the sockets they hold
 // (one per port and address family, at most) would take the daemon's
 // held port sockets past three quarters of its descriptor limit: the
