@@ -88,12 +88,16 @@ func (e *Engine) checkAdoptable(f *os.File, what string) error {
 	if err != nil {
 		return fmt.Errorf("adopt %s: %w", what, err)
 	}
-	own, err := statNs("/proc/self/ns/net")
-	if err != nil {
-		return fmt.Errorf("adopt %s: find the daemon's namespace: %w", what, err)
-	}
-	if id == own {
-		return cnm.Forbidden("cannot adopt %s: its network namespace is the daemon's own (the host's)", what)
+	// The daemon's own namespace and the one it treats as the host's
+	// (the same one unless configured otherwise).
+	for _, own := range []string{"/proc/self/ns/net", e.cfg.HostNetns} {
+		o, err := statNs(own)
+		if err != nil {
+			return fmt.Errorf("adopt %s: find the daemon's namespace: %w", what, err)
+		}
+		if id == o {
+			return cnm.Forbidden("cannot adopt %s: its network namespace is the daemon's own (the host's)", what)
+		}
 	}
 	if owner := e.nsOwner(id); owner != "" {
 		return cnm.Conflict("cannot adopt %s: its network namespace is already sandbox %s's", what, owner)

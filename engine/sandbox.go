@@ -22,7 +22,11 @@ type SandboxCreate struct {
 	Hostname string
 	// Network is "none", "host" or a network name or ID; "" means the
 	// default "bridge".
-	Network  string
+	Network string
+	// Networks are more networks joined after Network, in order, with
+	// default endpoint options (Endpoint and Ports are Network's). Only
+	// networks giving the sandbox an interface combine.
+	Networks []string
 	Endpoint EndpointOptions
 	// AdoptPID adopts the network namespace of a running process.
 	AdoptPID int
@@ -41,8 +45,8 @@ type SandboxCreate struct {
 var validSandboxName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
 
 // CreateSandbox creates a sandbox: a new (or adopted) network namespace,
-// its generated files, and its endpoint on the requested network. It is
-// atomic: on any error nothing is left.
+// its generated files, and its endpoints on the requested networks. It
+// is atomic: on any error nothing is left.
 func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sandbox, retErr error) {
 	if err := checkNameLen("sandbox", req.Name); err != nil {
 		return cnm.Sandbox{}, err
@@ -57,18 +61,16 @@ func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sa
 		req.Network = "bridge"
 	}
 	if target, ok := strings.CutPrefix(req.Network, "container:"); ok {
+		if len(req.Networks) > 0 {
+			return cnm.Sandbox{}, cnm.Invalid("conflicting options: network %q cannot be combined with other networks", req.Network)
+		}
 		return e.createShared(req, target)
 	}
-	n, err := e.findNetwork(req.Network)
+	nets, err := e.resolveNetworks(ctx, req)
 	if err != nil {
 		return cnm.Sandbox{}, err
 	}
-	e.opMu.Lock()
-	_, err = e.driverOf(ctx, n)
-	e.opMu.Unlock()
-	if err != nil {
-		return cnm.Sandbox{}, err
-	}
+	n := nets.nets[0]
 	hostMode := !n.cap.NeedsNamespace
 	adopt := req.AdoptPID != 0 || req.AdoptNetns != ""
 	if hostMode && adopt {
@@ -140,18 +142,11 @@ func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sa
 	if sb.Links, err = e.resolveLinks(req.DNS.Links); err != nil {
 		return cnm.Sandbox{}, err
 	}
-	// Re-resolve: the network may have gone while we were unlocked.
-	if n, err = e.findNetwork(n.ID); err != nil {
-		return cnm.Sandbox{}, err
-	}
-	ep, undo, err := e.joinLocked(ctx, n, sb, req.Endpoint)
+	eps, undo, err := e.joinAllLocked(ctx, &nets, sb, req.Endpoint)
 	if err != nil {
 		return cnm.Sandbox{}, err
 	}
-	if err := e.stillThere(n, nil); err != nil {
-		undo()
-		return cnm.Sandbox{}, err
-	}
+	n, ep := nets.nets[0], eps[0]
 	if len(specs) > 0 {
 		ports, fds, err := e.publishPorts(n, ep, specs)
 		if err != nil {
@@ -170,10 +165,15 @@ func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sa
 		if err := tx.PutSandbox(&sb.Sandbox); err != nil {
 			return err
 		}
-		if err := tx.PutEndpoint(ep); err != nil {
-			return err
+		for i, ep := range eps {
+			if err := tx.PutEndpoint(ep); err != nil {
+				return err
+			}
+			if err := tx.PutNetwork(&nets.nets[i].Network); err != nil {
+				return err
+			}
 		}
-		return tx.PutNetwork(&n.Network)
+		return nil
 	})
 	if err != nil {
 		undo()
@@ -181,7 +181,9 @@ func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sa
 	}
 	e.mu.Lock()
 	e.sandboxes[sb.ID] = sb
-	e.publishEndpointLocked(n, sb, ep)
+	for i, ep := range eps {
+		e.publishEndpointLocked(nets.nets[i], sb, ep)
+	}
 	e.mu.Unlock()
 	e.indexSandbox(sb)
 	e.log.Debug("sandbox created", "sb", sb.Name, "netns", prepared.Sub(start),
