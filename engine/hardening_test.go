@@ -12,6 +12,7 @@ import (
 	"github.com/patchbay/patchbay/cnm"
 	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/internal/netnstest"
+	"github.com/vishvananda/netlink"
 )
 
 // state is what a refused request must leave unchanged.
@@ -192,4 +193,47 @@ func TestSeveralNetworksAtCreate(t *testing.T) {
 	if after := f.state(); after != before {
 		t.Fatalf("state changed: %s -> %s", before, after)
 	}
+}
+
+// TestSlash31PointToPoint: on an internal network with the IPv4 gateway
+// inhibited no gateway is reserved, so a /31 joins two sandboxes.
+func TestSlash31PointToPoint(t *testing.T) {
+	f := newFixture(t)
+	n, err := f.eng.CreateNetwork(context.Background(), engine.NetworkCreate{
+		Name: "p2p", Internal: true, Options: map[string]string{"com.docker.network.bridge.inhibit_ipv4": "true"},
+		IPAM: []engine.IPAMRequest{{Subnet: "10.0.68.0/31"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gw := n.IPAM.Config[0].Gateway; gw.IsValid() {
+		t.Fatalf("gateway %s reserved", gw)
+	}
+	a, b := f.sandbox(t, "pa", "p2p"), f.sandbox(t, "pb", "p2p")
+	if got := a.Endpoints[0].IPv4.String() + " " + b.Endpoints[0].IPv4.String(); got != "10.0.68.0/31 10.0.68.1/31" {
+		t.Fatalf("addresses %s", got)
+	}
+	if code, out := f.run(t, "pa", "busybox", "ping", "-c", "1", "-W", "5", "10.0.68.1"); code != 0 {
+		t.Fatalf("a pings b: %d %s", code, out)
+	}
+	// The bridge holds no IPv4 address.
+	for _, l := range linkList(t, f) {
+		if l.Attrs().Alias != "" && strings.HasSuffix(l.Attrs().Alias, "net:"+n.ID) {
+			addrs, err := f.host.Handle.AddrList(l, netlink.FAMILY_V4)
+			if err != nil || len(addrs) != 0 {
+				t.Fatalf("bridge addresses %v, %v", addrs, err)
+			}
+			return
+		}
+	}
+	t.Fatal("no bridge of p2p found")
+}
+
+func linkList(t *testing.T, f *fixture) []netlink.Link {
+	t.Helper()
+	links, err := f.host.Handle.LinkList()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return links
 }

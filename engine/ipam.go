@@ -146,7 +146,7 @@ func (e *Engine) requestPools(ctx context.Context, n *network, external, replay 
 			}
 			steps = append(steps, e.releaser(d, p.ID, a))
 		}
-		if !c.Gateway.IsValid() && (external || replay) {
+		if !c.Gateway.IsValid() && (external || replay || skipGateway(n, c.Subnet)) {
 			continue // a LAN's router is outside; none was held
 		}
 		gw, err := d.RequestAddress(ctx, p.ID, c.Gateway, map[string]string{ipam.RequestAddressType: ipam.GatewayAddressType})

@@ -260,6 +260,9 @@ func (e *Engine) planIPAM(n *network, reqs []IPAMRequest, external bool) error {
 		if err != nil {
 			return err
 		}
+		if r.Gateway == "" && skipGateway(n, c.Subnet) {
+			c.Gateway = netip.Addr{}
+		}
 		if c.Subnet.Addr().Is6() {
 			if !n.EnableIPv6 {
 				return cnm.Invalid("subnet %s is IPv6: add --ipv6 to enable IPv6 on the network", c.Subnet)
