@@ -27,12 +27,12 @@ func statNs(path string) (nsID, error) {
 // binds the returned file (by /proc/self/fd), so a PID recycled between
 // the check and the bind cannot swap the namespace, and closes it.
 //
-// It refuses with cnm.ErrInvalid a negative PID and a path that is not
-// absolute and clean (no "." or ".." parts), with cnm.ErrNotFound a
-// process or path that does not exist, with cnm.ErrForbidden the
-// daemon's own network namespace (the host's, usually: a sandbox there
-// would move the host's routes), and with cnm.ErrConflict a namespace
-// another sandbox already owns.
+// It refuses with cnm.ErrInvalid a negative PID, a path that is not
+// absolute and clean (no "." or ".." parts) and a file that is not a
+// network namespace, with cnm.ErrNotFound a process or path that does
+// not exist, with cnm.ErrForbidden the daemon's own network namespace
+// or init's (the host's: a sandbox there would move the host's routes),
+// and with cnm.ErrConflict a namespace another sandbox already owns.
 func (e *Engine) openAdopted(req SandboxCreate) (*os.File, error) {
 	src, what := req.AdoptNetns, adoptName(req)
 	switch {
@@ -88,15 +88,16 @@ func (e *Engine) checkAdoptable(f *os.File, what string) error {
 	if err != nil {
 		return fmt.Errorf("adopt %s: %w", what, err)
 	}
-	// The daemon's own namespace and the one it treats as the host's
-	// (the same one unless configured otherwise).
-	for _, own := range []string{"/proc/self/ns/net", e.cfg.HostNetns} {
+	// The daemon's own namespace, the one it treats as the host's (the
+	// same one unless configured otherwise) and init's (the host's when
+	// the daemon runs in a namespace of its own).
+	for _, own := range []string{"/proc/self/ns/net", e.cfg.HostNetns, "/proc/1/ns/net"} {
 		o, err := statNs(own)
 		if err != nil {
 			return fmt.Errorf("adopt %s: find the daemon's namespace: %w", what, err)
 		}
 		if id == o {
-			return cnm.Forbidden("cannot adopt %s: its network namespace is the daemon's own (the host's)", what)
+			return cnm.Forbidden("cannot adopt %s: its network namespace is the daemon's own or the host's", what)
 		}
 	}
 	if owner := e.nsOwner(id); owner != "" {
