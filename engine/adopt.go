@@ -52,6 +52,9 @@ func (e *Engine) openAdopted(req SandboxCreate) (*os.File, error) {
 		}
 		return nil, cnm.NotFound("netns %s not found", src)
 	}
+	if errors.Is(err, os.ErrPermission) {
+		return nil, cnm.Forbidden("cannot adopt %s: permission denied", what)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", what, err)
 	}
@@ -93,6 +96,9 @@ func (e *Engine) checkAdoptable(f *os.File, what string) error {
 	// the daemon runs in a namespace of its own).
 	for _, own := range []string{"/proc/self/ns/net", e.cfg.HostNetns, "/proc/1/ns/net"} {
 		o, err := statNs(own)
+		if err != nil && own == "/proc/1/ns/net" {
+			continue // init of another user namespace: not ours to see, nor to adopt
+		}
 		if err != nil {
 			return fmt.Errorf("adopt %s: find the daemon's namespace: %w", what, err)
 		}
