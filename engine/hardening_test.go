@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/patchbay/patchbay/cnm"
 	"github.com/patchbay/patchbay/engine"
@@ -236,4 +237,48 @@ func linkList(t *testing.T, f *fixture) []netlink.Link {
 		t.Fatal(err)
 	}
 	return links
+}
+
+// TestRemovedMeanwhileNamedAsGiven: a network removed while a sandbox
+// create waits for it is named in the 404 as the user named it, not by
+// its ID. Racy by nature: it counts the rounds the removal won.
+func TestRemovedMeanwhileNamedAsGiven(t *testing.T) {
+	f := newFixture(t)
+	hits, meanwhile := 0, 0
+	for i := range 30 {
+		n := f.network(t, "gone", "")
+		errc := make(chan error, 1)
+		go func() {
+			_, err := f.eng.CreateSandbox(context.Background(), engine.SandboxCreate{Name: fmt.Sprintf("r%d", i), Network: "gone"})
+			errc <- err
+		}()
+		// Spread the removal over the create's steps (no timing is
+		// asserted: any outcome is checked).
+		time.Sleep(time.Duration(i) * 200 * time.Microsecond)
+		rmErr := f.eng.RemoveNetwork(context.Background(), "gone")
+		err := <-errc
+		switch {
+		case err == nil:
+			if rmErr == nil {
+				t.Fatal("sandbox created on a network that was removed")
+			}
+			if err := f.eng.RemoveSandbox(context.Background(), fmt.Sprintf("r%d", i), true); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.eng.RemoveNetwork(context.Background(), "gone"); err != nil {
+				t.Fatal(err)
+			}
+		case errors.Is(err, cnm.ErrNotFound):
+			hits++
+			if strings.Contains(err.Error(), "meanwhile") {
+				meanwhile++
+			}
+			if strings.Contains(err.Error(), n.ID) || !strings.Contains(err.Error(), "gone") {
+				t.Fatalf("404 %q does not name the network as given", err)
+			}
+		default:
+			t.Fatalf("create: %v", err)
+		}
+	}
+	t.Logf("the removal won %d of 30 rounds, %d of them while the create was under way", hits, meanwhile)
 }
