@@ -34,12 +34,20 @@ type Config struct {
 	// NAME.json) are looked for (--plugin-dir); default
 	// plugin.DefaultDirs().
 	PluginDirs []string
+	// Group, a group name or GID (--group, Docker's -G), may use the
+	// socket: it is then 0660 and owned by that group. Default: the
+	// socket is root-only (0600).
+	Group string
 }
 
 // Run opens the engine, serves the API on the unix socket and, when ctx
 // ends, stops serving and closes the engine.
 func Run(ctx context.Context, cfg Config) error {
 	path, err := cfg.socketPath()
+	if err != nil {
+		return err
+	}
+	gid, err := lookupGroup(cfg.Group)
 	if err != nil {
 		return err
 	}
@@ -53,7 +61,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer eng.Close()
-	l, err := listenUnix(path)
+	l, err := listenUnix(path, gid)
 	if err != nil {
 		return err
 	}

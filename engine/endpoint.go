@@ -83,6 +83,9 @@ func (e *Engine) joinLocked(ctx context.Context, n *network, sb *sbox, opts Endp
 			return nil, nil, cnm.Invalid("invalid network alias %q: letters, digits, '-' and '_' in dot-separated labels", a)
 		}
 	}
+	if (opts.IPv4 != "" || opts.IPv6 != "") && n.Builtin {
+		return nil, nil, cnm.Invalid("user specified IP address is supported on user defined networks only, not %s", n.Name)
+	}
 	if len(opts.Aliases) > 0 && !resolvable(n) {
 		return nil, nil, cnm.Invalid("network-scoped aliases are only supported for user-defined networks, not %s", n.Name)
 	}

@@ -223,7 +223,7 @@ func (e *Engine) requestPoolsIn(ctx context.Context, d ipam.Driver, n *network, 
 			}
 			steps = append(steps, e.releaser(d, p.ID, a))
 		}
-		if !c.Gateway.IsValid() && (external || replay) {
+		if !c.Gateway.IsValid() && (external || replay || skipGateway(n, c.Subnet)) {
 			continue // a LAN's router is outside; none was held
 		}
 		gw, err := d.RequestAddress(ctx, p.ID, c.Gateway, map[string]string{ipam.RequestAddressType: ipam.GatewayAddressType})

@@ -216,6 +216,9 @@ func (e *Engine) planNetwork(ctx context.Context, req NetworkCreate, drv found) 
 	if req.Name == "" {
 		return nil, cnm.Invalid("network name is required")
 	}
+	if err := checkNameLen("network", req.Name); err != nil {
+		return nil, err
+	}
 	if !validName.MatchString(req.Name) {
 		return nil, cnm.Invalid("invalid network name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", req.Name)
 	}
@@ -316,6 +319,9 @@ func (e *Engine) planIPAM(n *network, reqs []IPAMRequest, external bool) error {
 		c, err := parseIPAM(r, external)
 		if err != nil {
 			return err
+		}
+		if r.Gateway == "" && skipGateway(n, c.Subnet) {
+			c.Gateway = netip.Addr{}
 		}
 		if c.Subnet.Addr().Is6() {
 			if !n.EnableIPv6 {
