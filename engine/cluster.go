@@ -40,7 +40,7 @@ func isGlobal(n *network) bool { return n.Scope == driver.ScopeGlobal }
 // claimGlobal claims a new global network's name and subnets in the
 // cluster store and returns the undo. Caller holds opMu.
 func (e *Engine) claimGlobal(ctx context.Context, n *network) (_ func(), retErr error) {
-	ctx, cancel := e.dctx(ctx)
+	ctx, cancel := e.cctx(ctx)
 	defer cancel()
 	var keys []string
 	undo := func() {
@@ -83,7 +83,7 @@ func (e *Engine) publishGlobal(ctx context.Context, n *network) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := e.dctx(ctx)
+	ctx, cancel := e.cctx(ctx)
 	defer cancel()
 	if _, err := e.cfg.Cluster.Put(ctx, netKey(n.ID), b, cluster.PutOptions{Create: true}); err != nil {
 		return fmt.Errorf("publish network %s to the cluster store: %w", n.Name, err)
@@ -94,7 +94,7 @@ func (e *Engine) publishGlobal(ctx context.Context, n *network) error {
 // unpublishGlobal deletes a global network's record, name and subnet
 // claims. Caller holds opMu.
 func (e *Engine) unpublishGlobal(ctx context.Context, n *network) error {
-	ctx, cancel := e.dctx(ctx)
+	ctx, cancel := e.cctx(ctx)
 	defer cancel()
 	if err := e.cfg.Cluster.Delete(ctx, netKey(n.ID), cluster.DeleteOptions{}); err != nil && !errors.Is(err, cnm.ErrNotFound) {
 		return fmt.Errorf("remove network %s from the cluster store: %w", n.Name, err)
@@ -136,7 +136,7 @@ func (e *Engine) watchCluster(rev int64) {
 			continue
 		}
 		backoff = 100 * time.Millisecond
-		for ev := range e.cfg.Cluster.Watch(e.ctx, clusterPrefix+"networks/", rev) {
+		for ev := range e.cfg.Cluster.Watch(e.ctx, clusterPrefix, rev) {
 			if ev.Err != nil {
 				e.log.Info("cluster watch ended; listing again", "err", ev.Err)
 				break
@@ -152,23 +152,39 @@ func (e *Engine) watchCluster(rev int64) {
 // global networks without a record are removed. It returns the list's
 // revision.
 func (e *Engine) reconcileCluster(ctx context.Context) (int64, error) {
-	lctx, cancel := e.dctx(ctx)
-	kvs, rev, err := e.cfg.Cluster.List(lctx, clusterPrefix+"networks/")
+	lctx, cancel := e.cctx(ctx)
+	kvs, rev, err := e.cfg.Cluster.List(lctx, clusterPrefix)
 	cancel()
 	if err != nil {
-		return 0, fmt.Errorf("list global networks: %w", err)
+		return 0, fmt.Errorf("list the cluster store: %w", err)
 	}
 	want := map[string]*cnm.Network{}
+	var eps []cluster.KV
+	nodes := map[string]nodeRecord{}
 	for _, kv := range kvs {
-		if rec := decodeNetwork(kv); rec != nil {
-			want[rec.ID] = rec
+		switch kindOf(kv.Key) {
+		case "networks":
+			if rec := decodeNetwork(kv); rec != nil {
+				want[rec.ID] = rec
+			}
+		case "endpoints":
+			eps = append(eps, kv)
+		case "nodes":
+			var rec nodeRecord
+			if json.Unmarshal(kv.Value, &rec) == nil {
+				nodes[rec.Name] = rec
+			}
 		}
 	}
 	e.opMu.Lock()
 	defer e.opMu.Unlock()
-	for _, rec := range want {
-		e.adoptGlobalLocked(ctx, rec)
-	}
+	defer func() {
+		e.nodes = nodes
+		e.setNodesLocked(ctx)
+		e.reconcileEndpointsLocked(ctx, eps)
+	}()
+	// Vanished networks go first: a new one may have taken over what
+	// they held (a VXLAN ID).
 	var gone []*network
 	e.mu.RLock()
 	for id, n := range e.networks {
@@ -180,13 +196,33 @@ func (e *Engine) reconcileCluster(ctx context.Context) (int64, error) {
 	for _, n := range gone {
 		e.forgetGlobalLocked(ctx, n)
 	}
+	for _, rec := range want {
+		e.adoptGlobalLocked(ctx, rec)
+	}
 	return rev, nil
 }
 
-// clusterEvent applies one change of a global network's record.
+// kindOf is the kind of record a cluster key holds ("networks", …).
+func kindOf(key string) string {
+	kind, _, _ := strings.Cut(strings.TrimPrefix(key, clusterPrefix), "/")
+	return kind
+}
+
+// clusterEvent applies one change of the cluster store.
 func (e *Engine) clusterEvent(ctx context.Context, ev cluster.Event) {
 	e.opMu.Lock()
 	defer e.opMu.Unlock()
+	switch kindOf(ev.KV.Key) {
+	case "nodes":
+		e.nodeEventLocked(ctx, ev)
+		return
+	case "endpoints":
+		e.endpointEventLocked(ctx, ev)
+		return
+	case "networks":
+	default:
+		return
+	}
 	switch ev.Type {
 	case cluster.EventPut:
 		if rec := decodeNetwork(ev.KV); rec != nil {
@@ -240,6 +276,11 @@ func (e *Engine) adoptGlobalLocked(ctx context.Context, rec *cnm.Network) {
 			e.log.Warn("firewall for global network", "net", n.Name, "err", err)
 		}
 	}
+	// Endpoints of other hosts seen before the network was.
+	for _, rec := range e.remote[n.ID] {
+		e.indexRemoteLocked(ctx, n, rec)
+	}
+	e.setPeersLocked(ctx, n)
 	if err := e.update(func(tx *store.Tx) error { return tx.PutNetwork(&n.Network) }); err != nil {
 		e.log.Warn("save global network", "net", n.Name, "err", err)
 	}
@@ -258,6 +299,7 @@ func (e *Engine) forgetGlobalLocked(ctx context.Context, n *network) {
 		e.log.Warn("global network removed from the cluster while in use here", "net", n.Name)
 		return
 	}
+	delete(e.remote, n.ID)
 	if err := e.removeLocalNetworkLocked(ctx, n, false); err != nil {
 		e.log.Warn("remove global network", "net", n.Name, "err", err)
 		return

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/patchbay/patchbay/drivers/host"
 	"github.com/patchbay/patchbay/drivers/null"
 	"github.com/patchbay/patchbay/engine"
+	"github.com/patchbay/patchbay/internal/netnstest"
 	"github.com/patchbay/patchbay/store/cluster"
 )
 
@@ -37,6 +39,8 @@ func clusterHost(t *testing.T, mem *cluster.Memory) *fixture {
 	f := newFixture(t)
 	f.eng.Close()
 	f.cfg.Cluster = mem.Client()
+	f.cfg.NodeName = netnstest.RandomName("node")
+	f.cfg.NodeTTL = 2 * time.Second
 	f.cfg.DefaultNetworks = daemon.DefaultNetworks("")
 	openClustered(t, f)
 	return f
@@ -127,5 +131,88 @@ func TestGlobalNetworksAcrossHosts(t *testing.T) {
 	// One with endpoints cannot be removed.
 	if err := a.eng.RemoveNetwork(ctx, "gnet"); !errors.Is(err, cnm.ErrForbidden) {
 		t.Fatalf("removing a global network with endpoints here: %v, want forbidden", err)
+	}
+	removeEverywhere(t, "gnet", a, b)
+}
+
+// Endpoints of a global network are published with their host's lease:
+// a sandbox on one host resolves the name of one on another host, their
+// addresses are distinct, a second host cannot take a live host's node
+// name, and a host that dies disappears (names and all) when its lease
+// expires.
+func TestGlobalEndpointsAcrossHosts(t *testing.T) {
+	mem := cluster.NewMemory(cluster.MemoryOptions{ExpiryInterval: 50 * time.Millisecond})
+	t.Cleanup(func() { mem.Close() })
+	a, b := clusterHost(t, mem), clusterHost(t, mem)
+	ctx := context.Background()
+	if _, err := a.eng.CreateNetwork(ctx, engine.NetworkCreate{Name: "gnet", Driver: "gbridge"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "global network on the other host", func() bool { return hasNetwork(b, "gnet") })
+	ona := a.sandbox(t, "ona", "gnet")
+	onb := b.sandbox(t, "onb", "gnet")
+	if ona.Endpoints[0].IPv4 == onb.Endpoints[0].IPv4 {
+		t.Fatalf("two hosts gave out the same address %s", ona.Endpoints[0].IPv4)
+	}
+	resolves := func(f *fixture, sb, name string) bool {
+		code, _ := f.run(t, sb, "busybox", "nslookup", name, "127.0.0.11")
+		return code == 0
+	}
+	eventually(t, "a name of the other host resolves", func() bool { return resolves(b, "onb", "ona") })
+	if err := b.eng.RemoveSandbox(ctx, "onb", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.eng.RemoveNetwork(ctx, "gnet"); !errors.Is(err, cnm.ErrForbidden) || !strings.Contains(err.Error(), "ona") {
+		t.Fatalf("removing a global network with an endpoint on another host: %v, want forbidden naming it", err)
+	}
+	b.sandbox(t, "onb", "gnet")
+
+	// The same node name on a third engine while a lives.
+	c := newFixture(t)
+	c.eng.Close()
+	c.eng = nil
+	c.cfg.Cluster = mem.Client()
+	c.cfg.NodeName = a.cfg.NodeName
+	c.cfg.DefaultNetworks = daemon.DefaultNetworks("")
+	reg, _ := driver.NewRegistry(nil, bridge.New(), host.New(), null.New(), globalBridge{bridge.New()})
+	c.cfg.Drivers = reg
+	if eng, err := engine.New(ctx, c.cfg); !errors.Is(err, cnm.ErrConflict) || !strings.Contains(err.Error(), "node name") {
+		if eng != nil {
+			eng.Close()
+		}
+		t.Fatalf("a second engine with a live node name: %v, want a conflict naming the node name", err)
+	}
+
+	// a dies (its engine closed without removing anything, its lease no
+	// longer refreshed): its names go from b within the lease.
+	a.eng.Close()
+	a.eng = nil
+	eventually(t, "a dead host's names go", func() bool { return !resolves(b, "onb", "ona") })
+
+	// a comes back: it registers anew and publishes its endpoint again.
+	openClustered(t, a)
+	eventually(t, "a returning host's names come back", func() bool { return resolves(b, "onb", "ona") })
+
+	// Without endpoints anywhere, the network can be removed from b.
+	removeEverywhere(t, "gnet", b, a)
+}
+
+// removeEverywhere removes every sandbox of the hosts, then the global
+// network from the first host, and waits until the others lost it.
+func removeEverywhere(t *testing.T, name string, hosts ...*fixture) {
+	t.Helper()
+	ctx := context.Background()
+	for _, f := range hosts {
+		for _, sb := range f.eng.Sandboxes() {
+			if err := f.eng.RemoveSandbox(ctx, sb.ID, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	eventually(t, "the global network removed once its endpoints are gone", func() bool {
+		return hosts[0].eng.RemoveNetwork(ctx, name) == nil
+	})
+	for _, f := range hosts[1:] {
+		eventually(t, "the removal reaches the other host", func() bool { return !hasNetwork(f, name) })
 	}
 }

@@ -79,17 +79,6 @@ func (e *Engine) commitNewNetwork(ctx context.Context, n *network) (retErr error
 			}
 		}()
 	}
-	if isGlobal(n) {
-		unclaim, err := e.claimGlobal(ctx, n)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if retErr != nil {
-				unclaim()
-			}
-		}()
-	}
 	if err := e.createInDriver(ctx, n); err != nil {
 		return err
 	}
@@ -98,16 +87,6 @@ func (e *Engine) commitNewNetwork(ctx context.Context, n *network) (retErr error
 			e.deleteInDriver(n)
 		}
 	}()
-	if isGlobal(n) {
-		if err := e.publishGlobal(ctx, n); err != nil {
-			return err
-		}
-		defer func() {
-			if retErr != nil {
-				_ = e.unpublishGlobal(ctx, n)
-			}
-		}()
-	}
 	undoFW, err := e.firewallAddNetwork(n)
 	if err != nil {
 		return err
@@ -142,20 +121,62 @@ func (e *Engine) createInDriver(ctx context.Context, n *network) error {
 	return e.outside(n, func() error { return e.createInDriverOutside(ctx, n) })
 }
 
+// createGlobal is createInDriverOutside for a global network: its name
+// and subnets are claimed in the cluster store first, and its record is
+// published there once the driver made it.
+func (e *Engine) createGlobal(ctx context.Context, n *network) (retErr error) {
+	unclaim, err := e.claimGlobal(ctx, n)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			unclaim()
+		}
+	}()
+	if err := e.createLocal(ctx, n); err != nil {
+		return err
+	}
+	if err := e.publishGlobal(ctx, n); err != nil {
+		e.deleteLocal(n)
+		return err
+	}
+	return nil
+}
+
 // deleteInDriver undoes createInDriver.
 func (e *Engine) deleteInDriver(n *network) {
 	_ = e.outside(n, func() error {
-		bctx, cancel := e.bctx()
-		defer cancel()
-		_ = n.d.DeleteNetwork(bctx, e.host, driverNetwork(n))
-		if a, ok := n.d.(driver.Allocator); ok {
-			_ = a.FreeNetwork(bctx, driverNetwork(n))
+		if isGlobal(n) {
+			bctx, cancel := e.bctx()
+			_ = e.unpublishGlobal(bctx, n)
+			cancel()
 		}
+		e.deleteLocal(n)
 		return nil
 	})
 }
 
-func (e *Engine) createInDriverOutside(ctx context.Context, n *network) (retErr error) {
+// deleteLocal undoes createLocal.
+func (e *Engine) deleteLocal(n *network) {
+	bctx, cancel := e.bctx()
+	defer cancel()
+	_ = n.d.DeleteNetwork(bctx, e.host, driverNetwork(n))
+	if a, ok := n.d.(driver.Allocator); ok {
+		_ = a.FreeNetwork(bctx, driverNetwork(n))
+	}
+}
+
+func (e *Engine) createInDriverOutside(ctx context.Context, n *network) error {
+	if isGlobal(n) {
+		return e.createGlobal(ctx, n)
+	}
+	return e.createLocal(ctx, n)
+}
+
+// createLocal has the driver allocate (for global drivers) and make the
+// network.
+func (e *Engine) createLocal(ctx context.Context, n *network) (retErr error) {
 	d := n.d
 	if a, ok := d.(driver.Allocator); ok {
 		actx, cancel := e.dctx(ctx)
@@ -195,6 +216,9 @@ func (e *Engine) planNetwork(ctx context.Context, req NetworkCreate, drv found) 
 	if req.Name == "" {
 		return nil, cnm.Invalid("network name is required")
 	}
+	if err := checkNameLen("network", req.Name); err != nil {
+		return nil, err
+	}
 	if !validName.MatchString(req.Name) {
 		return nil, cnm.Invalid("invalid network name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", req.Name)
 	}
@@ -216,11 +240,13 @@ func (e *Engine) planNetwork(ctx context.Context, req NetworkCreate, drv found) 
 	if d == nil || drv.name != req.Driver {
 		return nil, fmt.Errorf("plan network %s: driver %s was not looked up", req.Name, req.Driver)
 	}
-	if req.IPAMDriver != "default" {
+	if req.IPAMDriver != "default" && e.cfg.IPAMFinder == nil {
 		return nil, cnm.NotFound("ipam driver %q not found (have default)", req.IPAMDriver)
 	}
 	for k := range req.IPAMOptions {
-		return nil, cnm.Invalid("unknown ipam option %q for ipam driver default", k)
+		if req.IPAMDriver == "default" {
+			return nil, cnm.Invalid("unknown ipam option %q for ipam driver default", k)
+		}
 	}
 	config, err := d.ParseOptions(req.Options)
 	if err != nil {
@@ -293,6 +319,9 @@ func (e *Engine) planIPAM(n *network, reqs []IPAMRequest, external bool) error {
 		c, err := parseIPAM(r, external)
 		if err != nil {
 			return err
+		}
+		if r.Gateway == "" && skipGateway(n, c.Subnet) {
+			c.Gateway = netip.Addr{}
 		}
 		if c.Subnet.Addr().Is6() {
 			if !n.EnableIPv6 {
@@ -378,6 +407,16 @@ func (e *Engine) removeNetworkLocked(ctx context.Context, n *network) error {
 		return cnm.Forbidden("network %s has active endpoints (%s)", n.Name, strings.Join(names, ", "))
 	}
 	if isGlobal(n) {
+		if remote := e.remote[n.ID]; len(remote) > 0 {
+			var where []string
+			for _, rec := range remote {
+				if len(rec.Names) > 0 {
+					where = append(where, rec.Names[0]+" on "+rec.Node)
+				}
+			}
+			slices.Sort(where)
+			return cnm.Forbidden("network %s has active endpoints on other hosts (%s)", n.Name, strings.Join(where, ", "))
+		}
 		// Every host removes its copy when the record goes.
 		if err := e.unpublishGlobal(ctx, n); err != nil {
 			return err
@@ -414,6 +453,25 @@ func (e *Engine) removeLocalNetworkLocked(ctx context.Context, n *network, free 
 			e.log.Warn("retire network", "net", dn.Name, "err", err)
 		}
 		cancel()
+	}
+	if n.cap.OutOfProcess {
+		// A plugin is told before the removal returns, as Docker does,
+		// after the endpoint removals already queued.
+		e.reaper.flush()
+		_ = e.outside(n, func() error {
+			dctx, cancel := e.dctx(ctx)
+			defer cancel()
+			if err := d.DeleteNetwork(dctx, e.host, dn); err != nil {
+				e.log.Warn("delete network", "net", dn.Name, "err", err)
+			}
+			if a, ok := d.(driver.Allocator); ok && free {
+				if err := a.FreeNetwork(dctx, dn); err != nil {
+					e.log.Warn("free network", "net", dn.Name, "err", err)
+				}
+			}
+			return nil
+		})
+		return nil
 	}
 	// Deleted after the endpoint removals already queued, off the
 	// request path.

@@ -134,7 +134,7 @@ func (d *Driver) createNetwork(h driver.Host, nw driver.Network) (retErr error) 
 		return fmt.Errorf("look up bridge %s: %w", name, err)
 	}
 	for _, s := range nw.Subnets {
-		if !s.Gateway.IsValid() {
+		if !s.Gateway.IsValid() || s.Gateway.Is4() && o.InhibitIPv4 {
 			continue
 		}
 		addr := nl.Addr(netip.PrefixFrom(s.Gateway, s.Prefix.Bits()))
