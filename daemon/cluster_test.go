@@ -12,6 +12,8 @@ import (
 
 	"github.com/patchbay/patchbay/cnm"
 	"github.com/patchbay/patchbay/engine"
+	"github.com/patchbay/patchbay/internal/etcdtest"
+	"github.com/patchbay/patchbay/store/cluster"
 )
 
 func TestParseClusterStore(t *testing.T) {
@@ -132,5 +134,34 @@ func TestRunRefusesBadCluster(t *testing.T) {
 	}
 	if m, _ := filepath.Glob(filepath.Join(dir, "*")); len(m) != 0 {
 		t.Errorf("created %v", m)
+	}
+}
+
+// --cluster-store-opt's kv.* files reach a TLS etcd that wants a client
+// certificate; the engine gets the store and the node's settings.
+func TestClusterOpenTLS(t *testing.T) {
+	certs := etcdtest.WriteCerts(t, netip.MustParseAddr("127.0.0.1"))
+	srv := etcdtest.Start(t, etcdtest.Options{TLS: &certs})
+	cl := ClusterConfig{
+		Store:     srv.URL(),
+		StoreOpts: []string{"kv.cacertfile=" + certs.CA, "kv.certfile=" + certs.ClientCert, "kv.keyfile=" + certs.ClientKey},
+		Advertise: "lo", NodeName: "h1",
+	}
+	var ecfg engine.Config
+	closeStore, err := cl.open(t.Context(), &ecfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeStore()
+	if ecfg.Cluster == nil || ecfg.NodeName != "h1" || ecfg.AdvertiseAddr != netip.MustParseAddr("127.0.0.1") || ecfg.NodeTTL != DefaultClusterTTL {
+		t.Errorf("engine config: %+v", ecfg)
+	}
+	if _, err := ecfg.Cluster.Put(t.Context(), "/k", []byte("v"), cluster.PutOptions{}); err != nil {
+		t.Errorf("put through the daemon's store: %v", err)
+	}
+	// Without the client certificate the store refuses us.
+	cl.StoreOpts = cl.StoreOpts[:1]
+	if _, err := cl.open(t.Context(), &engine.Config{}); !errors.Is(err, cnm.ErrUnavailable) || !strings.Contains(err.Error(), srv.URL()) {
+		t.Errorf("without a client certificate: %v, want unavailable naming the store", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"net/url"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
@@ -28,6 +30,10 @@ type Options struct {
 	// Netns, when set, is the network namespace (a file path) the server
 	// runs in, as a process of its own; empty: in the test process.
 	Netns string
+	// TLS, when set, makes the server serve clients over TLS with
+	// TLS.ServerCert and require a client certificate signed by TLS.CA
+	// (in the test process only; Server.Client does not speak it).
+	TLS *Certs
 }
 
 // Server is a running (or stopped) single-member etcd.
@@ -51,6 +57,9 @@ func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	s := &Server{t: t, opts: opts, dir: filepath.Join(t.TempDir(), "etcd")}
 	if opts.Netns != "" {
+		if opts.TLS != nil {
+			t.Fatal("etcdtest: TLS is for a server in the test process")
+		}
 		if opts.ClientAddr == "" {
 			t.Fatal("etcdtest: a server in a namespace needs Options.ClientAddr")
 		}
@@ -96,7 +105,14 @@ func (s *Server) Start() {
 		s.startProcessLocked()
 		return
 	}
-	e, err := embed.StartEtcd(Config("patchbay-test", s.dir, s.opts.ClientAddr, s.peer))
+	cfg := Config("patchbay-test", s.dir, s.opts.ClientAddr, s.peer)
+	if c := s.opts.TLS; c != nil {
+		for _, urls := range [][]url.URL{cfg.ListenClientUrls, cfg.AdvertiseClientUrls} {
+			urls[0].Scheme = "https"
+		}
+		cfg.ClientTLSInfo = transport.TLSInfo{CertFile: c.ServerCert, KeyFile: c.ServerKey, TrustedCAFile: c.CA, ClientCertAuth: true}
+	}
+	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		s.t.Fatalf("etcdtest: start etcd on %s: %v", s.opts.ClientAddr, err)
 	}

@@ -2,8 +2,12 @@ package etcd_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/netip"
+	"os"
 	"testing"
 	"time"
 
@@ -123,5 +127,37 @@ func TestStopAndRestart(t *testing.T) {
 	ev := <-ch
 	if ev.Err != nil || ev.Type != cluster.EventPut || ev.KV.Key != "/n/c" || ev.KV.ModRevision != r2 {
 		t.Fatalf("watch after restart: %+v", ev)
+	}
+}
+
+// Over TLS, a client with the CA and a client certificate works; one
+// without its certificate, or without TLS, cannot reach the store.
+func TestTLS(t *testing.T) {
+	certs := etcdtest.WriteCerts(t, netip.MustParseAddr("127.0.0.1"))
+	srv := etcdtest.Start(t, etcdtest.Options{TLS: &certs})
+	pemCA, err := os.ReadFile(certs.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pemCA)
+	pair, err := tls.LoadX509KeyPair(certs.ClientCert, certs.ClientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	s, err := etcd.Open(ctx, etcd.Config{Endpoints: []string{srv.Endpoint()}, TLS: &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{pair}}})
+	if err != nil {
+		t.Fatalf("open over TLS: %v", err)
+	}
+	defer s.Close()
+	if _, err := s.Put(ctx, "/tls", []byte("yes"), cluster.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for name, cfg := range map[string]*tls.Config{"no client certificate": {RootCAs: roots}, "no TLS": nil} {
+		_, err := etcd.Open(ctx, etcd.Config{Endpoints: []string{srv.Endpoint()}, TLS: cfg, DialTimeout: time.Second})
+		if !errors.Is(err, cnm.ErrUnavailable) {
+			t.Errorf("%s: %v, want unavailable", name, err)
+		}
 	}
 }

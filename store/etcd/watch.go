@@ -10,8 +10,9 @@ import (
 )
 
 // Watch streams the changes under prefix after rev. With rev 0 it first
-// reads the store's current revision, so that "from now on" means from
-// this call, not from whenever etcd registers the watch. A compacted
+// reads the store's current revision (waiting, within ctx, for a store
+// that is down), so that "from now on" means from this call, not from
+// whenever etcd registers the watch. A compacted
 // starting revision ends the watch with cluster.ErrCompacted. While etcd
 // cannot be reached the watch waits; it resumes where it was when etcd
 // returns. The channel closes when ctx ends or the client closes.
