@@ -88,7 +88,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		// The client's own log would go to stderr at info level; every
 		// failure it sees reaches the caller as an error instead.
 		Logger:               zap.NewNop(),
-		DialKeepAliveTime:    5 * time.Second,
+		DialKeepAliveTime:    10 * time.Second,
 		DialKeepAliveTimeout: 5 * time.Second,
 	})
 	if err != nil {
