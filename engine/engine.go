@@ -293,6 +293,20 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 		HostPrefixes: e.hostPrefixes,
 		Cursors:      e.cursors,
 	})
+	// A node name another live host holds stops us before anything is
+	// made here; a cluster store that does not answer does not: we
+	// register when it does.
+	registered := false
+	if cfg.Cluster != nil {
+		if err := e.register(ctx); errors.Is(err, cnm.ErrConflict) {
+			e.Close()
+			return nil, err
+		} else if err != nil {
+			e.log.Warn("cluster store", "err", err)
+		} else {
+			registered = true
+		}
+	}
 	// The firewall starts empty, so restore and the default networks can
 	// add to it; it is then installed in full from what they found.
 	if e.fw, err = firewall.New(ns, "patchbay-"+instance[:8], cfg.Logger); err == nil {
@@ -315,14 +329,7 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 		return nil, err
 	}
 	if cfg.Cluster != nil {
-		// A name another live host holds stops us; a store that does not
-		// answer does not: we register when it does.
-		if err := e.register(ctx); errors.Is(err, cnm.ErrConflict) {
-			e.Close()
-			return nil, err
-		} else if err != nil {
-			e.log.Warn("cluster store", "err", err)
-		} else {
+		if registered {
 			e.opMu.Lock()
 			e.republishLocked(ctx)
 			e.opMu.Unlock()
