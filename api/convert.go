@@ -95,6 +95,7 @@ func SandboxFrom(sb engine.SandboxInfo) types.Sandbox {
 			r.Args = p.Args[1:]
 		}
 		r.Config.Cmd, r.Config.Env = p.Args, p.Env
+		r.Config.Tty, r.Config.OpenStdin = p.TTY, p.OpenStdin
 		r.State = types.State{
 			Status: p.State, Running: p.State == cnm.StateRunning, ExitCode: p.ExitCode,
 			StartedAt: p.Started, FinishedAt: p.Finished,

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -68,6 +69,8 @@ func NewServer(eng *engine.Engine, log *slog.Logger) *Server {
 		"POST /sandboxes/{id}/exec":      s.sandboxExec,
 		"GET /firewall":                  s.firewall,
 	}
+	// Exec, attach and lifecycle routes (see processRoutes).
+	maps.Copy(routes, s.processRoutes())
 	for pattern, h := range routes {
 		s.mux.HandleFunc(pattern, h)
 	}

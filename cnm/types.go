@@ -150,15 +150,19 @@ const (
 
 // Process is the command started in a sandbox by patchbay run.
 type Process struct {
-	Args       []string  `json:"args"`
-	Env        []string  `json:"env,omitempty"`
-	Detached   bool      `json:"detached,omitempty"`
-	AutoRemove bool      `json:"autoRemove,omitempty"`
-	State      string    `json:"state"`
-	Pid        int       `json:"pid,omitempty"`
-	StartTime  uint64    `json:"startTime,omitempty"`
-	Started    time.Time `json:"started,omitzero"`
-	Finished   time.Time `json:"finished,omitzero"`
+	Args       []string `json:"args"`
+	Env        []string `json:"env,omitempty"`
+	Detached   bool     `json:"detached,omitempty"`
+	AutoRemove bool     `json:"autoRemove,omitempty"`
+	// TTY: the process runs on a pseudo-terminal held by the daemon;
+	// OpenStdin: it was started to read input (-i).
+	TTY       bool      `json:"tty,omitempty"`
+	OpenStdin bool      `json:"openStdin,omitempty"`
+	State     string    `json:"state"`
+	Pid       int       `json:"pid,omitempty"`
+	StartTime uint64    `json:"startTime,omitempty"`
+	Started   time.Time `json:"started,omitzero"`
+	Finished  time.Time `json:"finished,omitzero"`
 	// ExitCode is -1 when the process ended while the daemon was down
 	// and its status could not be collected.
 	ExitCode int    `json:"exitCode"`

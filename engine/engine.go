@@ -118,8 +118,11 @@ type Engine struct {
 
 	// mu guards the maps below and the objects they point to; readers
 	// copy what they return.
-	mu        sync.RWMutex
-	networks  map[string]*network
+	mu       sync.RWMutex
+	networks map[string]*network
+	// execs are the exec instances of the Docker API (see exec.go); they
+	// have their own lock.
+	execs     execTable
 	sandboxes map[string]*sbox
 	// creating are networks whose driver is making them with opMu
 	// released (see outside.go); reserved are sandbox names being
@@ -164,6 +167,9 @@ type sbox struct {
 	// proc holds the running process by pidfd, for signals and exec; nil
 	// if none runs (or a re-adopted one could not be held).
 	proc *sandbox.Process
+	// tty is the terminal of the last process started with one; guarded
+	// by mu (see console.go).
+	tty *Console
 	// files is set once the generated /etc files exist; guarded by opMu.
 	files bool
 	// portFDs are the sockets holding the published host ports (-1 where

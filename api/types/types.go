@@ -170,6 +170,8 @@ type ProcessRequest struct {
 	Env        []string `json:"Env,omitempty"`
 	Detached   bool     `json:"Detached,omitempty"`
 	AutoRemove bool     `json:"AutoRemove,omitempty"`
+	// Terminal settings (see terminal.go).
+	Terminal
 }
 
 // SandboxCreateResponse is the reply to POST /sandboxes/create.
@@ -227,6 +229,8 @@ type SandboxConfig struct {
 	Domainname string   `json:"Domainname"`
 	Cmd        []string `json:"Cmd"`
 	Env        []string `json:"Env"`
+	Tty        bool     `json:"Tty"`
+	OpenStdin  bool     `json:"OpenStdin"`
 }
 
 // HostConfig holds how the sandbox was set up.
@@ -284,6 +288,8 @@ type EndpointSettingsOut struct {
 type ExecRequest struct {
 	Args []string `json:"Args"`
 	Env  []string `json:"Env,omitempty"`
+	// Terminal settings (see terminal.go).
+	Terminal
 }
 
 // StreamMessage is one line of the attached-run protocol (see stream.go).
@@ -293,4 +299,8 @@ type StreamMessage struct {
 	Status   int    `json:"Status,omitempty"`
 	ExitCode *int   `json:"ExitCode,omitempty"`
 	Signal   int    `json:"Signal,omitempty"`
+	// Terminal sessions (see terminal.go): the client's new window size,
+	// and the server's word that the client detached.
+	Resize   *[2]uint16 `json:"Resize,omitempty"`
+	Detached bool       `json:"Detached,omitempty"`
 }

@@ -1,0 +1,65 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/patchbay/patchbay/cnm"
+)
+
+// StartAgain runs a stopped sandbox's recorded command again, detached,
+// in the same sandbox: its namespace, endpoints, addresses, names and
+// published ports are the ones it kept while stopped. It reports false,
+// doing nothing, when the process already runs.
+func (e *Engine) StartAgain(ctx context.Context, ref string) (bool, error) {
+	sb, err := e.findSandbox(ref)
+	if err != nil {
+		return false, err
+	}
+	e.mu.RLock()
+	running, rec := sb.done != nil, sb.Process
+	e.mu.RUnlock()
+	if running {
+		return false, nil
+	}
+	if rec == nil {
+		return false, cnm.Conflict("sandbox %s has no command to start", sb.Name)
+	}
+	_, err = e.Start(ctx, sb.ID, ProcessSpec{
+		Args: rec.Args, Env: rec.Env, Detached: true, AutoRemove: rec.AutoRemove,
+		TTY: rec.TTY, OpenStdin: rec.OpenStdin,
+	})
+	return err == nil, err
+}
+
+// Restart stops the sandbox's process (as Stop) and starts its command
+// again (as StartAgain).
+func (e *Engine) Restart(ctx context.Context, ref string, timeout time.Duration) error {
+	if err := e.Stop(ctx, ref, timeout); err != nil {
+		return err
+	}
+	_, err := e.StartAgain(ctx, ref)
+	return err
+}
+
+// Console returns the terminal of a sandbox's running process, or nil
+// when it runs without one. A terminal does not outlive the daemon that
+// opened it: a process re-adopted after a restart has none.
+func (e *Engine) Console(ref string) (*Console, error) {
+	sb, err := e.findSandbox(ref)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if sb.done == nil {
+		return nil, cnm.Conflict("You cannot attach to a stopped container, start it first")
+	}
+	if sb.Process != nil && sb.Process.TTY {
+		if sb.tty == nil {
+			return nil, cnm.Unavailable("sandbox %s's terminal was lost when the daemon restarted", sb.Name)
+		}
+		return sb.tty, nil
+	}
+	return nil, nil
+}
