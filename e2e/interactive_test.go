@@ -85,7 +85,7 @@ func TestStartStopRestart(t *testing.T) {
 	d := startDaemon(t)
 	d.ok("network", "create", "--subnet", "10.0.8.0/24", "lifenet")
 	d.ok("run", "-d", "--name", "web", "--network", "lifenet", "--", "busybox", "httpd", "-f", "-p", "80")
-	before := d.ok("inspect", "-f", "{{.Id}} {{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", "web")
+	before := d.ok("inspect", "-f", "{{.ID}} {{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", "web")
 	pid := d.ok("inspect", "-f", "{{.State.Pid}}", "web")
 	d.ok("stop", "-t", "1", "web")
 	if st := d.ok("inspect", "-f", "{{.State.Status}}", "web"); strings.TrimSpace(st) != "exited" {
@@ -95,11 +95,11 @@ func TestStartStopRestart(t *testing.T) {
 	if st := d.ok("inspect", "-f", "{{.State.Status}}", "web"); strings.TrimSpace(st) != "running" {
 		t.Fatalf("after start: %s", st)
 	}
-	if after := d.ok("inspect", "-f", "{{.Id}} {{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", "web"); after != before {
+	if after := d.ok("inspect", "-f", "{{.ID}} {{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", "web"); after != before {
 		t.Errorf("start changed the sandbox: %q, was %q", after, before)
 	}
 	d.ok("restart", "-t", "1", "web")
-	if after := d.ok("inspect", "-f", "{{.Id}} {{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", "web"); after != before {
+	if after := d.ok("inspect", "-f", "{{.ID}} {{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", "web"); after != before {
 		t.Errorf("restart changed the sandbox: %q, was %q", after, before)
 	}
 	if p := d.ok("inspect", "-f", "{{.State.Pid}}", "web"); p == pid {
