@@ -69,8 +69,10 @@ func NewServer(eng *engine.Engine, log *slog.Logger) *Server {
 		"POST /sandboxes/{id}/exec":      s.sandboxExec,
 		"GET /firewall":                  s.firewall,
 	}
-	// Exec, attach and lifecycle routes (see processRoutes).
+	// Exec, attach and lifecycle routes (see processRoutes), and the
+	// swarm and image answers clients depend on (see compatRoutes).
 	maps.Copy(routes, s.processRoutes())
+	maps.Copy(routes, s.compatRoutes())
 	for pattern, h := range routes {
 		s.mux.HandleFunc(pattern, h)
 	}
