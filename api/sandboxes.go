@@ -83,6 +83,15 @@ func (s *Server) createAndStart(ctx context.Context, req types.SandboxCreateRequ
 	if err != nil {
 		return "", "", nil, err
 	}
+	var policy cnm.RestartPolicy
+	if req.Process != nil {
+		if policy, err = engine.ParseRestartPolicy(req.Process.Restart); err != nil {
+			return "", "", nil, err
+		}
+		if policy.Name != "no" && req.Process.AutoRemove {
+			return "", "", nil, cnm.Invalid("conflicting options: cannot specify both --restart and --rm")
+		}
+	}
 	sb, err := s.eng.CreateSandbox(ctx, engine.SandboxCreate{
 		Name: req.Name, Hostname: req.Hostname, Network: req.Network,
 		Endpoint: opts, AdoptPID: req.AdoptPID, AdoptNetns: req.AdoptNetns,
@@ -96,7 +105,8 @@ func (s *Server) createAndStart(ctx context.Context, req types.SandboxCreateRequ
 		return sb.ID, sb.Name, nil, err
 	}
 	spec := engine.ProcessSpec{
-		Args: req.Process.Args, Env: req.Process.Env,
+		Restart: policy,
+		Args:    req.Process.Args, Env: req.Process.Env,
 		Detached: req.Process.Detached, AutoRemove: req.Process.AutoRemove,
 		TTY: req.Process.TTY, ConsoleSize: req.Process.ConsoleSize, OpenStdin: req.Process.OpenStdin,
 	}

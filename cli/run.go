@@ -62,6 +62,7 @@ type runOpts struct {
 	publishAll     bool
 	names          nameFlags
 	term           ttyOpts
+	restart        string
 }
 
 // register adds -i, -t and --detach-keys.
@@ -118,10 +119,19 @@ func newRunCmd(e *env) *cobra.Command {
 	fl.BoolVarP(&o.publishAll, "publish-all", "P", false, "publish every exposed port to an ephemeral host port")
 	fl.StringArrayVar(&o.expose, "expose", nil, "expose a port or a range of ports (port[/proto])")
 	o.term.register(cmd, true)
+	fl.StringVar(&o.restart, "restart", "no", "restart policy when the command exits: no, on-failure[:max-retries], always, unless-stopped")
 	registerNetwork(cmd, &o.network)
 	o.ep.register(cmd, "network-alias")
 	o.names.register(cmd)
 	return cmd
+}
+
+// restartPolicy is --restart as sent: empty for the default, no.
+func (o *runOpts) restartPolicy() string {
+	if o.restart == "no" {
+		return ""
+	}
+	return o.restart
 }
 
 // runRun creates the sandbox and runs the command.
@@ -133,7 +143,7 @@ func runRun(ctx context.Context, e *env, o *runOpts, args []string) error {
 	req := types.SandboxCreateRequest{
 		Name: o.name, Hostname: o.hostname, Network: o.network, Endpoint: o.ep.settings(),
 		Ports: o.publish, Expose: o.expose, PublishAll: o.publishAll,
-		Process: &types.ProcessRequest{Args: args, Env: env, Detached: o.detach, AutoRemove: o.rm,
+		Process: &types.ProcessRequest{Args: args, Env: env, Detached: o.detach, AutoRemove: o.rm, Restart: o.restartPolicy(),
 			Terminal: types.Terminal{TTY: o.term.tty, OpenStdin: o.term.interactive}},
 	}
 	o.names.apply(&req)

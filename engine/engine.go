@@ -261,6 +261,7 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 		e.Close()
 		return nil, err
 	}
+	e.restartAfterRestore()
 	return e, nil
 }
 

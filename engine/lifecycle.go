@@ -27,7 +27,7 @@ func (e *Engine) StartAgain(ctx context.Context, ref string) (bool, error) {
 	}
 	_, err = e.Start(ctx, sb.ID, ProcessSpec{
 		Args: rec.Args, Env: rec.Env, Detached: true, AutoRemove: rec.AutoRemove,
-		TTY: rec.TTY, OpenStdin: rec.OpenStdin,
+		TTY: rec.TTY, OpenStdin: rec.OpenStdin, Restart: rec.Restart,
 	})
 	return err == nil, err
 }

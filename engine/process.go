@@ -32,6 +32,10 @@ type ProcessSpec struct {
 	Output      io.Writer
 	// OpenStdin records that the process was started to read input.
 	OpenStdin bool
+	// Restart is the restart policy (see restart.go); restartCount is
+	// set when the policy restarts it.
+	Restart      cnm.RestartPolicy
+	restartCount int
 	Stdin     *os.File
 	Stdout    *os.File
 	Stderr    *os.File
@@ -68,6 +72,15 @@ func (e *Engine) start(ctx context.Context, ref string, spec ProcessSpec) (cnm.P
 	if e.running(sb) != nil {
 		return cnm.Process{}, nil, cnm.Conflict("sandbox %s already runs a process", sb.Name)
 	}
+	if spec.restartCount > 0 {
+		// A restart by policy, called off by a stop since it was planned.
+		e.mu.RLock()
+		stopped := sb.Process != nil && sb.Process.ManuallyStopped
+		e.mu.RUnlock()
+		if stopped {
+			return cnm.Process{}, nil, errRestartCalledOff
+		}
+	}
 	ps := sandbox.ProcSpec{
 		Args: spec.Args, Env: spec.Env, NetnsPath: sb.NetnsPath,
 		Stdin: spec.Stdin, Stdout: spec.Stdout, Stderr: spec.Stderr,
@@ -85,7 +98,8 @@ func (e *Engine) start(ctx context.Context, ref string, spec ProcessSpec) (cnm.P
 			ps.Mounts = append(ps.Mounts, sandbox.Mount{Source: filepath.Join(dir, f), Target: "/etc/" + f})
 		}
 	}
-	rec := &cnm.Process{Args: spec.Args, Env: spec.Env, Detached: spec.Detached, AutoRemove: spec.AutoRemove, TTY: spec.TTY, OpenStdin: spec.OpenStdin}
+	rec := &cnm.Process{Args: spec.Args, Env: spec.Env, Detached: spec.Detached, AutoRemove: spec.AutoRemove, TTY: spec.TTY, OpenStdin: spec.OpenStdin,
+		Restart: spec.Restart, RestartCount: spec.restartCount}
 	console, err := e.processStdio(sb, spec, &ps, rec)
 	if err != nil {
 		return cnm.Process{}, nil, err
@@ -225,6 +239,9 @@ func (e *Engine) processExited(sb *sbox, code int) {
 	if err := e.update(func(tx *store.Tx) error { return tx.PutSandbox(&sb.Sandbox) }); err != nil {
 		e.log.Warn("save process exit", "sb", sb.Name, "err", err)
 	}
+	if shouldRestart(&proc, code) {
+		e.restartLater(sb, proc.RestartCount)
+	}
 }
 
 func (e *Engine) sandboxLive(id string) (*sbox, bool) {
@@ -277,6 +294,10 @@ func (e *Engine) Kill(ref string, sig syscall.Signal) error {
 	if p == nil {
 		return cnm.Conflict("sandbox %s is not running", sb.Name)
 	}
+	switch sig {
+	case syscall.SIGKILL, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP:
+		e.markStopped(sb) // its restart policy leaves it stopped
+	}
 	return signalProcess(sb, p, sig)
 }
 
@@ -310,8 +331,10 @@ func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration) er
 	}
 	done := e.running(sb)
 	if done == nil {
-		return nil
+		// A restart the policy has scheduled is called off.
+		return e.markStoppedIdle(sb)
 	}
+	e.markStopped(sb)
 	if err := e.signalIfRunning(sb, syscall.SIGTERM); err != nil {
 		return err
 	}

@@ -70,3 +70,9 @@ const (
 	MediaRawStream         = "application/vnd.docker.raw-stream"
 	MediaMultiplexedStream = "application/vnd.docker.multiplexed-stream"
 )
+
+// RestartPolicy is a sandbox's restart policy, as Docker shows it.
+type RestartPolicy struct {
+	Name              string `json:"Name"`
+	MaximumRetryCount int    `json:"MaximumRetryCount"`
+}

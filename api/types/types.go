@@ -170,6 +170,8 @@ type ProcessRequest struct {
 	Env        []string `json:"Env,omitempty"`
 	Detached   bool     `json:"Detached,omitempty"`
 	AutoRemove bool     `json:"AutoRemove,omitempty"`
+	// Restart is the restart policy, as --restart takes it.
+	Restart string `json:"Restart,omitempty"`
 	// Terminal settings (see terminal.go).
 	Terminal
 }
@@ -192,6 +194,9 @@ type Sandbox struct {
 	HostConfig      HostConfig      `json:"HostConfig"`
 	NetworkSettings NetworkSettings `json:"NetworkSettings"`
 	LogPath         string          `json:"LogPath"`
+	// RestartCount counts restarts by policy since the last start by
+	// hand.
+	RestartCount int `json:"RestartCount"`
 	// PortConflicts are published ports not in force, because another
 	// program took their host port while patchbay was down; they are not
 	// in NetworkSettings.Ports. patchbay's own field: Docker's container
@@ -235,13 +240,14 @@ type SandboxConfig struct {
 
 // HostConfig holds how the sandbox was set up.
 type HostConfig struct {
-	NetworkMode string   `json:"NetworkMode"`
-	AutoRemove  bool     `json:"AutoRemove"`
-	Adopted     bool     `json:"Adopted"`
-	DNS         []string `json:"Dns"`
-	DNSSearch   []string `json:"DnsSearch"`
-	DNSOptions  []string `json:"DnsOptions"`
-	ExtraHosts  []string `json:"ExtraHosts"`
+	NetworkMode   string        `json:"NetworkMode"`
+	RestartPolicy RestartPolicy `json:"RestartPolicy"`
+	AutoRemove    bool          `json:"AutoRemove"`
+	Adopted       bool          `json:"Adopted"`
+	DNS           []string      `json:"Dns"`
+	DNSSearch     []string      `json:"DnsSearch"`
+	DNSOptions    []string      `json:"DnsOptions"`
+	ExtraHosts    []string      `json:"ExtraHosts"`
 	// Links are Docker's "/target:/sandbox/alias".
 	Links []string `json:"Links"`
 }
