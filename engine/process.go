@@ -36,9 +36,9 @@ type ProcessSpec struct {
 	// set when the policy restarts it.
 	Restart      cnm.RestartPolicy
 	restartCount int
-	Stdin     *os.File
-	Stdout    *os.File
-	Stderr    *os.File
+	Stdin        *os.File
+	Stdout       *os.File
+	Stderr       *os.File
 }
 
 // Start runs a command in a sandbox. It returns once the command is
