@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/creack/pty"
 )
 
 // TestInteractiveRun is seeds 000 and 001 typed at a terminal: a shell
@@ -24,9 +27,35 @@ func TestInteractiveRun(t *testing.T) {
 	if out := s.expect("/ # "); !strings.Contains(out, "24 80") {
 		t.Errorf("window size:\n%s", out)
 	}
+	// The window follows the local one (SIGWINCH).
+	if err := pty.Setsize(s.ptm, &pty.Winsize{Rows: 30, Cols: 100}); err != nil {
+		t.Fatal(err)
+	}
+	// The resize travels CLI -> daemon -> terminal; ask until it landed.
+	for i := 0; ; i++ {
+		s.typeKeys(fmt.Sprintf("stty size; echo size-%d-$((0+1))\r", i))
+		if out := s.expect(fmt.Sprintf("size-%d-1", i)); strings.Contains(out, "30 100") {
+			break
+		}
+		if i == 200 {
+			t.Fatalf("the window size never followed the local one:\n%s", s.text())
+		}
+	}
+	s.expect("/ # ")
+	// ^Z stops the foreground job; the shell's job control takes it back.
+	// The marker comes from the job itself, so the job is in the
+	// foreground when it shows.
+	s.typeKeys("sh -c 'echo nap-$((4*4)); exec sleep 1000'\r")
+	s.expect("nap-16")
+	s.typeKeys("\x1a")
+	s.expect("Stopped")
+	s.expect("/ # ")
+	s.typeKeys("kill -9 %1; echo killed-$((5*5))\r")
+	s.expect("killed-25")
+	s.expect("/ # ")
 	// ^C interrupts the foreground command, not the shell.
-	s.typeKeys("echo sleep-$((2*3)); sleep 1000; echo after-$((3+4))\r")
-	s.expect("sleep-6") // the shell runs the line: ^C is a signal now
+	s.typeKeys("sh -c 'echo sleep-$((2*3)); exec sleep 1000'; echo after-$((3+4))\r")
+	s.expect("sleep-6") // the job runs in the foreground: ^C is a signal now
 	s.typeKeys("\x03")
 	s.expect("/ # ")
 	s.typeKeys("echo still-here\r")
