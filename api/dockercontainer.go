@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/patchbay/patchbay/api/types"
 	"github.com/patchbay/patchbay/cnm"
@@ -137,7 +138,18 @@ func (s *Server) dockerWait(w http.ResponseWriter, r *http.Request) {
 		fl.Flush()
 	}
 	resp := types.WaitResponse{}
-	code, err := s.eng.Wait(r.Context(), info.ID)
+	if r.URL.Query().Get("condition") == "next-exit" && !info.Running() {
+		// The exit of the process started next (docker start -a).
+		since := time.Time{}
+		if info.Process != nil {
+			since = info.Process.Started
+		}
+		err = s.eng.UntilStarted(r.Context(), info.ID, since)
+	}
+	code := 0
+	if err == nil {
+		code, err = s.eng.Wait(r.Context(), info.ID)
+	}
 	if err != nil {
 		resp.Error = &types.WaitError{Message: err.Error()}
 	}
@@ -299,22 +311,23 @@ func seekTail(f *os.File, n int) error {
 // dockerAttach is POST /containers/{id}/attach on a hijacked connection:
 // the process's terminal both ways when it has one, else its output from
 // now on (after the log so far with logs=1) as Docker's multiplexed
-// stream. The stream ends when the process does; the client detaches by
-// closing it.
+// stream; a stopped container is attached from its next start (docker
+// start -a attaches first). The stream ends when the process does; the
+// client detaches by closing it.
 func (s *Server) dockerAttach(w http.ResponseWriter, r *http.Request) {
 	info, err := s.sandboxOf(r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	con, err := s.eng.Console(info.ID)
-	if err != nil {
-		writeError(w, err)
+	if info.Process == nil {
+		writeError(w, cnm.Conflict("container %s has no process to attach to", r.PathValue("id")))
 		return
 	}
+	tty := info.Process.TTY
 	wantIn := boolParam(r, "stdin")
 	wantOut := boolParam(r, "stdout") || boolParam(r, "stderr")
-	conn, buf, err := hijackDocker(w, r, con != nil)
+	conn, buf, err := hijackDocker(w, r, tty)
 	if err != nil {
 		s.log.Warn("attach", "err", err)
 		return
@@ -322,6 +335,23 @@ func (s *Server) dockerAttach(w http.ResponseWriter, r *http.Request) {
 	defer conn.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	var out io.Writer = io.Discard
+	if wantOut {
+		if tty {
+			rw := &rawWriter{w: conn}
+			defer rw.Close()
+			out = rw
+		} else {
+			fw := &types.FrameWriter{Mu: &sync.Mutex{}, W: conn, Kind: types.FrameStdout}
+			defer fw.Close()
+			out = fw
+		}
+	}
+	con, stream, err := s.attachTo(ctx, info.ID, out, boolParam(r, "logs"))
+	if err != nil {
+		_, _ = out.Write([]byte(err.Error() + "\n"))
+		return
+	}
 	// With a terminal and input, the client closing its side ends the
 	// attachment (that is how the docker CLI detaches); otherwise the
 	// attachment ends when writing to the client fails.
@@ -331,33 +361,7 @@ func (s *Server) dockerAttach(w http.ResponseWriter, r *http.Request) {
 			cancel()
 		}
 	}()
-	if con != nil {
-		out := &rawWriter{w: conn}
-		defer out.Close()
-		if wantOut {
-			detach := con.Attach(out)
-			defer detach()
-		}
-		_, _ = s.eng.Wait(ctx, info.ID)
-		return
-	}
-	if !wantOut || !boolParam(r, "stream") {
-		_, _ = s.eng.Wait(ctx, info.ID)
-		return
-	}
-	path, err := s.eng.LogPath(info.ID)
-	if err != nil {
-		return
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	if !boolParam(r, "logs") {
-		_, _ = f.Seek(0, io.SeekEnd)
-	}
-	s.followLog(ctx, info.ID, f, &types.FrameWriter{Mu: &sync.Mutex{}, W: conn, Kind: types.FrameStdout})
+	_, _ = stream()
 }
 
 // writeJSONBody writes v as the body, headers already sent.

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/patchbay/patchbay/api/types"
 	"github.com/patchbay/patchbay/cnm"
+	"github.com/patchbay/patchbay/engine"
 )
 
 // Lifecycle routes of patchbay's own API: start, restart and attach.
@@ -64,12 +66,11 @@ func stopTimeout(r *http.Request) (time.Duration, error) {
 }
 
 // sandboxAttach is POST /sandboxes/{id}/attach, a terminal session
-// (Upgrade: patchbay-tty) on the running process: its terminal, or the
-// output it logs from now on when it has none. Closing the connection
-// detaches.
+// (Upgrade: patchbay-tty) on the sandbox's process: its terminal, or the
+// output it logs when it has none. A stopped sandbox is attached from
+// its next start. Closing the connection detaches.
 func (s *Server) sandboxAttach(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	info, err := s.eng.Sandbox(id)
+	info, err := s.eng.Sandbox(r.PathValue("id"))
 	if err != nil {
 		writeError(w, err)
 		return
@@ -78,39 +79,85 @@ func (s *Server) sandboxAttach(w http.ResponseWriter, r *http.Request) {
 		writeError(w, cnm.Invalid("attach must upgrade to %s", types.UpgradeTTY))
 		return
 	}
-	con, err := s.eng.Console(info.ID)
-	if err != nil {
-		writeError(w, err)
+	if info.Process == nil {
+		writeError(w, cnm.Conflict("sandbox %s has no process to attach to", info.Name))
 		return
 	}
-	id = info.ID
+	id := info.ID
 	s.serveTerminal(w, func(ctx context.Context, out *types.FrameWriter) (*ttySession, error) {
-		sess := &ttySession{id: id, console: con, input: con != nil,
-			signal: func(sig syscall.Signal) error { return s.eng.Kill(id, sig) }}
-		if con != nil {
-			detach := con.Attach(out)
-			sess.wait = func() (int, error) {
-				defer detach()
-				return s.eng.Wait(ctx, id)
-			}
-			return sess, nil
-		}
-		path, err := s.eng.LogPath(id)
+		con, stream, err := s.attachTo(ctx, id, out, false)
 		if err != nil {
 			return nil, err
 		}
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, err
-		}
-		_, _ = f.Seek(0, io.SeekEnd)
-		sess.wait = func() (int, error) {
-			defer f.Close()
-			s.followLog(ctx, id, f, out)
-			return s.eng.Wait(ctx, id)
-		}
-		return sess, nil
+		return &ttySession{id: id, console: con, input: con != nil, wait: stream,
+			signal: func(sig syscall.Signal) error { return s.eng.Kill(id, sig) }}, nil
 	})
+}
+
+// attachTo attaches out to the sandbox's process, waiting for its next
+// start if it is stopped: out gets its terminal's output (the console is
+// returned for input), or what it logs from now on, from the start with
+// logs. stream passes the output until the process ends and returns its
+// exit code.
+func (s *Server) attachTo(ctx context.Context, id string, out io.Writer, logs bool) (*engine.Console, func() (int, error), error) {
+	info, err := s.eng.Sandbox(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if info.Process == nil {
+		return nil, nil, cnm.Conflict("sandbox %s has no process to attach to", info.Name)
+	}
+	path, err := s.eng.LogPath(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Where this attachment's output starts in the log: the end, now.
+	var from int64
+	if st, err := os.Stat(path); err == nil && !logs {
+		from = st.Size()
+	}
+	var withdraw func() bool
+	if info.Process.TTY && !info.Running() {
+		if withdraw, err = s.eng.AttachNext(id, out); err != nil {
+			return nil, nil, err
+		}
+	}
+	since := info.Process.Started
+	if info.Running() {
+		since = time.Time{}
+	}
+	if err := s.eng.UntilStarted(ctx, id, since); err != nil {
+		if withdraw != nil {
+			withdraw()
+		}
+		return nil, nil, err
+	}
+	wait := func() (int, error) { return s.eng.Wait(ctx, id) }
+	if info.Process.TTY {
+		// taken: the start attached out to the new terminal already.
+		taken := withdraw != nil && !withdraw()
+		con, err := s.eng.Console(id)
+		switch {
+		case err != nil && !taken:
+			return nil, nil, err
+		case con != nil && !taken:
+			con.Attach(out) // out is dropped at its first failed write
+		}
+		return con, wait, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open log: %w", err)
+	}
+	if _, err := f.Seek(from, io.SeekStart); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("open log: %w", err)
+	}
+	return nil, func() (int, error) {
+		defer f.Close()
+		s.followLog(ctx, id, f, out)
+		return s.eng.Wait(ctx, id)
+	}, nil
 }
 
 // followLog copies f to w until the sandbox's process has ended (and its

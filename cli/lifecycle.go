@@ -26,10 +26,9 @@ func newStartCmd(e *env) *cobra.Command {
 				return err
 			}
 			if attach || interactive {
-				if err := c.SandboxStart(cmd.Context(), args[0]); err != nil {
-					return err
-				}
-				return e.attach(cmd.Context(), c, args[0], interactive, detachKeys)
+				// Attached first, so the output is seen from its first byte.
+				start := func() error { return c.SandboxStart(cmd.Context(), args[0]) }
+				return e.attach(cmd.Context(), c, args[0], interactive, detachKeys, start)
 			}
 			return eachRef(args, func(ref string) error {
 				if err := c.SandboxStart(cmd.Context(), ref); err != nil {
@@ -70,7 +69,7 @@ func newAttachCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return e.attach(cmd.Context(), c, args[0], !noStdin, detachKeys)
+			return e.attach(cmd.Context(), c, args[0], !noStdin, detachKeys, nil)
 		},
 	}
 	fl := cmd.Flags()
@@ -79,11 +78,15 @@ func newAttachCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-// attach runs an attach session on the local terminal.
-func (e *env) attach(ctx context.Context, c *client.Client, ref string, input bool, detachKeys string) error {
+// attach runs an attach session on the local terminal; start, if set,
+// runs once attached.
+func (e *env) attach(ctx context.Context, c *client.Client, ref string, input bool, detachKeys string, start func() error) error {
 	sb, err := c.SandboxInspect(ctx, ref)
 	if err != nil {
 		return err
+	}
+	if start == nil && !sb.State.Running {
+		return fmt.Errorf("you cannot attach to a stopped sandbox, start it first")
 	}
 	ts, err := e.openTerminal(ctx, input && sb.Config.Tty, detachKeys)
 	if err != nil {
@@ -97,6 +100,7 @@ func (e *env) attach(ctx context.Context, c *client.Client, ref string, input bo
 		default:
 		}
 	}
+	ts.tio.OnAttach = start
 	code, err := c.Attach(ts.ctx, ref, ts.tio)
 	return sessionEnd(code, err)
 }

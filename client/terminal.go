@@ -30,6 +30,10 @@ type TerminalIO struct {
 	// DetachKeys, when typed, end the session with ErrDetached and leave
 	// the process running; empty means none.
 	DetachKeys []byte
+	// OnAttach, if set, runs once the daemon accepted the session, before
+	// any output: attach then start (start -a) sees the output from its
+	// first byte. An error ends the session.
+	OnAttach func() error
 }
 
 // RunTerminal creates a sandbox whose process runs on a terminal the
@@ -96,6 +100,11 @@ func (c *Client) terminal(ctx context.Context, path string, body any, tio Termin
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		defer resp.Body.Close()
 		return "", 0, decodeError(resp)
+	}
+	if tio.OnAttach != nil {
+		if err := tio.OnAttach(); err != nil {
+			return "", 0, err
+		}
 	}
 	var mu sync.Mutex
 	send := func(kind byte, p []byte) error {

@@ -77,6 +77,12 @@ func testDockerInteractive(t *testing.T, bin string) {
 		t.Errorf("docker logs --tail 1: %q", out)
 	}
 
+	// start -a attaches first: the output from its first byte.
+	r = c.run("start", "-a", "talker")
+	if r.code != 0 || r.stdout != "one\ntwo\n" {
+		t.Errorf("docker start -a: %s", r)
+	}
+
 	// attach to a shell started with -itd; ctrl-p ctrl-q detaches.
 	d.ok("run", "-itd", "--name", "sh2", "--", "busybox", "sh")
 	s = c.screen("attach", "sh2")
@@ -91,5 +97,11 @@ func testDockerInteractive(t *testing.T, bin string) {
 	s.typeKeys("exit 2\r")
 	if code := s.wait(); code != 2 {
 		t.Errorf("docker attach exit code = %d, want 2; screen:\n%s", code, s.text())
+	}
+	s = c.screen("start", "-ai", "sh2")
+	s.expect("/ # ")
+	s.typeKeys("exit 9\r")
+	if code := s.wait(); code != 9 {
+		t.Errorf("docker start -ai exit code = %d, want 9; screen:\n%s", code, s.text())
 	}
 }

@@ -175,3 +175,26 @@ func TestAttachDetach(t *testing.T) {
 		t.Errorf("logs of a -t sandbox: %q", out)
 	}
 }
+
+// TestStartAttached checks start -a and start -ai: the output from its
+// first byte (the shell's first prompt) and the exit code.
+func TestStartAttached(t *testing.T) {
+	d := startDaemon(t)
+	d.ok("run", "-d", "--name", "once", "--", "sh", "-c", "echo said-$((2+3)); exit 3")
+	d.ok("wait", "once")
+	r := d.pb("start", "-a", "once")
+	if r.code != 3 || r.stdout != "said-5\n" {
+		t.Errorf("start -a: %s", r)
+	}
+	if r := d.pb("attach", "once"); r.code == 0 || !strings.Contains(r.stderr, "start it first") {
+		t.Errorf("attach to a stopped sandbox: %s", r)
+	}
+	d.ok("run", "-itd", "--name", "sh3", "--", "busybox", "sh")
+	d.ok("stop", "-t", "1", "sh3")
+	s := d.screen(t, "start", "-ai", "sh3")
+	s.expect("/ # ")
+	s.typeKeys("exit 6\r")
+	if code := s.wait(); code != 6 {
+		t.Errorf("start -ai: exit code %d; screen:\n%s", code, s.text())
+	}
+}

@@ -24,12 +24,15 @@ type Console struct {
 	next int
 }
 
-// newConsole starts copying master's output; first, if not nil, is
-// attached before any output is read.
-func newConsole(master *os.File, log io.WriteCloser, first io.Writer) *Console {
+// newConsole starts copying master's output; first are attached before
+// any output is read (nil ones are skipped).
+func newConsole(master *os.File, log io.WriteCloser, first ...io.Writer) *Console {
 	c := &Console{master: master, log: log, done: make(chan struct{}), outs: map[int]io.Writer{}}
-	if first != nil {
-		c.outs[0], c.next = first, 1
+	for _, w := range first {
+		if w != nil {
+			c.outs[c.next] = w
+			c.next++
+		}
 	}
 	go c.run()
 	return c

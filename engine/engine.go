@@ -17,6 +17,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -170,6 +171,9 @@ type sbox struct {
 	// tty is the terminal of the last process started with one; guarded
 	// by mu (see console.go).
 	tty *Console
+	// nextTTY are writers waiting for the terminal of the next process
+	// started; guarded by mu (see AttachNext).
+	nextTTY map[*int]io.Writer
 	// files is set once the generated /etc files exist; guarded by opMu.
 	files bool
 	// portFDs are the sockets holding the published host ports (-1 where

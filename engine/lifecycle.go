@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"io"
 	"time"
 
 	"github.com/patchbay/patchbay/cnm"
@@ -63,3 +64,59 @@ func (e *Engine) Console(ref string) (*Console, error) {
 	}
 	return nil, nil
 }
+
+// AttachNext makes w get the output of the terminal of the next process
+// started in the sandbox from its first byte, for an attachment made
+// before a start. withdraw takes w back and reports true if no process
+// started meanwhile.
+func (e *Engine) AttachNext(ref string, w io.Writer) (withdraw func() bool, err error) {
+	sb, err := e.findSandbox(ref)
+	if err != nil {
+		return nil, err
+	}
+	key := new(int)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if sb.nextTTY == nil {
+		sb.nextTTY = map[*int]io.Writer{}
+	}
+	sb.nextTTY[key] = w
+	return func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		_, pending := sb.nextTTY[key]
+		delete(sb.nextTTY, key)
+		return pending
+	}, nil
+}
+
+// UntilStarted waits until the sandbox's process runs, or one was
+// started after the given time (it may have ended already), polling: a
+// start may come from another client. It fails if the sandbox is
+// removed or ctx ends.
+func (e *Engine) UntilStarted(ctx context.Context, ref string, after time.Time) error {
+	sb, err := e.findSandbox(ref)
+	if err != nil {
+		return err
+	}
+	for {
+		e.mu.RLock()
+		running := sb.done != nil
+		started := sb.Process != nil && sb.Process.Started.After(after)
+		e.mu.RUnlock()
+		if running || started {
+			return nil
+		}
+		if _, live := e.sandboxLive(sb.ID); !live {
+			return cnm.NotFound("sandbox %s was removed", sb.Name)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(runPoll):
+		}
+	}
+}
+
+// runPoll is how often UntilStarted looks.
+const runPoll = 50 * time.Millisecond

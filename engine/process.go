@@ -184,7 +184,14 @@ func (e *Engine) processStdio(sb *sbox, spec ProcessSpec, ps *sandbox.ProcSpec, 
 			log.Close()
 			return nil
 		}
-		return newConsole(master, log, spec.Output)
+		e.mu.Lock()
+		outs := []io.Writer{spec.Output}
+		for _, w := range sb.nextTTY {
+			outs = append(outs, w)
+		}
+		sb.nextTTY = nil
+		e.mu.Unlock()
+		return newConsole(master, log, outs...)
 	}, nil
 }
 

@@ -32,7 +32,9 @@ func TestParseRestartPolicy(t *testing.T) {
 }
 
 func TestShouldRestart(t *testing.T) {
-	pol := func(name string, max int) cnm.RestartPolicy { return cnm.RestartPolicy{Name: name, MaximumRetryCount: max} }
+	pol := func(name string, max int) cnm.RestartPolicy {
+		return cnm.RestartPolicy{Name: name, MaximumRetryCount: max}
+	}
 	for _, tt := range []struct {
 		name string
 		p    cnm.Process
