@@ -152,6 +152,9 @@ func runRun(ctx context.Context, e *env, o *runOpts, args []string) error {
 		return err
 	}
 	if o.term.tty && !o.detach {
+		if err := e.checkTTY(o.term); err != nil {
+			return err
+		}
 		ts, err := e.openTerminal(ctx, o.term.interactive, o.term.detachKeys)
 		if err != nil {
 			return err
@@ -206,6 +209,9 @@ func newExecCmd(e *env) *cobra.Command {
 				return err
 			}
 			if to.tty {
+				if err := e.checkTTY(to); err != nil {
+					return err
+				}
 				ts, err := e.openTerminal(cmd.Context(), to.interactive, to.detachKeys)
 				if err != nil {
 					return err

@@ -89,6 +89,16 @@ func (e *env) openTerminal(ctx context.Context, input bool, detachKeys string) (
 	return s, nil
 }
 
+// checkTTY refuses -it when the input is not a terminal, as Docker
+// does: the process would read a pipe through a terminal's line
+// discipline.
+func (e *env) checkTTY(o ttyOpts) error {
+	if o.tty && o.interactive && !term.IsTerminal(int(asFile(e.stdin, os.Stdin).Fd())) {
+		return errors.New("the input device is not a TTY: use -i without -t to read a pipe")
+	}
+	return nil
+}
+
 // close restores the terminal.
 func (s *termSession) close() {
 	for i := len(s.cleanup) - 1; i >= 0; i-- {

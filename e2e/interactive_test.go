@@ -101,6 +101,9 @@ func TestInteractiveExec(t *testing.T) {
 	if code := s.wait(); code != 5 {
 		t.Errorf("exec -it exit code = %d, want 5", code)
 	}
+	if r := d.pbIn("ls\n", "exec", "-it", "nginx-1", "sh"); r.code == 0 || !strings.Contains(r.stderr, "not a TTY") {
+		t.Errorf("exec -it from a pipe: %s", r)
+	}
 	// -i without -t: a pipe, closed at EOF.
 	r := d.pbIn("one\ntwo\n", "exec", "-i", "nginx-1", "sh", "-c", "wc -l; test -t 0 || echo not-a-tty")
 	if r.code != 0 || !strings.Contains(r.stdout, "2") || !strings.Contains(r.stdout, "not-a-tty") {
