@@ -52,11 +52,7 @@ func (e *Engine) Start(ctx context.Context, ref string, spec ProcessSpec) (cnm.P
 // StartConsole is Start that also returns the process's console when
 // spec.TTY is set.
 func (e *Engine) StartConsole(ctx context.Context, ref string, spec ProcessSpec) (cnm.Process, *Console, error) {
-	rec, con, err := e.start(ctx, ref, spec)
-	if err != nil {
-		return cnm.Process{}, nil, err
-	}
-	return rec, con, nil
+	return e.start(ctx, ref, spec)
 }
 
 func (e *Engine) start(ctx context.Context, ref string, spec ProcessSpec) (cnm.Process, *Console, error) {
