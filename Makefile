@@ -53,6 +53,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzAllocator -fuzztime 30s ./ipam
 	$(GO) test -run '^$$' -fuzz FuzzNormalize -fuzztime 30s ./ipam
 	$(GO) test -run '^$$' -fuzz FuzzParsePools -fuzztime 30s ./ipam
+	$(GO) test -run '^$$' -fuzz FuzzDefaultDriver -fuzztime 30s ./ipam
+	$(GO) test -run '^$$' -fuzz FuzzParsePoolID -fuzztime 30s ./ipam
 
 # The issue's figures, measured through the API of a daemon in a
 # throwaway namespace.

@@ -93,7 +93,7 @@ func (s *Server) createAndStart(ctx context.Context, req types.SandboxCreateRequ
 		}
 	}
 	sb, err := s.eng.CreateSandbox(ctx, engine.SandboxCreate{
-		Name: req.Name, Hostname: req.Hostname, Network: req.Network,
+		Name: req.Name, Hostname: req.Hostname, Network: req.Network, Networks: req.Networks,
 		Endpoint: opts, AdoptPID: req.AdoptPID, AdoptNetns: req.AdoptNetns,
 		Ports: req.Ports, Expose: req.Expose, PublishAll: req.PublishAll,
 		DNS: engine.DNSOptions{

@@ -7,6 +7,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -34,16 +35,36 @@ const Version = "0.1.0"
 // 413 before it is read to the end.
 const MaxBodySize = 1 << 20
 
+// Default timeouts of a Server.
+const (
+	// DefaultBodyTimeout bounds reading one request's body: a client
+	// sending it a byte at a time is cut off then.
+	DefaultBodyTimeout = 30 * time.Second
+	// DefaultIdleTimeout closes a keep-alive connection with no request
+	// for that long.
+	DefaultIdleTimeout = 2 * time.Minute
+	// headerTimeout bounds reading a request's headers.
+	headerTimeout = 10 * time.Second
+)
+
 // Server serves an engine.
 type Server struct {
 	eng *engine.Engine
 	log *slog.Logger
 	mux *http.ServeMux
+	// plugins lists the plugins for GET /plugins/legacy (plugins.go).
+	plugins PluginLister
+	// BodyTimeout and IdleTimeout may be changed before Serve; NewServer
+	// sets the defaults. Each bounds one connection only: a slow client
+	// holds its own connection, never another's. Neither bounds a
+	// response (a wait, a followed log) nor an upgraded connection.
+	BodyTimeout time.Duration
+	IdleTimeout time.Duration
 }
 
 // NewServer returns the HTTP handler for an engine.
 func NewServer(eng *engine.Engine, log *slog.Logger) *Server {
-	s := &Server{eng: eng, log: log, mux: http.NewServeMux()}
+	s := &Server{eng: eng, log: log, mux: http.NewServeMux(), BodyTimeout: DefaultBodyTimeout, IdleTimeout: DefaultIdleTimeout}
 	routes := map[string]http.HandlerFunc{
 		"GET /_ping":                     s.ping,
 		"HEAD /_ping":                    s.ping,
@@ -68,6 +89,7 @@ func NewServer(eng *engine.Engine, log *slog.Logger) *Server {
 		"GET /sandboxes/{id}/logs":       s.sandboxLogs,
 		"POST /sandboxes/{id}/exec":      s.sandboxExec,
 		"GET /firewall":                  s.firewall,
+		"GET /plugins/legacy":            s.pluginList,
 	}
 	// Exec, attach and lifecycle routes (see processRoutes), and the
 	// swarm and image answers clients depend on (see compatRoutes).
@@ -108,7 +130,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil {
 		// Attached runs too: the limit covers the JSON request, not the
 		// upgraded connection that follows.
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBodySize)
+		r.Body = http.MaxBytesReader(w, s.bodyDeadline(w, r), MaxBodySize)
 	}
 	if _, pattern := s.mux.Handler(r); pattern == "" {
 		s.unrouted(w, r)
@@ -117,9 +139,43 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
+// bodyDeadline sets the connection's read deadline BodyTimeout ahead
+// while r's body is read, and clears it once the body has been read to
+// its end, so the handler's wait, its streamed response or the upgraded
+// connection that follows is not cut. A body that does not arrive in
+// time fails to read, and the server closes the connection.
+func (s *Server) bodyDeadline(w http.ResponseWriter, r *http.Request) io.ReadCloser {
+	if r.ContentLength == 0 || r.Body == http.NoBody || s.BodyTimeout <= 0 {
+		return r.Body
+	}
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(s.BodyTimeout)); err != nil {
+		return r.Body
+	}
+	return &deadlineBody{ReadCloser: r.Body, rc: rc}
+}
+
+// deadlineBody clears the read deadline when its body reaches EOF.
+type deadlineBody struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	done bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if errors.Is(err, io.EOF) && !b.done {
+		b.done = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
+}
+
 // Serve serves on a listener until ctx ends.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+	// No ReadTimeout or WriteTimeout: they would cut waits, followed logs
+	// and attached runs. The body has its own deadline (bodyDeadline).
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: headerTimeout, IdleTimeout: s.IdleTimeout, MaxHeaderBytes: 64 << 10}
 	go func() {
 		<-ctx.Done()
 		shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -26,6 +26,7 @@ func addClientCommands(root *cobra.Command, e *env) {
 		newWaitCmd(e),
 		newPortCmd(e),
 		newFirewallCmd(e),
+		newPluginCmd(e),
 		newVersionCmd(e),
 	)
 	// Usage lines carry their own [OPTIONS], as Docker's do.

@@ -45,6 +45,8 @@ func newDaemonCmd(e *env) *cobra.Command {
 	f.StringVar(&cfg.DefaultAddressPools, "default-address-pools", "", "pools for automatic subnets, e.g. 10.10.0.0/16/24")
 	f.StringVar(&cfg.Engine.ResolvConf, "resolv-conf", "", "host resolv.conf sandboxes derive theirs from (default /etc/resolv.conf)")
 	f.Var(addrList{&cfg.Engine.DNS}, "dns", "DNS server for every sandbox, instead of the host's (repeatable)")
+	f.StringArrayVar(&cfg.PluginDirs, "plugin-dir", nil, "directory of Docker plugin sockets and spec files (repeatable; default /run/docker/plugins, /etc/docker/plugins, /usr/lib/docker/plugins)")
+	f.StringVarP(&cfg.Group, "group", "G", "", "group (name or GID) that may use the API socket (0660); default root only (0600)")
 	f.BoolVarP(&debug, "debug", "D", false, "debug logging")
 	return cmd
 }

@@ -42,12 +42,39 @@ func (f *endpointFlags) settings() *types.EndpointSettings {
 	return es
 }
 
-// registerNetwork adds --network and its hidden Docker alias --net.
-func registerNetwork(cmd *cobra.Command, network *string) {
+// registerNetwork adds --network and its hidden Docker alias --net. With
+// more, the flag repeats (as Docker 25+): the first network goes to
+// network, the others to more.
+func registerNetwork(cmd *cobra.Command, network *string, more *[]string) {
 	const usage = `connect to a network: a name, "none", "host" or "container:NAME" (default: the default bridge)`
-	cmd.Flags().StringVar(network, "network", "", usage)
-	cmd.Flags().StringVar(network, "net", "", usage)
+	if more != nil {
+		v := networkFlag{first: network, more: more}
+		cmd.Flags().Var(v, "network", usage+"; repeat to connect to several")
+		cmd.Flags().Var(v, "net", usage)
+	} else {
+		cmd.Flags().StringVar(network, "network", "", usage)
+		cmd.Flags().StringVar(network, "net", "", usage)
+	}
 	_ = cmd.Flags().MarkHidden("net")
+}
+
+// networkFlag is a repeatable --network.
+type networkFlag struct {
+	first *string
+	more  *[]string
+}
+
+func (f networkFlag) String() string {
+	return strings.Join(append([]string{*f.first}, *f.more...), ",")
+}
+func (networkFlag) Type() string { return "network" }
+func (f networkFlag) Set(v string) error {
+	if *f.first == "" {
+		*f.first = v
+	} else {
+		*f.more = append(*f.more, v)
+	}
+	return nil
 }
 
 // runOpts are the flags of run.
@@ -55,6 +82,7 @@ type runOpts struct {
 	detach, rm     bool
 	name, hostname string
 	network        string
+	networks       []string // --network given again
 	ep             endpointFlags
 	env            []string
 	publish        []string
@@ -120,7 +148,7 @@ func newRunCmd(e *env) *cobra.Command {
 	fl.StringArrayVar(&o.expose, "expose", nil, "expose a port or a range of ports (port[/proto])")
 	o.term.register(cmd, true)
 	fl.StringVar(&o.restart, "restart", "no", "restart policy when the command exits: no, on-failure[:max-retries], always, unless-stopped")
-	registerNetwork(cmd, &o.network)
+	registerNetwork(cmd, &o.network, &o.networks)
 	o.ep.register(cmd, "network-alias")
 	o.names.register(cmd)
 	return cmd
@@ -141,7 +169,7 @@ func runRun(ctx context.Context, e *env, o *runOpts, args []string) error {
 		return err
 	}
 	req := types.SandboxCreateRequest{
-		Name: o.name, Hostname: o.hostname, Network: o.network, Endpoint: o.ep.settings(),
+		Name: o.name, Hostname: o.hostname, Network: o.network, Networks: o.networks, Endpoint: o.ep.settings(),
 		Ports: o.publish, Expose: o.expose, PublishAll: o.publishAll,
 		Process: &types.ProcessRequest{Args: args, Env: env, Detached: o.detach, AutoRemove: o.rm, Restart: o.restartPolicy(),
 			Terminal: types.Terminal{TTY: o.term.tty, OpenStdin: o.term.interactive}},

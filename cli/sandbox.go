@@ -259,7 +259,7 @@ func newSandboxCreateCmd(e *env) *cobra.Command {
 	fl.Bool("help", false, "help for create") // -h is --hostname, as in Docker
 	fl.IntVar(&o.pid, "pid", 0, "adopt the network namespace of this running process")
 	fl.StringVar(&o.netns, "netns", "", "adopt the network namespace at this path (e.g. /run/netns/NAME)")
-	registerNetwork(cmd, &o.network)
+	registerNetwork(cmd, &o.network, nil)
 	o.ep.register(cmd, "network-alias")
 	o.names.register(cmd)
 	cmd.MarkFlagsMutuallyExclusive("pid", "netns")

@@ -30,6 +30,14 @@ type Config struct {
 	// BridgeDevice is the device of the default "bridge" network
 	// (--bridge-device); default patchbay0.
 	BridgeDevice string
+	// PluginDirs are where Docker plugins (NAME.sock, NAME.spec,
+	// NAME.json) are looked for (--plugin-dir); default
+	// plugin.DefaultDirs().
+	PluginDirs []string
+	// Group, a group name or GID (--group, Docker's -G), may use the
+	// socket: it is then 0660 and owned by that group. Default: the
+	// socket is root-only (0600).
+	Group string
 }
 
 // Run opens the engine, serves the API on the unix socket and, when ctx
@@ -39,7 +47,12 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	ecfg, err := cfg.engineConfig()
+	gid, err := lookupGroup(cfg.Group)
+	if err != nil {
+		return err
+	}
+	plugs := newPlugins(cfg.PluginDirs)
+	ecfg, err := cfg.engineConfig(plugs)
 	if err != nil {
 		return err
 	}
@@ -48,16 +61,18 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer eng.Close()
-	l, err := listenUnix(path)
+	l, err := listenUnix(path, gid)
 	if err != nil {
 		return err
 	}
 	ecfg.Logger.Info("patchbay daemon ready", "socket", path, "root", ecfg.Root)
-	return api.NewServer(eng, ecfg.Logger).Serve(ctx, l)
+	srv := api.NewServer(eng, ecfg.Logger)
+	srv.SetPlugins(plugs.list)
+	return srv.Serve(ctx, l)
 }
 
 // engineConfig completes the engine's configuration from the daemon's.
-func (c Config) engineConfig() (engine.Config, error) {
+func (c Config) engineConfig(plugs *plugins) (engine.Config, error) {
 	ecfg := c.Engine
 	if c.DefaultAddressPools != "" {
 		p, err := ipam.ParsePools(c.DefaultAddressPools)
@@ -69,7 +84,15 @@ func (c Config) engineConfig() (engine.Config, error) {
 	if ecfg.Logger == nil {
 		ecfg.Logger = slog.Default()
 	}
-	return EngineConfig(ecfg, c.BridgeDevice)
+	ecfg, err := EngineConfig(ecfg, c.BridgeDevice)
+	if err != nil {
+		return ecfg, err
+	}
+	if ecfg.Drivers, err = Drivers(plugs.findDriver); err != nil {
+		return ecfg, err
+	}
+	ecfg.IPAMFinder = plugs.findIPAM
+	return ecfg, nil
 }
 
 // socketPath is the path of Host, or the default under the exec root.

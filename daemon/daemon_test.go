@@ -38,7 +38,7 @@ func TestSocketPath(t *testing.T) {
 
 func TestEngineConfigPools(t *testing.T) {
 	cfg := Config{Engine: engine.Config{Root: "/r", ExecRoot: "/e"}, DefaultAddressPools: "10.10.0.0/16/24"}
-	ecfg, err := cfg.engineConfig()
+	ecfg, err := cfg.engineConfig(newPlugins(nil))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -16,7 +17,7 @@ func TestListenUnix(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "run", "patchbay.sock")
-	l, err := listenUnix(path)
+	l, err := listenUnix(path, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func TestListenUnix(t *testing.T) {
 	}
 
 	// A second daemon on the same socket is refused.
-	if l2, err := listenUnix(path); err == nil {
+	if l2, err := listenUnix(path, -1); err == nil {
 		l2.Close()
 		t.Fatal("second listen on a served socket succeeded")
 	}
@@ -84,7 +85,7 @@ func TestListenUnixReplacesStale(t *testing.T) {
 	}
 	stale.SetUnlinkOnClose(false)
 	stale.Close()
-	l, err := listenUnix(path)
+	l, err := listenUnix(path, -1)
 	if err != nil {
 		t.Fatalf("listen over a stale socket: %v", err)
 	}
@@ -94,4 +95,43 @@ func TestListenUnixReplacesStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close()
+}
+
+func TestListenUnixGroup(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "run", "patchbay.sock")
+	const gid = 4242 // need not exist: --group takes a GID as Docker's -G does
+	l, err := listenUnix(path, gid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode&0o777 != 0o660 || st.Gid != gid {
+		t.Errorf("socket mode %o gid %d, want 0660 gid %d", st.Mode&0o777, st.Gid, gid)
+	}
+	if err := syscall.Stat(filepath.Dir(path), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode&0o777 != 0o710 || st.Gid != gid {
+		t.Errorf("socket dir mode %o gid %d, want 0710 gid %d (traversable by the group)", st.Mode&0o777, st.Gid, gid)
+	}
+}
+
+func TestLookupGroup(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want int
+		bad  bool
+	}{
+		{"", -1, false}, {"0", 0, false}, {"root", 0, false}, {"4242", 4242, false}, {"no-such-group-xyz", 0, true},
+	} {
+		got, err := lookupGroup(tt.in)
+		if (err != nil) != tt.bad || (!tt.bad && got != tt.want) {
+			t.Errorf("lookupGroup(%q) = %d, %v", tt.in, got, err)
+		}
+	}
 }

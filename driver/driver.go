@@ -23,6 +23,7 @@ import (
 	"net"
 	"net/netip"
 
+	"github.com/patchbay/patchbay/cnm"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 )
@@ -262,6 +263,16 @@ type Evicter interface {
 	Evict(ctx context.Context, h Host, nw Network, ep Endpoint, sb Sandbox) error
 }
 
+// NetworkRetirer is implemented by drivers whose network's deletion is
+// slow (a bridge device costs the kernel an RCU grace period): the engine
+// calls RetireNetwork on the request path to take the network out of
+// service at once — its addresses and routes gone from the host, so a
+// new network may take its subnet — and DeleteNetwork later, off the
+// request path.
+type NetworkRetirer interface {
+	RetireNetwork(ctx context.Context, h Host, nw Network) error
+}
+
 // Exposure is how the host's firewall treats a network: the device its
 // traffic enters the host by, and what the engine's nftables table does
 // for it (see package firewall).
@@ -371,4 +382,29 @@ func Gateways(nw Network, ep Endpoint) JoinInfo {
 		}
 	}
 	return info
+}
+
+// Decoded returns the network's options as its driver decoded them when
+// the network was created (Network.Config), or decodes them with parse
+// when the caller handed none.
+func Decoded[T any](nw Network, parse func(map[string]string) (T, error)) (T, error) {
+	if o, ok := nw.Config.(T); ok {
+		return o, nil
+	}
+	return parse(nw.Options)
+}
+
+// AcceptEndpoint is CreateEndpoint for drivers that take the engine's MAC
+// and addresses as they are and know no endpoint options.
+func AcceptEndpoint(ctx context.Context, driverName string, ep Endpoint) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(ep.ID) < 12 {
+		return cnm.Invalid("invalid endpoint ID %q", ep.ID)
+	}
+	for k := range ep.Options {
+		return cnm.Invalid("unknown endpoint option %q for driver %s", k, driverName)
+	}
+	return nil
 }

@@ -46,13 +46,7 @@ func (*Interfaceless) DeleteNetwork(context.Context, Host, Network) error { retu
 
 // CreateEndpoint implements Driver.
 func (d *Interfaceless) CreateEndpoint(ctx context.Context, _ Host, _ Network, ep Endpoint) (EndpointResult, error) {
-	if err := ctx.Err(); err != nil {
-		return EndpointResult{}, err
-	}
-	for k := range ep.Options {
-		return EndpointResult{}, cnm.Invalid("unknown endpoint option %q for driver %s", k, d.name)
-	}
-	return EndpointResult{}, nil
+	return EndpointResult{}, AcceptEndpoint(ctx, d.name, ep)
 }
 
 // DeleteEndpoint implements Driver.

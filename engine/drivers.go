@@ -24,6 +24,12 @@ func (e *Engine) dctx(ctx context.Context) (context.Context, context.CancelFunc)
 	return context.WithTimeout(ctx, e.cfg.DriverTimeout)
 }
 
+// cctx bounds one call of the cluster store: a store that does not
+// answer fails a global operation within ClusterTimeout.
+func (e *Engine) cctx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, e.cfg.ClusterTimeout)
+}
+
 // bctx is a bounded context for undo and clean-up paths, which must run
 // even when the request's context has ended.
 func (e *Engine) bctx() (context.Context, context.CancelFunc) {
@@ -129,6 +135,23 @@ func (e *Engine) reassert(ctx context.Context, n *network) error {
 		e.log.Warn("driver data changed on restore; keeping the stored data", "net", n.Name)
 	}
 	return nil
+}
+
+// noteReachable records what an operation on n learnt of its drivers: an
+// unavailable plugin marks the network unavailable (listed with the
+// reason), a success clears the mark. Caller holds opMu.
+func (e *Engine) noteReachable(n *network, err error) {
+	if !n.cap.OutOfProcess && (n.IPAM.Driver == "" || n.IPAM.Driver == "default") {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case err == nil:
+		n.down = nil
+	case errors.Is(err, cnm.ErrUnavailable):
+		n.down = err
+	}
 }
 
 // connectable reports whether endpoints of the network have interfaces.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -82,6 +83,9 @@ func (e *Engine) joinLocked(ctx context.Context, n *network, sb *sbox, opts Endp
 			return nil, nil, cnm.Invalid("invalid network alias %q: letters, digits, '-' and '_' in dot-separated labels", a)
 		}
 	}
+	if (opts.IPv4 != "" || opts.IPv6 != "") && n.Builtin {
+		return nil, nil, cnm.Invalid("user specified IP address is supported on user defined networks only, not %s", n.Name)
+	}
 	if len(opts.Aliases) > 0 && !resolvable(n) {
 		return nil, nil, cnm.Invalid("network-scoped aliases are only supported for user-defined networks, not %s", n.Name)
 	}
@@ -107,6 +111,30 @@ func (e *Engine) joinLocked(ctx context.Context, n *network, sb *sbox, opts Endp
 		}
 	}
 	ep.MAC = mac.String()
+	ep.IfName = nextIfName(sb.eps)
+	// Calls that leave the process (a plugin driver, the cluster store of
+	// a global network) run with opMu released; the sandbox and the
+	// network are held meanwhile (see outside.go).
+	sb.busy = true
+	n.pending++
+	err = e.outside(n, func() error {
+		var err error
+		steps, err = e.joinOutside(ctx, d, n, sb, ep, mac, opts, steps)
+		return err
+	})
+	sb.busy = false
+	n.pending--
+	e.noteReachable(n, err)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ep, undo, nil
+}
+
+// joinOutside allocates the endpoint's addresses, joins it through the
+// driver and, on a global network, publishes it to the other hosts
+// before the join returns. It appends the undo of each step to steps.
+func (e *Engine) joinOutside(ctx context.Context, d driver.Driver, n *network, sb *sbox, ep *cnm.Endpoint, mac net.HardwareAddr, opts EndpointOptions, steps []func()) ([]func(), error) {
 	for _, want := range []struct {
 		static string
 		v6     bool
@@ -114,31 +142,26 @@ func (e *Engine) joinLocked(ctx context.Context, n *network, sb *sbox, opts Endp
 	}{{opts.IPv4, false, &ep.IPv4}, {opts.IPv6, true, &ep.IPv6}} {
 		p, release, err := e.allocate(ctx, n, want.static, want.v6)
 		if err != nil {
-			return nil, nil, err
+			return steps, err
 		}
 		if release != nil {
 			steps = append(steps, release)
 		}
 		*want.dst = p
 	}
-	ep.IfName = nextIfName(sb.eps)
 	dn := driverNetwork(n)
 	dep := driver.Endpoint{ID: ep.ID, IfName: ep.IfName, MAC: mac, IPv4: ep.IPv4, IPv6: ep.IPv6}
-	// A driver out of the process is called with opMu released; the
-	// sandbox and the network are held meanwhile (see outside.go).
-	sb.busy = true
-	n.pending++
-	err = e.outside(n, func() error {
-		var err error
-		steps, err = e.joinDriver(ctx, d, n, dn, sb, ep, dep, opts.MAC != "", steps)
-		return err
-	})
-	sb.busy = false
-	n.pending--
+	steps, err := e.joinDriver(ctx, d, n, dn, sb, ep, dep, opts.MAC != "", steps)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect %s to network %s: %w", sb.Name, n.Name, err)
+		return steps, fmt.Errorf("connect %s to network %s: %w", sb.Name, n.Name, err)
 	}
-	return ep, undo, nil
+	if isGlobal(n) && e.cfg.Cluster != nil {
+		if err := e.publishEndpoint(ctx, e.localRecord(sb, ep)); err != nil {
+			return steps, fmt.Errorf("connect %s to network %s: %w", sb.Name, n.Name, err)
+		}
+		steps = append(steps, func() { e.withdrawEndpoint(n, ep) })
+	}
+	return steps, nil
 }
 
 // joinDriver runs the driver's side of a join: CreateEndpoint, Join, the
@@ -436,6 +459,9 @@ func (e *Engine) leaveKernel(ctx context.Context, ep *cnm.Endpoint) {
 	}
 	if n.d != nil {
 		e.reaper.leave(n.d, driverNetwork(n), driverEndpoint(ep))
+	}
+	if isGlobal(n) && e.cfg.Cluster != nil {
+		e.withdrawEndpoint(n, ep)
 	}
 	e.releaseEndpoint(n, ep)
 }

@@ -9,6 +9,18 @@
 // queued to a reaper with its own netlink socket, off the request path; a
 // pool of namespaces made ready in the background backs new sandboxes.
 //
+// The engine names no driver: it is handed a driver.Registry and default
+// networks by the composition root (package daemon), talks to drivers
+// only through the contract of package driver (capabilities and optional
+// one-method interfaces instead of branches on a driver's name), and to
+// IPAM only through ipam.Driver, keeping pool IDs and addresses. A
+// network whose driver cannot be had is listed as unavailable
+// (drivers.go); calls that leave the process run with the operation lock
+// released (outside.go). With a cluster store (cluster.go, members.go,
+// remote.go), global networks, this host's membership and its endpoints
+// of global networks are shared with other hosts, and what other hosts
+// publish reaches this one through the same reconcile path restore takes.
+//
 // The engine is a plain Go library: the daemon is a thin server around it.
 package engine
 
@@ -16,6 +28,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -33,6 +46,7 @@ import (
 	"github.com/patchbay/patchbay/ipam"
 	"github.com/patchbay/patchbay/sandbox"
 	"github.com/patchbay/patchbay/store"
+	"github.com/patchbay/patchbay/store/cluster"
 )
 
 // Config configures an engine. The zero value of every field but Root and
@@ -54,6 +68,19 @@ type Config struct {
 	// DefaultNetworks are created on first start when missing (bridge,
 	// host and none, as Docker has them), marked built-in.
 	DefaultNetworks []NetworkCreate
+	// Cluster, when set, is the store global networks are shared
+	// through (see cluster.go); nil: this host stands alone.
+	Cluster cluster.Store
+	// NodeName names this host in the cluster (unique); AdvertiseAddr is
+	// its underlay address, which other hosts' VXLAN traffic reaches.
+	NodeName      string
+	AdvertiseAddr netip.Addr
+	// ClusterTimeout bounds every call of the cluster store. Default 5 s.
+	ClusterTimeout time.Duration
+	// NodeTTL is the lease of this host's records in the cluster store:
+	// a host that stops refreshing it is gone for everyone after it.
+	// Default 10 s.
+	NodeTTL time.Duration
 	// DriverTimeout bounds every driver call, including those of undo
 	// paths and the reaper. Default 30 s.
 	DriverTimeout time.Duration
@@ -65,6 +92,11 @@ type Config struct {
 	DNS []netip.Addr
 	// Logger receives the engine's log; default slog.Default().
 	Logger *slog.Logger
+	// IPAMFinder finds the IPAM drivers other than "default" by name
+	// (remote IPAM plugins), for networks made with --ipam-driver. It
+	// returns an error of kind cnm.ErrNotFound for an unknown name. Nil:
+	// only the default driver.
+	IPAMFinder func(ctx context.Context, name string) (ipam.Driver, error)
 }
 
 func (c *Config) setDefaults() error {
@@ -82,6 +114,19 @@ func (c *Config) setDefaults() error {
 	}
 	if c.DriverTimeout <= 0 {
 		c.DriverTimeout = 30 * time.Second
+	}
+	if c.ClusterTimeout <= 0 {
+		c.ClusterTimeout = 5 * time.Second
+	}
+	if c.NodeTTL <= 0 {
+		c.NodeTTL = 10 * time.Second
+	}
+	if c.Cluster != nil && c.NodeName == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("engine config: node name: %w", err)
+		}
+		c.NodeName = h
 	}
 	if c.ResolvConf == "" {
 		c.ResolvConf = "/etc/resolv.conf"
@@ -130,6 +175,17 @@ type Engine struct {
 	// created meanwhile.
 	creating map[string]*network
 	reserved map[string]bool
+	// lease is this host's lease in the cluster store (see members.go).
+	lease cluster.LeaseID
+
+	// nodes are the cluster's hosts and remote the endpoints of global
+	// networks on other hosts, by network and endpoint ID, as the cluster
+	// store last said; guarded by opMu.
+	nodes  map[string]nodeRecord
+	remote map[string]map[string]endpointRecord
+	// ipamWaiting are networks whose pools could not be replayed to
+	// their IPAM plugin at restore; they are, when it is back.
+	ipamWaiting map[string]bool
 
 	pool   *sandbox.NetnsPool // fresh namespaces, ready
 	reaper *reaper            // link deletions off the request path
@@ -227,6 +283,8 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 		sandboxes: map[string]*sbox{},
 		creating:  map[string]*network{},
 		reserved:  map[string]bool{},
+		nodes:     map[string]nodeRecord{},
+		remote:    map[string]map[string]endpointRecord{},
 		names:     newDNSNames(),
 		resolver: dns.New(dns.Config{
 			Upstreams: hostUpstreams(cfg), Logger: cfg.Logger,
@@ -235,6 +293,7 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 		reaper: newReaper(driver.Host{NS: ns, Handle: reapH, Tag: dh.Tag}, cfg.DriverTimeout, cfg.Logger.Warn),
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
+	e.ipamWaiting = map[string]bool{}
 	if e.cursors, err = loadCursors(st); err != nil {
 		e.Close()
 		return nil, err
@@ -264,6 +323,30 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 	if err := e.startFirewall(); err != nil {
 		e.Close()
 		return nil, err
+	}
+	if cfg.Cluster != nil {
+		// A name another live host holds stops us; a store that does not
+		// answer does not: we register when it does.
+		if err := e.register(ctx); errors.Is(err, cnm.ErrConflict) {
+			e.Close()
+			return nil, err
+		} else if err != nil {
+			e.log.Warn("cluster store", "err", err)
+		} else {
+			e.opMu.Lock()
+			e.republishLocked(ctx)
+			e.opMu.Unlock()
+		}
+		// Global networks created or removed while we were away are
+		// reconciled before New returns, if the cluster store answers.
+		rev, err := e.reconcileCluster(ctx)
+		if err != nil {
+			e.log.Warn("cluster store", "err", err)
+			rev = -1
+		}
+		e.wg.Add(2)
+		go e.watchCluster(rev)
+		go e.keepAlive()
 	}
 	e.restartAfterRestore()
 	return e, nil

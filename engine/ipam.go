@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"slices"
 	"sync"
 
 	"github.com/patchbay/patchbay/cnm"
@@ -67,12 +68,67 @@ func (e *Engine) update(fn func(*store.Tx) error) error {
 	})
 }
 
-// ipamOf returns the network's IPAM driver.
-func (e *Engine) ipamOf(n *network) (ipam.Driver, error) {
+// ipamOf returns the network's IPAM driver: the default one, or one
+// Config.IPAMFinder finds (a plugin). A network whose pools could not be
+// replayed to its plugin at restore gets them (and its endpoints'
+// addresses) replayed first.
+func (e *Engine) ipamOf(ctx context.Context, n *network) (ipam.Driver, error) {
 	if n.IPAM.Driver == "" || n.IPAM.Driver == "default" {
 		return e.ipam, nil
 	}
-	return nil, cnm.NotFound("ipam driver %q not found (have default)", n.IPAM.Driver)
+	if e.cfg.IPAMFinder == nil {
+		return nil, cnm.NotFound("ipam driver %q not found (have default)", n.IPAM.Driver)
+	}
+	d, err := e.cfg.IPAMFinder(ctx, n.IPAM.Driver)
+	if err != nil {
+		return nil, fmt.Errorf("ipam driver %s: %w", n.IPAM.Driver, err)
+	}
+	e.mu.RLock()
+	waiting := e.ipamWaiting[n.ID]
+	e.mu.RUnlock()
+	if waiting {
+		if err := e.replayWaiting(ctx, d, n); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// replayWaiting requests a network's pools and its endpoints' addresses
+// from an IPAM plugin that was away when the engine restored them.
+func (e *Engine) replayWaiting(ctx context.Context, d ipam.Driver, n *network) error {
+	tmp := &network{Network: n.Network}
+	tmp.IPAM.Config = slices.Clone(n.IPAM.Config)
+	if _, err := e.requestPoolsIn(ctx, d, tmp, n.cap.External, true); err != nil {
+		return fmt.Errorf("replay the pools of network %s to ipam driver %s: %w", n.Name, n.IPAM.Driver, err)
+	}
+	e.mu.Lock()
+	delete(e.ipamWaiting, n.ID)
+	n.IPAM.Config = tmp.IPAM.Config
+	eps := slices.Collect(maps.Values(n.eps))
+	e.mu.Unlock()
+	for _, ep := range eps {
+		e.reserveEndpointIn(ctx, d, n, ep)
+	}
+	e.log.Info("ipam driver available again; pools replayed", "net", n.Name, "ipam", n.IPAM.Driver)
+	return e.update(func(tx *store.Tx) error { return tx.PutNetwork(&n.Network) })
+}
+
+// needsReplay reports whether a driver must be told again, after a
+// restart, what it allocated. An IPAM plugin that cannot be asked now
+// marks the network as waiting for it.
+func (e *Engine) needsReplay(ctx context.Context, d ipam.Driver, n *network) (bool, error) {
+	if d == ipam.Driver(e.ipam) {
+		return true, nil
+	}
+	c, err := d.Capabilities(ctx)
+	if err != nil {
+		e.mu.Lock()
+		e.ipamWaiting[n.ID] = true
+		e.mu.Unlock()
+		return false, err
+	}
+	return c.RequiresRequestReplay, nil
 }
 
 // poolOptions are the options of the network's pool requests: a network
@@ -95,12 +151,28 @@ func poolOptions(n *network, external bool) map[string]string {
 // gateway, filling in n.IPAM.Config. The returned undo releases all of
 // it. replay requests what a stored record names, after a restart.
 func (e *Engine) requestPools(ctx context.Context, n *network, external, replay bool) (_ func(), retErr error) {
-	d, err := e.ipamOf(n)
-	if err != nil {
-		return nil, err
-	}
 	ctx, cancel := e.dctx(ctx)
 	defer cancel()
+	d, err := e.ipamOf(ctx, n)
+	if err != nil {
+		if replay {
+			e.mu.Lock()
+			e.ipamWaiting[n.ID] = true
+			e.mu.Unlock()
+		}
+		return nil, err
+	}
+	if replay {
+		need, err := e.needsReplay(ctx, d, n)
+		if err != nil || !need {
+			return func() {}, err
+		}
+	}
+	return e.requestPoolsIn(ctx, d, n, external, replay)
+}
+
+// requestPoolsIn is requestPools with the driver found.
+func (e *Engine) requestPoolsIn(ctx context.Context, d ipam.Driver, n *network, external, replay bool) (_ func(), retErr error) {
 	var steps []func()
 	undo := func() {
 		for i := len(steps) - 1; i >= 0; i-- {
@@ -123,6 +195,11 @@ func (e *Engine) requestPools(ctx context.Context, n *network, external, replay 
 		c := &n.IPAM.Config[i]
 		// A /0 of the unspecified address asks the driver to choose.
 		req := ipam.PoolRequest{Pool: c.Subnet, SubPool: c.IPRange, Options: opts, V6: c.Subnet.Addr().Is6()}
+		if isGlobal(n) {
+			// Shared by every host: never checked against this one's
+			// routes, claimed in the cluster store instead.
+			req.AddressSpace = ipam.GlobalDefaultSpace
+		}
 		if c.Subnet.Bits() == 0 && c.Subnet.Addr().IsUnspecified() {
 			req.Pool = netip.Prefix{}
 		}
@@ -146,7 +223,7 @@ func (e *Engine) requestPools(ctx context.Context, n *network, external, replay 
 			}
 			steps = append(steps, e.releaser(d, p.ID, a))
 		}
-		if !c.Gateway.IsValid() && (external || replay) {
+		if !c.Gateway.IsValid() && (external || replay || skipGateway(n, c.Subnet)) {
 			continue // a LAN's router is outside; none was held
 		}
 		gw, err := d.RequestAddress(ctx, p.ID, c.Gateway, map[string]string{ipam.RequestAddressType: ipam.GatewayAddressType})
@@ -191,12 +268,20 @@ func (e *Engine) poolError(err error) error {
 // releasePools releases a removed network's gateways, auxiliary
 // addresses and pools.
 func (e *Engine) releasePools(n *network) {
-	d, err := e.ipamOf(n)
-	if err != nil {
-		return
+	e.mu.Lock()
+	waiting := e.ipamWaiting[n.ID]
+	delete(e.ipamWaiting, n.ID)
+	e.mu.Unlock()
+	if waiting {
+		return // its plugin never got the pools back
 	}
 	ctx, cancel := e.bctx()
 	defer cancel()
+	d, err := e.ipamOf(ctx, n)
+	if err != nil {
+		e.log.Warn("release ipam pools", "net", n.Name, "err", err)
+		return
+	}
 	for _, c := range n.IPAM.Config {
 		if c.PoolID == "" {
 			continue
@@ -245,12 +330,15 @@ func (e *Engine) allocate(ctx context.Context, n *network, static string, v6 boo
 			return netip.Prefix{}, nil, cnm.Invalid("invalid %s address %q", fam, static)
 		}
 	}
-	d, err := e.ipamOf(n)
+	ctx, cancel := e.dctx(ctx)
+	defer cancel()
+	d, err := e.ipamOf(ctx, n)
 	if err != nil {
 		return netip.Prefix{}, nil, err
 	}
-	ctx, cancel := e.dctx(ctx)
-	defer cancel()
+	if isGlobal(n) && e.cfg.Cluster != nil {
+		return e.allocateGlobal(ctx, n, d, c.PoolID, want)
+	}
 	p, err := d.RequestAddress(ctx, c.PoolID, want, nil)
 	if err != nil {
 		return netip.Prefix{}, nil, err
@@ -258,14 +346,40 @@ func (e *Engine) allocate(ctx context.Context, n *network, static string, v6 boo
 	return p, e.releaser(d, c.PoolID, p.Addr()), nil
 }
 
+// allocateGlobal allocates an address of a global network: the IPAM
+// driver proposes one this host does not know to be taken, and a
+// create-only claim in the cluster store decides between hosts racing
+// for it. An address another host won stays reserved here (its record
+// arrives through the watch, and its removal frees it); the next is
+// tried.
+func (e *Engine) allocateGlobal(ctx context.Context, n *network, d ipam.Driver, poolID string, want netip.Addr) (netip.Prefix, func(), error) {
+	for range maxClaims {
+		p, err := d.RequestAddress(ctx, poolID, want, nil)
+		if err != nil {
+			return netip.Prefix{}, nil, err
+		}
+		err = e.claimAddress(ctx, n, p.Addr())
+		if err == nil {
+			release := e.releaser(d, poolID, p.Addr())
+			return p, func() { e.releaseClaim(n, p.Addr()); release() }, nil
+		}
+		if want.IsValid() || !errors.Is(err, cnm.ErrConflict) {
+			e.releaser(d, poolID, p.Addr())()
+			return netip.Prefix{}, nil, err
+		}
+	}
+	return netip.Prefix{}, nil, cnm.Unavailable("no free address of network %s after %d tries: other hosts took them", n.Name, maxClaims)
+}
+
 // releaseEndpoint returns an endpoint's addresses to the IPAM driver.
 func (e *Engine) releaseEndpoint(n *network, ep *cnm.Endpoint) {
-	d, err := e.ipamOf(n)
-	if err != nil {
-		return
-	}
 	ctx, cancel := e.bctx()
 	defer cancel()
+	d, err := e.ipamOf(ctx, n)
+	if err != nil {
+		e.log.Warn("release endpoint addresses", "net", n.Name, "err", err)
+		return
+	}
 	for _, p := range []netip.Prefix{ep.IPv4, ep.IPv6} {
 		if !p.IsValid() {
 			continue
@@ -281,10 +395,26 @@ func (e *Engine) releaseEndpoint(n *network, ep *cnm.Endpoint) {
 // reserveEndpoint requests an endpoint's addresses again after a
 // restart.
 func (e *Engine) reserveEndpoint(ctx context.Context, n *network, ep *cnm.Endpoint) {
-	d, err := e.ipamOf(n)
+	e.mu.RLock()
+	waiting := e.ipamWaiting[n.ID]
+	e.mu.RUnlock()
+	if waiting {
+		return // replayed with the pools, when the plugin is back
+	}
+	ctx, cancel := e.dctx(ctx)
+	defer cancel()
+	d, err := e.ipamOf(ctx, n)
 	if err != nil {
 		return
 	}
+	if need, err := e.needsReplay(ctx, d, n); err != nil || !need {
+		return
+	}
+	e.reserveEndpointIn(ctx, d, n, ep)
+}
+
+// reserveEndpointIn is reserveEndpoint with the driver found.
+func (e *Engine) reserveEndpointIn(ctx context.Context, d ipam.Driver, n *network, ep *cnm.Endpoint) {
 	for _, p := range []netip.Prefix{ep.IPv4, ep.IPv6} {
 		if !p.IsValid() {
 			continue

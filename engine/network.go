@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -63,7 +64,12 @@ func (e *Engine) CreateNetwork(ctx context.Context, req NetworkCreate) (cnm.Netw
 
 func (e *Engine) commitNewNetwork(ctx context.Context, n *network) (retErr error) {
 	if len(n.IPAM.Config) > 0 {
-		undoIPAM, err := e.requestPools(ctx, n, n.cap.External, false)
+		var undoIPAM func()
+		err := e.afterDeletions(func() error {
+			var err error
+			undoIPAM, err = e.requestPools(ctx, n, n.cap.External, false)
+			return err
+		})
 		if err != nil {
 			return err
 		}
@@ -115,20 +121,62 @@ func (e *Engine) createInDriver(ctx context.Context, n *network) error {
 	return e.outside(n, func() error { return e.createInDriverOutside(ctx, n) })
 }
 
+// createGlobal is createInDriverOutside for a global network: its name
+// and subnets are claimed in the cluster store first, and its record is
+// published there once the driver made it.
+func (e *Engine) createGlobal(ctx context.Context, n *network) (retErr error) {
+	unclaim, err := e.claimGlobal(ctx, n)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			unclaim()
+		}
+	}()
+	if err := e.createLocal(ctx, n); err != nil {
+		return err
+	}
+	if err := e.publishGlobal(ctx, n); err != nil {
+		e.deleteLocal(n)
+		return err
+	}
+	return nil
+}
+
 // deleteInDriver undoes createInDriver.
 func (e *Engine) deleteInDriver(n *network) {
 	_ = e.outside(n, func() error {
-		bctx, cancel := e.bctx()
-		defer cancel()
-		_ = n.d.DeleteNetwork(bctx, e.host, driverNetwork(n))
-		if a, ok := n.d.(driver.Allocator); ok {
-			_ = a.FreeNetwork(bctx, driverNetwork(n))
+		if isGlobal(n) {
+			bctx, cancel := e.bctx()
+			_ = e.unpublishGlobal(bctx, n)
+			cancel()
 		}
+		e.deleteLocal(n)
 		return nil
 	})
 }
 
-func (e *Engine) createInDriverOutside(ctx context.Context, n *network) (retErr error) {
+// deleteLocal undoes createLocal.
+func (e *Engine) deleteLocal(n *network) {
+	bctx, cancel := e.bctx()
+	defer cancel()
+	_ = n.d.DeleteNetwork(bctx, e.host, driverNetwork(n))
+	if a, ok := n.d.(driver.Allocator); ok {
+		_ = a.FreeNetwork(bctx, driverNetwork(n))
+	}
+}
+
+func (e *Engine) createInDriverOutside(ctx context.Context, n *network) error {
+	if isGlobal(n) {
+		return e.createGlobal(ctx, n)
+	}
+	return e.createLocal(ctx, n)
+}
+
+// createLocal has the driver allocate (for global drivers) and make the
+// network.
+func (e *Engine) createLocal(ctx context.Context, n *network) (retErr error) {
 	d := n.d
 	if a, ok := d.(driver.Allocator); ok {
 		actx, cancel := e.dctx(ctx)
@@ -168,15 +216,15 @@ func (e *Engine) planNetwork(ctx context.Context, req NetworkCreate, drv found) 
 	if req.Name == "" {
 		return nil, cnm.Invalid("network name is required")
 	}
+	if err := checkNameLen("network", req.Name); err != nil {
+		return nil, err
+	}
 	if !validName.MatchString(req.Name) {
 		return nil, cnm.Invalid("invalid network name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", req.Name)
 	}
 	if req.Driver == "" {
 		req.Driver = "bridge"
 	}
-	// A network being deleted may still hold the subnet or device the
-	// new one asks for.
-	e.reaper.flushNetworks()
 	if req.IPAMDriver == "" {
 		req.IPAMDriver = "default"
 	}
@@ -192,18 +240,20 @@ func (e *Engine) planNetwork(ctx context.Context, req NetworkCreate, drv found) 
 	if d == nil || drv.name != req.Driver {
 		return nil, fmt.Errorf("plan network %s: driver %s was not looked up", req.Name, req.Driver)
 	}
-	if req.IPAMDriver != "default" {
+	if req.IPAMDriver != "default" && e.cfg.IPAMFinder == nil {
 		return nil, cnm.NotFound("ipam driver %q not found (have default)", req.IPAMDriver)
 	}
 	for k := range req.IPAMOptions {
-		return nil, cnm.Invalid("unknown ipam option %q for ipam driver default", k)
+		if req.IPAMDriver == "default" {
+			return nil, cnm.Invalid("unknown ipam option %q for ipam driver default", k)
+		}
 	}
 	config, err := d.ParseOptions(req.Options)
 	if err != nil {
 		return nil, err
 	}
-	if c.DataScope == driver.ScopeGlobal {
-		return nil, cnm.Invalid("network driver %s is global-scoped: this daemon has no cluster store", req.Driver)
+	if c.DataScope == driver.ScopeGlobal && e.cfg.Cluster == nil {
+		return nil, cnm.Invalid("network driver %s is global-scoped: this daemon has no cluster store (--cluster-store)", req.Driver)
 	}
 	n := &network{
 		d: d, cap: c, config: config,
@@ -215,7 +265,7 @@ func (e *Engine) planNetwork(ctx context.Context, req NetworkCreate, drv found) 
 		},
 		eps: map[string]*cnm.Endpoint{},
 	}
-	if err := e.checkConflicts(ctx, n); err != nil {
+	if err := e.afterDeletions(func() error { return e.checkConflicts(ctx, n) }); err != nil {
 		return nil, err
 	}
 	if c.Connectable || len(req.IPAM) > 0 {
@@ -224,6 +274,19 @@ func (e *Engine) planNetwork(ctx context.Context, req NetworkCreate, drv found) 
 		}
 	}
 	return n, nil
+}
+
+// afterDeletions runs fn, and once more after the queued network
+// deletions are done if it failed with a conflict (or found no free pool)
+// while some were queued: a network being deleted off the request path
+// may still hold the subnet or device a new one asks for.
+func (e *Engine) afterDeletions(fn func() error) error {
+	err := fn()
+	if (errors.Is(err, cnm.ErrConflict) || errors.Is(err, cnm.ErrUnavailable)) && e.reaper.nets.Load() > 0 {
+		e.reaper.flushNetworks()
+		err = fn()
+	}
+	return err
 }
 
 // checkConflicts asks a driver that judges its networks against each
@@ -256,6 +319,9 @@ func (e *Engine) planIPAM(n *network, reqs []IPAMRequest, external bool) error {
 		c, err := parseIPAM(r, external)
 		if err != nil {
 			return err
+		}
+		if r.Gateway == "" && skipGateway(n, c.Subnet) {
+			c.Gateway = netip.Addr{}
 		}
 		if c.Subnet.Addr().Is6() {
 			if !n.EnableIPv6 {
@@ -340,6 +406,30 @@ func (e *Engine) removeNetworkLocked(ctx context.Context, n *network) error {
 		slices.Sort(names)
 		return cnm.Forbidden("network %s has active endpoints (%s)", n.Name, strings.Join(names, ", "))
 	}
+	if isGlobal(n) {
+		if remote := e.remote[n.ID]; len(remote) > 0 {
+			var where []string
+			for _, rec := range remote {
+				if len(rec.Names) > 0 {
+					where = append(where, rec.Names[0]+" on "+rec.Node)
+				}
+			}
+			slices.Sort(where)
+			return cnm.Forbidden("network %s has active endpoints on other hosts (%s)", n.Name, strings.Join(where, ", "))
+		}
+		// Every host removes its copy when the record goes.
+		if err := e.unpublishGlobal(ctx, n); err != nil {
+			return err
+		}
+	}
+	return e.removeLocalNetworkLocked(ctx, n, true)
+}
+
+// removeLocalNetworkLocked removes a network here: its record, addresses,
+// names and firewall entries now, its kernel objects off the request
+// path. free says whether to free its network-wide resources (Allocator):
+// not when it only leaves this host. Caller holds opMu.
+func (e *Engine) removeLocalNetworkLocked(ctx context.Context, n *network, free bool) error {
 	if err := e.update(func(tx *store.Tx) error { return tx.DeleteNetwork(n.ID) }); err != nil {
 		return fmt.Errorf("remove network %s: %w", n.Name, err)
 	}
@@ -355,14 +445,44 @@ func (e *Engine) removeNetworkLocked(ctx context.Context, n *network) error {
 		e.log.Warn("network removed while its driver is unavailable", "net", n.Name, "driver", n.Driver)
 		return nil
 	}
-	// After the endpoint removals already queued, off the request path.
 	d, dn := n.d, driverNetwork(n)
+	if r, ok := d.(driver.NetworkRetirer); ok {
+		// Out of service now, so its subnet is free for the next network.
+		rctx, cancel := e.dctx(ctx)
+		if err := r.RetireNetwork(rctx, e.host, dn); err != nil {
+			e.log.Warn("retire network", "net", dn.Name, "err", err)
+		}
+		cancel()
+	}
+	if n.cap.OutOfProcess {
+		// A plugin is told before the removal returns, as Docker does,
+		// after the endpoint removals already queued.
+		e.reaper.flush()
+		_ = e.outside(n, func() error {
+			dctx, cancel := e.dctx(ctx)
+			defer cancel()
+			if err := d.DeleteNetwork(dctx, e.host, dn); err != nil {
+				e.log.Warn("delete network", "net", dn.Name, "err", err)
+			}
+			if a, ok := d.(driver.Allocator); ok && free {
+				if err := a.FreeNetwork(dctx, dn); err != nil {
+					e.log.Warn("free network", "net", dn.Name, "err", err)
+				}
+			}
+			return nil
+		})
+		return nil
+	}
+	// Deleted after the endpoint removals already queued, off the
+	// request path.
 	e.reaper.deleteNetwork(func(ctx context.Context, h driver.Host) {
 		if err := d.DeleteNetwork(ctx, h, dn); err != nil {
 			// The record is gone; the tagged leftover is swept at next start.
 			e.log.Warn("delete network kernel objects", "net", dn.Name, "err", err)
 		}
-		if a, ok := d.(driver.Allocator); ok {
+		// Network-wide resources are freed once, by the host that
+		// removes the network from the cluster.
+		if a, ok := d.(driver.Allocator); ok && free {
 			if err := a.FreeNetwork(ctx, dn); err != nil {
 				e.log.Warn("free network", "net", dn.Name, "err", err)
 			}

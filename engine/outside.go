@@ -19,16 +19,25 @@ import "github.com/patchbay/patchbay/cnm"
 // found before (the sandbox and network are still there) before it
 // commits; otherwise it undoes the call.
 
-// outside runs fn, a driver call of network n, with opMu released when
-// n's driver leaves the process. Caller holds opMu, and holds it again
-// when outside returns.
+// outside runs fn, calls for network n, with opMu released when they
+// leave the process (see leavesProcess). Caller holds opMu, and holds it again when outside
+// returns.
 func (e *Engine) outside(n *network, fn func() error) error {
-	if n.d != nil && !n.cap.OutOfProcess {
+	if !e.leavesProcess(n) {
 		return fn()
 	}
 	e.opMu.Unlock()
 	defer e.opMu.Lock()
 	return fn()
+}
+
+// leavesProcess reports whether operations on n call out of the
+// process: a plugin driver or IPAM driver, or the cluster store of a
+// global network.
+func (e *Engine) leavesProcess(n *network) bool {
+	return n.d == nil || n.cap.OutOfProcess ||
+		n.IPAM.Driver != "" && n.IPAM.Driver != "default" ||
+		isGlobal(n) && e.cfg.Cluster != nil
 }
 
 // reserveName marks a name as being created, so no other operation takes

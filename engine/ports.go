@@ -14,6 +14,11 @@ import (
 	"github.com/patchbay/patchbay/portspec"
 )
 
+// MaxPublishedPorts bounds the container ports one sandbox create may
+// publish (-p ranges and -P together): each holds a host socket per
+// address family for as long as the sandbox exists.
+const MaxPublishedPorts = 1024
+
 // parsePorts validates -p specs, and with publishAll adds an ephemeral
 // mapping for every exposed port no spec publishes, before anything is
 // created.
@@ -52,6 +57,13 @@ func parsePorts(specs, expose []string, publishAll bool, n *network, hostMode bo
 	if len(out) == 0 {
 		return nil, nil
 	}
+	count := 0
+	for _, p := range out {
+		count += p.Ports.Len()
+	}
+	if count > MaxPublishedPorts {
+		return nil, cnm.Invalid("cannot publish %d ports in one request: at most %d (each holds a host socket per address family)", count, MaxPublishedPorts)
+	}
 	if x, ok := exposure(n); hostMode || !ok || !x.Publish {
 		return nil, cnm.Invalid("cannot publish ports on network %s: only bridge networks publish ports", n.Name)
 	}
@@ -84,6 +96,9 @@ func (e *Engine) publishPorts(n *network, ep *cnm.Endpoint, specs []portspec.Spe
 			fds = nil
 		}
 	}()
+	if err := e.checkDescriptors(specs); err != nil {
+		return nil, fds, err
+	}
 	x, _ := exposure(n)
 	var out []cnm.PortMapping
 	// One trip into the namespace for every socket of every spec.

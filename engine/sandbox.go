@@ -22,7 +22,11 @@ type SandboxCreate struct {
 	Hostname string
 	// Network is "none", "host" or a network name or ID; "" means the
 	// default "bridge".
-	Network  string
+	Network string
+	// Networks are more networks joined after Network, in order, with
+	// default endpoint options (Endpoint and Ports are Network's). Only
+	// networks giving the sandbox an interface combine.
+	Networks []string
 	Endpoint EndpointOptions
 	// AdoptPID adopts the network namespace of a running process.
 	AdoptPID int
@@ -41,9 +45,12 @@ type SandboxCreate struct {
 var validSandboxName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
 
 // CreateSandbox creates a sandbox: a new (or adopted) network namespace,
-// its generated files, and its endpoint on the requested network. It is
-// atomic: on any error nothing is left.
+// its generated files, and its endpoints on the requested networks. It
+// is atomic: on any error nothing is left.
 func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sandbox, retErr error) {
+	if err := checkNameLen("sandbox", req.Name); err != nil {
+		return cnm.Sandbox{}, err
+	}
 	if req.Name != "" && !validSandboxName.MatchString(req.Name) {
 		return cnm.Sandbox{}, cnm.Invalid("invalid sandbox name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, at least 2 characters", req.Name)
 	}
@@ -54,18 +61,16 @@ func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sa
 		req.Network = "bridge"
 	}
 	if target, ok := strings.CutPrefix(req.Network, "container:"); ok {
+		if len(req.Networks) > 0 {
+			return cnm.Sandbox{}, cnm.Invalid("conflicting options: network %q cannot be combined with other networks", req.Network)
+		}
 		return e.createShared(req, target)
 	}
-	n, err := e.findNetwork(req.Network)
+	nets, err := e.resolveNetworks(ctx, req)
 	if err != nil {
 		return cnm.Sandbox{}, err
 	}
-	e.opMu.Lock()
-	_, err = e.driverOf(ctx, n)
-	e.opMu.Unlock()
-	if err != nil {
-		return cnm.Sandbox{}, err
-	}
+	n := nets.nets[0]
 	hostMode := !n.cap.NeedsNamespace
 	adopt := req.AdoptPID != 0 || req.AdoptNetns != ""
 	if hostMode && adopt {
@@ -92,17 +97,22 @@ func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sa
 		sb.Hostname = sb.ID[:12]
 	}
 
+	var adopted *os.File
+	if adopt {
+		if adopted, err = e.openAdopted(req); err != nil {
+			return cnm.Sandbox{}, err
+		}
+		defer adopted.Close()
+	}
+
 	start := time.Now()
 	// The namespace is made before taking the operation lock, so many
 	// sandboxes can be created at once.
 	if !hostMode {
 		sb.NetnsPath = e.netnsPath(sb.ID)
-		switch {
-		case req.AdoptPID != 0:
-			err = sandbox.BindNetns(fmt.Sprintf("/proc/%d/ns/net", req.AdoptPID), sb.NetnsPath)
-		case req.AdoptNetns != "":
-			err = sandbox.BindNetns(req.AdoptNetns, sb.NetnsPath)
-		default:
+		if adopted != nil {
+			err = sandbox.BindNetns(fmt.Sprintf("/proc/self/fd/%d", adopted.Fd()), sb.NetnsPath)
+		} else {
 			err = e.pool.Create(sb.NetnsPath)
 		}
 		if err != nil {
@@ -121,23 +131,22 @@ func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sa
 	if err := e.pickName(sb); err != nil {
 		return cnm.Sandbox{}, err
 	}
+	if adopted != nil {
+		// Again under opMu: another create may have adopted it since.
+		if err := e.checkAdoptable(adopted, adoptName(req)); err != nil {
+			return cnm.Sandbox{}, err
+		}
+	}
 	// Held while a driver out of the process joins it with opMu released.
 	defer e.reserveName("sb", sb.Name)()
 	if sb.Links, err = e.resolveLinks(req.DNS.Links); err != nil {
 		return cnm.Sandbox{}, err
 	}
-	// Re-resolve: the network may have gone while we were unlocked.
-	if n, err = e.findNetwork(n.ID); err != nil {
-		return cnm.Sandbox{}, err
-	}
-	ep, undo, err := e.joinLocked(ctx, n, sb, req.Endpoint)
+	eps, undo, err := e.joinAllLocked(ctx, &nets, sb, req.Endpoint)
 	if err != nil {
 		return cnm.Sandbox{}, err
 	}
-	if err := e.stillThere(n, nil); err != nil {
-		undo()
-		return cnm.Sandbox{}, err
-	}
+	n, ep := nets.nets[0], eps[0]
 	if len(specs) > 0 {
 		ports, fds, err := e.publishPorts(n, ep, specs)
 		if err != nil {
@@ -156,10 +165,15 @@ func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sa
 		if err := tx.PutSandbox(&sb.Sandbox); err != nil {
 			return err
 		}
-		if err := tx.PutEndpoint(ep); err != nil {
-			return err
+		for i, ep := range eps {
+			if err := tx.PutEndpoint(ep); err != nil {
+				return err
+			}
+			if err := tx.PutNetwork(&nets.nets[i].Network); err != nil {
+				return err
+			}
 		}
-		return tx.PutNetwork(&n.Network)
+		return nil
 	})
 	if err != nil {
 		undo()
@@ -167,7 +181,9 @@ func (e *Engine) CreateSandbox(ctx context.Context, req SandboxCreate) (_ cnm.Sa
 	}
 	e.mu.Lock()
 	e.sandboxes[sb.ID] = sb
-	e.publishEndpointLocked(n, sb, ep)
+	for i, ep := range eps {
+		e.publishEndpointLocked(nets.nets[i], sb, ep)
+	}
 	e.mu.Unlock()
 	e.indexSandbox(sb)
 	e.log.Debug("sandbox created", "sb", sb.Name, "netns", prepared.Sub(start),

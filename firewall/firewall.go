@@ -18,15 +18,19 @@ import (
 )
 
 // Firewall installs one engine's tables in one namespace. Its methods are
-// safe for concurrent use; each is one nftables transaction.
+// safe for concurrent use; each change is one nftables transaction (txn.go),
+// which the kernel applies in full or not at all.
 type Firewall struct {
 	table string
 	log   *slog.Logger
 	s     *schema
 	ns    netns.NsHandle // kept open by the caller while the firewall lives
 
-	mu   sync.Mutex
+	mu sync.Mutex
+	// conn reads what is installed. Changes never queue on it: each is a
+	// txn of its own, sent on sock.
 	conn *nftables.Conn
+	sock *netlink.Conn // nil after a failure that may have left replies on it
 	// What is installed, re-installed by Watch if lost; maps, so a change
 	// costs the same whatever is installed already.
 	nets     map[string]Network // by bridge
@@ -35,12 +39,50 @@ type Firewall struct {
 
 // New connects to nftables in the namespace ns. name is the tables' name.
 func New(ns netns.NsHandle, name string, log *slog.Logger) (*Firewall, error) {
-	conn, err := nftables.New(nftables.WithNetNSFd(int(ns)), nftables.AsLasting(), nftables.WithSockOptions(bigBuffers))
+	conn, err := nftables.New(nftables.WithNetNSFd(int(ns)), nftables.AsLasting())
 	if err != nil {
 		return nil, fmt.Errorf("nftables: %w", err)
 	}
-	return &Firewall{table: name, log: log, s: newSchema(name), ns: ns, conn: conn,
-		nets: map[string]Network{}, mappings: map[Mapping]struct{}{}}, nil
+	f := &Firewall{table: name, log: log, s: newSchema(name), ns: ns, conn: conn,
+		nets: map[string]Network{}, mappings: map[Mapping]struct{}{}}
+	if f.sock, err = f.dial(); err != nil {
+		conn.CloseLasting()
+		return nil, err
+	}
+	return f, nil
+}
+
+// dial opens the socket transactions are sent on.
+func (f *Firewall) dial() (*netlink.Conn, error) {
+	c, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: int(f.ns)})
+	if err != nil {
+		return nil, fmt.Errorf("netfilter netlink: %w", err)
+	}
+	if err := bigBuffers(c); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("netfilter netlink buffers: %w", err)
+	}
+	return c, nil
+}
+
+// commitLocked sends t to the kernel, which applies all of it or, on
+// error, none.
+func (f *Firewall) commitLocked(t *txn) error {
+	body, err := t.messages()
+	if err != nil || len(body) == 0 {
+		return err
+	}
+	if f.sock == nil {
+		if f.sock, err = f.dial(); err != nil {
+			return err
+		}
+	}
+	broken, err := send(f.sock, body)
+	if broken {
+		f.sock.Close()
+		f.sock = nil
+	}
+	return err
 }
 
 // bigBuffers lets one transaction carry tens of thousands of elements (a
@@ -71,7 +113,12 @@ func (f *Firewall) Table() string { return f.table }
 func (f *Firewall) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.conn.CloseLasting()
+	var err error
+	if f.sock != nil {
+		err = f.sock.Close()
+		f.sock = nil
+	}
+	return errors.Join(err, f.conn.CloseLasting())
 }
 
 // Sync installs st in full, in one transaction: it creates whatever is
@@ -98,12 +145,13 @@ func (f *Firewall) install(st State) error {
 	if err != nil {
 		return err
 	}
-	c, s := f.conn, f.s
+	s := f.s
+	c := newTxn()
 	c.AddTable(s.inet)
 	for _, ch := range s.chains() {
 		c.AddChain(ch)
 		// The administrator's chain is never flushed; the publish chain
-		// is replaced by installPublish.
+		// is replaced by publishMessages.
 		if ch != s.userFwd && ch != s.publish {
 			c.FlushChain(ch)
 		}
@@ -125,12 +173,12 @@ func (f *Firewall) install(st State) error {
 			c.AddRule(&nftables.Rule{Table: ch.Table, Chain: ch, Exprs: r})
 		}
 	}
-	if err := c.Flush(); err != nil {
+	// The DNAT maps and the rules using them end the same transaction
+	// (publish.go).
+	if c.raw, err = s.publishMessages(els, f.oldMaps()); err != nil {
 		return fmt.Errorf("install nftables tables %s: %w", f.table, err)
 	}
-	// The DNAT maps and the rules using them, in a second transaction
-	// (publish.go).
-	if err := s.installPublish(f.ns, els, f.oldMaps()); err != nil {
+	if err := f.commitLocked(c); err != nil {
 		return fmt.Errorf("install nftables tables %s: %w", f.table, err)
 	}
 	return nil
@@ -172,20 +220,8 @@ func (f *Firewall) Update(addNets []Network, delBridges []string, add, del []Map
 	if err != nil {
 		return err
 	}
-	for _, set := range f.s.sets() {
-		for _, e := range chunks(rm[set]) {
-			if err := f.conn.SetDeleteElements(set, e); err != nil {
-				return err
-			}
-		}
-		for _, e := range chunks(put[set]) {
-			if err := f.conn.SetAddElements(set, e); err != nil {
-				return err
-			}
-		}
-	}
-	if err := f.conn.Flush(); err != nil {
-		return fmt.Errorf("update nftables tables %s: %w", f.table, err)
+	if err := f.apply(rm, put); err != nil {
+		return err
 	}
 	for _, n := range delNets {
 		delete(f.nets, n.Bridge)
@@ -198,6 +234,27 @@ func (f *Firewall) Update(addNets []Network, delBridges []string, add, del []Map
 	}
 	for _, m := range add {
 		f.mappings[m] = struct{}{}
+	}
+	return nil
+}
+
+// apply removes the elements rm and adds put, in one transaction.
+func (f *Firewall) apply(rm, put map[*nftables.Set][]nftables.SetElement) error {
+	t := newTxn()
+	for _, set := range f.s.sets() {
+		for _, e := range chunks(rm[set]) {
+			if err := t.SetDeleteElements(set, e); err != nil {
+				return fmt.Errorf("update nftables set %s: %w", set.Name, err)
+			}
+		}
+		for _, e := range chunks(put[set]) {
+			if err := t.SetAddElements(set, e); err != nil {
+				return fmt.Errorf("update nftables set %s: %w", set.Name, err)
+			}
+		}
+	}
+	if err := f.commitLocked(t); err != nil {
+		return fmt.Errorf("update nftables tables %s: %w", f.table, err)
 	}
 	return nil
 }
@@ -225,8 +282,9 @@ func (f *Firewall) stateLocked() State {
 func (f *Firewall) Remove() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.conn.DelTable(f.s.inet)
-	if err := f.conn.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
+	t := newTxn()
+	t.DelTable(f.s.inet)
+	if err := f.commitLocked(t); err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("delete nftables table %s: %w", f.table, err)
 	}
 	f.nets, f.mappings = map[string]Network{}, map[Mapping]struct{}{}

@@ -245,3 +245,59 @@ func TestSyncReplacesOldMaps(t *testing.T) {
 		t.Errorf("the old map's element survived:\n%s", out)
 	}
 }
+
+// Sync is one transaction: a state the kernel refuses (two runs of host
+// ports that overlap) leaves the previous ruleset exactly as it was,
+// filter sets included, and the firewall's idea of what is installed too.
+func TestSyncIsAtomic(t *testing.T) {
+	fw, h := newFirewall(t)
+	if err := fw.Sync(representative); err != nil {
+		t.Fatal(err)
+	}
+	want := sortElements(nft(t, h, "list", "table", "inet", "patchbay-test"))
+	bad := firewall.State{
+		Networks: []firewall.Network{{Bridge: "br-other", Masquerade: true, ICC: true}},
+		Mappings: []firewall.Mapping{
+			{HostPort: 30000, Count: 100, Proto: "tcp", Addr: netip.MustParseAddr("172.18.0.2"), Port: 80},
+			{HostPort: 30050, Count: 100, Proto: "tcp", Addr: netip.MustParseAddr("172.18.0.3"), Port: 80},
+		},
+	}
+	if err := fw.Sync(bad); err == nil {
+		t.Fatal("Sync of overlapping runs succeeded")
+	}
+	if got := sortElements(nft(t, h, "list", "table", "inet", "patchbay-test")); got != want {
+		t.Errorf("a failed Sync changed the ruleset:\n%s\nwant:\n%s", got, want)
+	}
+	st := fw.State()
+	if len(st.Networks) != len(representative.Networks) || len(st.Mappings) != len(representative.Mappings) {
+		t.Errorf("after a failed Sync the firewall reports %+v", st)
+	}
+	// The firewall goes on working: the kernel's answers to the refused
+	// transaction are not taken for the next one's.
+	extra := firewall.Mapping{HostPort: 4000, Proto: "tcp", Addr: netip.MustParseAddr("172.17.0.9"), Port: 40}
+	if err := fw.Update(nil, nil, []firewall.Mapping{extra}, nil); err != nil {
+		t.Fatalf("update after a failed Sync: %v", err)
+	}
+	if out := nft(t, h, "list", "map", "inet", "patchbay-test", "pub4any"); !strings.Contains(out, "tcp . 4000 : 172.17.0.9 . 40") {
+		t.Errorf("the update after a failed Sync is missing:\n%s", out)
+	}
+}
+
+// Remove deletes the table; removing it again is no error.
+func TestRemove(t *testing.T) {
+	fw, h := newFirewall(t)
+	if err := fw.Sync(representative); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := fw.Remove(); err != nil {
+			t.Fatalf("Remove #%d: %v", i+1, err)
+		}
+	}
+	if out := nft(t, h, "list", "tables"); strings.Contains(out, "patchbay-test") {
+		t.Errorf("the table is still there:\n%s", out)
+	}
+	if err := fw.Sync(representative); err != nil {
+		t.Fatalf("Sync after Remove: %v", err)
+	}
+}

@@ -1,7 +1,6 @@
 package firewall
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 
@@ -10,7 +9,6 @@ import (
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
 	"github.com/mdlayher/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -20,8 +18,9 @@ import (
 // container ports (ranges.go), and DNAT maps whose values are ranges the
 // way nft itself stores them (address . port . address . port, marked as
 // an interval in the set's user data), so that "nft list ruleset" prints
-// them. installPublish creates the four maps, fills them and replaces the
-// publish chain's rules in one transaction; every other expression is
+// them. publishMessages creates the maps, fills them and replaces the
+// publish chain's rules, at the end of the transaction that installs
+// everything (txn.go); every other expression is
 // encoded by the library. Later element changes go through the library,
 // which only needs the maps' names.
 
@@ -248,18 +247,11 @@ func elemList(table, set string, els []nftables.SetElement) ([]byte, error) {
 	})
 }
 
-// installPublish makes the DNAT maps hold els (replacing the maps named in
-// old, of an older type) and the publish chain hold its rules, in one
-// transaction. The table and the chain must exist.
-func (s *schema) installPublish(ns netns.NsHandle, els map[*nftables.Set][]nftables.SetElement, old []string) error {
-	c, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: int(ns)})
-	if err != nil {
-		return fmt.Errorf("netfilter netlink: %w", err)
-	}
-	defer c.Close()
-	nfgen := func(family uint8, resID uint16) []byte {
-		return append([]byte{family, unix.NFNETLINK_V0}, binaryutil.BigEndian.PutUint16(resID)...)
-	}
+// publishMessages encodes what makes the DNAT maps hold els (replacing
+// the maps named in old, of an older type) and the publish chain hold its
+// rules, for the end of a transaction that has made the table and the
+// chain exist.
+func (s *schema) publishMessages(els map[*nftables.Set][]nftables.SetElement, old []string) ([]netlink.Message, error) {
 	msg := func(typ int, flags netlink.HeaderFlags, attrs []byte) netlink.Message {
 		return netlink.Message{
 			Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | typ), Flags: netlink.Request | netlink.Acknowledge | flags},
@@ -272,7 +264,7 @@ func (s *schema) installPublish(ns netns.NsHandle, els map[*nftables.Set][]nftab
 		{Type: unix.NFTA_RULE_CHAIN, Data: []byte(s.publish.Name + "\x00")},
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Flush the chain first: its rules refer to the maps.
 	body := []netlink.Message{msg(unix.NFT_MSG_DELRULE, 0, chainAttrs)}
@@ -282,14 +274,14 @@ func (s *schema) installPublish(ns netns.NsHandle, els map[*nftables.Set][]nftab
 			{Type: unix.NFTA_SET_NAME, Data: []byte(m.set.Name + "\x00")},
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if slices.Contains(old, m.set.Name) {
 			body = append(body, msg(unix.NFT_MSG_DELSET, 0, name))
 		}
 		set, err := m.newSet(table, uint32(i+1))
 		if err != nil {
-			return fmt.Errorf("encode map %s: %w", m.set.Name, err)
+			return nil, fmt.Errorf("encode map %s: %w", m.set.Name, err)
 		}
 		body = append(body, msg(unix.NFT_MSG_NEWSET, netlink.Create, set))
 		// A set element message naming no elements flushes the set.
@@ -298,14 +290,14 @@ func (s *schema) installPublish(ns netns.NsHandle, els map[*nftables.Set][]nftab
 			{Type: unix.NFTA_SET_ELEM_LIST_SET, Data: []byte(m.set.Name + "\x00")},
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		body = append(body, msg(unix.NFT_MSG_DELSETELEM, 0, flush))
 		// Many elements go in messages of bounded size.
 		for _, e := range chunks(els[m.set]) {
 			list, err := elemList(table, m.set.Name, e)
 			if err != nil {
-				return fmt.Errorf("encode map %s: %w", m.set.Name, err)
+				return nil, fmt.Errorf("encode map %s: %w", m.set.Name, err)
 			}
 			body = append(body, msg(unix.NFT_MSG_NEWSETELEM, netlink.Create, list))
 		}
@@ -313,40 +305,13 @@ func (s *schema) installPublish(ns netns.NsHandle, els map[*nftables.Set][]nftab
 	for _, r := range s.publishRules() {
 		exprs, err := r.encode()
 		if err != nil {
-			return fmt.Errorf("encode publish rule: %w", err)
+			return nil, fmt.Errorf("encode publish rule: %w", err)
 		}
 		list, err := netlink.MarshalAttributes([]netlink.Attribute{{Type: unix.NLA_F_NESTED | unix.NFTA_RULE_EXPRESSIONS, Data: exprs}})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		body = append(body, msg(unix.NFT_MSG_NEWRULE, netlink.Create|unix.NLM_F_APPEND, append(append([]byte(nil), chainAttrs...), list...)))
 	}
-	for i := range body {
-		body[i].Header.Sequence = uint32(i + 1)
-	}
-	batch := append([]netlink.Message{{
-		Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_MSG_BATCH_BEGIN), Flags: netlink.Request},
-		Data:   nfgen(0, unix.NFNL_SUBSYS_NFTABLES),
-	}}, body...)
-	batch = append(batch, netlink.Message{
-		Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_MSG_BATCH_END), Flags: netlink.Request},
-		Data:   nfgen(0, unix.NFNL_SUBSYS_NFTABLES),
-	})
-	if _, err := c.SendMessages(batch); err != nil {
-		return fmt.Errorf("send publish transaction: %w", err)
-	}
-	// Every message of the body asked for an acknowledgement; an error
-	// comes in place of one.
-	for got := 0; got < len(body); {
-		replies, err := c.Receive()
-		if err != nil {
-			var oe *netlink.OpError
-			if errors.As(err, &oe) {
-				err = oe.Err
-			}
-			return fmt.Errorf("publish transaction: %w", err)
-		}
-		got += len(replies)
-	}
-	return nil
+	return body, nil
 }

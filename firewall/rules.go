@@ -53,7 +53,7 @@ func newSchema(name string) *schema {
 		KeyType: nftables.MustConcatSetType(nftables.TypeIFName, nftables.TypeIFName)}
 	s.self4 = &nftables.Set{Table: s.inet, Name: "self4", KeyType: nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeIPAddr)}
 	s.self6 = &nftables.Set{Table: s.inet, Name: "self6", KeyType: nftables.MustConcatSetType(nftables.TypeIP6Addr, nftables.TypeIP6Addr)}
-	// The DNAT maps are created by installPublish (publish.go); these
+	// The DNAT maps are created by publishMessages (publish.go); these
 	// describe them for element updates, which need only the name.
 	pubmap := func(name string, interval bool) *nftables.Set {
 		return &nftables.Set{Table: s.inet, Name: name, IsMap: true, Interval: interval, Concatenation: interval}
@@ -74,7 +74,7 @@ func (s *schema) sets() []*nftables.Set {
 }
 
 // filterSets are the sets google/nftables creates; the DNAT maps are
-// created by installPublish.
+// created by publishMessages.
 func (s *schema) filterSets() []*nftables.Set {
 	return []*nftables.Set{s.bridges, s.internal, s.masq, s.same, s.self4, s.self6}
 }

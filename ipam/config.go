@@ -21,12 +21,17 @@ type Config struct {
 }
 
 // Normalize checks c and returns it in canonical form: IPv4-mapped IPv6
-// values become IPv4 (addresses only in an IPv4 subnet), the Aux map is
+// addresses and ip-ranges become IPv4 in an IPv4 subnet, the Aux map is
 // copied (nil when empty), and a missing Gateway is set to the first
 // usable address of Subnet that is not an auxiliary address (unless
 // NoDefaultGateway is set). It rejects, with an error of kind
 // cnm.ErrInvalid naming the offending value:
 //   - a missing subnet, or a subnet or ip-range with host bits set;
+//   - a subnet no network can use (CheckSubnet: loopback, multicast,
+//     0.0.0.0/8, limited broadcast, IPv6 link-local, IPv4-mapped IPv6);
+//   - an ip-range with no address left for sandboxes once the gateway,
+//     the auxiliary addresses and the network and broadcast addresses
+//     are set aside;
 //   - an ip-range, gateway or auxiliary address of the other family or
 //     outside the subnet;
 //   - a gateway that is the network (or IPv6 subnet-router anycast)
@@ -36,13 +41,16 @@ type Config struct {
 //
 // A normalized Config normalizes to itself.
 func (c Config) Normalize() (Config, error) {
-	out := Config{Subnet: unmapPrefix(c.Subnet), IPRange: unmapPrefix(c.IPRange), NoDefaultGateway: c.NoDefaultGateway}
+	out := Config{Subnet: c.Subnet, IPRange: unmapPrefix(c.IPRange), NoDefaultGateway: c.NoDefaultGateway}
 	sub := out.Subnet
 	if !sub.IsValid() {
 		return Config{}, cnm.Invalid("invalid subnet: missing or not a CIDR")
 	}
 	if m := sub.Masked(); m != sub {
 		return Config{}, cnm.Invalid("invalid subnet %s: host bits set, did you mean %s", sub, m)
+	}
+	if err := CheckSubnet(sub); err != nil {
+		return Config{}, err
 	}
 	if r := out.IPRange; r.IsValid() {
 		if m := r.Masked(); m != r {
@@ -67,14 +75,16 @@ func (c Config) Normalize() (Config, error) {
 		}
 		out.Aux[name] = a
 	}
-	if !c.Gateway.IsValid() && c.NoDefaultGateway {
-		return out, nil
+	if c.Gateway.IsValid() || !c.NoDefaultGateway {
+		gw, err := gateway(c.Gateway, sub, out.Aux)
+		if err != nil {
+			return Config{}, err
+		}
+		out.Gateway = gw
 	}
-	gw, err := gateway(c.Gateway, sub, out.Aux)
-	if err != nil {
+	if err := checkRange(out); err != nil {
 		return Config{}, err
 	}
-	out.Gateway = gw
 	return out, nil
 }
 

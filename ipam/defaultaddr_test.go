@@ -139,6 +139,22 @@ func TestAddresses(t *testing.T) {
 			req("", "10.6.0.0/31"), req("", "10.6.0.1/31"),
 			fails(req("", ""), cnm.ErrUnavailable, "no available addresses"),
 		}},
+		{"/31 with a gateway and one sandbox (RFC 3021)", "10.6.1.0/31", "", []step{
+			gw("", "10.6.1.0/31"), req("", "10.6.1.1/31"),
+			fails(req("", ""), cnm.ErrUnavailable, "no available addresses"),
+		}},
+		{"/32", "10.6.2.7/32", "", []step{
+			req("", "10.6.2.7/32"),
+			fails(req("", ""), cnm.ErrUnavailable, "no available addresses"),
+		}},
+		{"/127 with a gateway and one sandbox", "fd00:6::/127", "", []step{
+			gw("", "fd00:6::/127"), req("", "fd00:6::1/127"),
+			fails(req("", ""), cnm.ErrUnavailable, "no available addresses"),
+		}},
+		{"/128", "fd00:6::9/128", "", []step{
+			req("", "fd00:6::9/128"),
+			fails(gw("", ""), cnm.ErrUnavailable, "no address left"),
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -162,10 +162,16 @@ func poolKey(req PoolRequest) (PoolKey, error) {
 		fam = "IPv6"
 	}
 	if req.Pool != (netip.Prefix{}) {
-		p := unmapPrefix(req.Pool)
+		p := req.Pool
 		switch {
 		case !p.IsValid():
 			return PoolKey{}, cnm.Invalid("request pool: invalid pool %s", req.Pool)
+		case !p.Addr().IsUnspecified():
+			if err := CheckSubnet(p); err != nil {
+				return PoolKey{}, fmt.Errorf("request pool: %w", err)
+			}
+		}
+		switch {
 		case p.Masked() != p:
 			return PoolKey{}, cnm.Invalid("request pool: invalid pool %s: host bits set, did you mean %s", p, p.Masked())
 		case p.Addr().Is6() != req.V6:

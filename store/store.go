@@ -1,7 +1,9 @@
 // Package store persists patchbay's state. The local store is one bbolt
 // file; every engine operation commits in a single transaction, so the
 // file always holds a consistent snapshot the kernel can be reconciled
-// from.
+// from. What several hosts share (global networks and their endpoints)
+// goes to the cluster store instead, behind the interface of package
+// store/cluster.
 package store
 
 import (

@@ -162,6 +162,9 @@ type SandboxCreateRequest struct {
 	// Process, if set, is started right after the sandbox is created;
 	// if it cannot start, the sandbox is removed again.
 	Process *ProcessRequest `json:"Process,omitempty"`
+	// Networks are more networks to join after Network, in order, with
+	// default endpoint settings (run --network a --network b).
+	Networks []string `json:"Networks,omitempty"`
 }
 
 // ProcessRequest is a command to start in a sandbox.

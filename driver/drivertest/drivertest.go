@@ -33,6 +33,10 @@ import (
 type Config struct {
 	// New returns a fresh driver; each subtest gets its own.
 	New func() driver.Driver
+	// NewIn, used instead of New when set, returns a fresh driver that
+	// works in the host namespace at hostNS: the driver of a plugin,
+	// whose process must be started there.
+	NewIn func(t *testing.T, hostNS string) driver.Driver
 	// Options are valid driver options for a test network (may be nil).
 	Options map[string]string
 	// BadOptions are options the driver must refuse as invalid.
@@ -53,8 +57,13 @@ func newLab(t *testing.T, cfg Config) *lab {
 	t.Helper()
 	hst := netnstest.NewHost(t)
 	ns, h := netnstest.Open(t, hst.Path)
-	l := &lab{t: t, cfg: cfg, d: cfg.New(), dir: t.TempDir(),
+	l := &lab{t: t, cfg: cfg, dir: t.TempDir(),
 		host: driver.Host{NS: ns, Handle: h, Tag: "pb:" + randomID()[:8] + ":"}}
+	if cfg.NewIn != nil {
+		l.d = cfg.NewIn(t, hst.Path)
+	} else {
+		l.d = cfg.New()
+	}
 	c, err := l.d.Capabilities(context.Background())
 	if err != nil {
 		t.Fatalf("capabilities: %v", err)

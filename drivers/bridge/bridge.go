@@ -47,12 +47,7 @@ func (*Driver) ParseOptions(opts map[string]string) (any, error) {
 }
 
 // options returns the network's decoded options.
-func options(nw driver.Network) (Options, error) {
-	if o, ok := nw.Config.(Options); ok {
-		return o, nil
-	}
-	return ParseOptions(nw.Options)
-}
+func options(nw driver.Network) (Options, error) { return driver.Decoded(nw, ParseOptions) }
 
 // Exposure implements driver.Exposer: the bridge is the network's door to
 // the host, firewalled and NATed by the engine.
@@ -139,7 +134,7 @@ func (d *Driver) createNetwork(h driver.Host, nw driver.Network) (retErr error) 
 		return fmt.Errorf("look up bridge %s: %w", name, err)
 	}
 	for _, s := range nw.Subnets {
-		if !s.Gateway.IsValid() {
+		if !s.Gateway.IsValid() || s.Gateway.Is4() && o.InhibitIPv4 {
 			continue
 		}
 		addr := nl.Addr(netip.PrefixFrom(s.Gateway, s.Prefix.Bits()))
@@ -187,6 +182,34 @@ func bridgeNetfilter(h driver.Host) bool {
 	return on
 }
 
+// RetireNetwork implements driver.NetworkRetirer: the bridge loses its
+// addresses, and with them the host's routes to the network, at once;
+// DeleteNetwork removes the device later.
+func (d *Driver) RetireNetwork(ctx context.Context, h driver.Host, nw driver.Network) error {
+	link, err := h.Handle.LinkByName(DeviceName(nw))
+	if nl.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("look up bridge %s: %w", DeviceName(nw), err)
+	}
+	if link.Attrs().Alias != networkTag(h, nw) {
+		return nil // not ours: leave it alone
+	}
+	addrs, err := h.Handle.AddrList(link, netlink.FAMILY_ALL)
+	if err != nil {
+		return fmt.Errorf("list addresses of bridge %s: %w", link.Attrs().Name, err)
+	}
+	for _, a := range addrs {
+		if err := h.Handle.AddrDel(link, &a); err != nil && !nl.IsNotFound(err) && !errors.Is(err, unix.EADDRNOTAVAIL) {
+			return fmt.Errorf("remove address %s from bridge %s: %w", a.IPNet, link.Attrs().Name, err)
+		}
+	}
+	return nil
+}
+
+var _ driver.NetworkRetirer = (*Driver)(nil)
+
 // DeleteNetwork removes the bridge.
 func (d *Driver) DeleteNetwork(ctx context.Context, h driver.Host, nw driver.Network) error {
 	name := DeviceName(nw)
@@ -217,14 +240,8 @@ func peerName(ep driver.Endpoint) string { return "pbc" + ep.ID[:11] }
 // are taken as they are; the pair itself is made in Join, where it can be
 // created with its inner end already inside the sandbox.
 func (*Driver) CreateEndpoint(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint) (driver.EndpointResult, error) {
-	if err := ctx.Err(); err != nil {
+	if err := driver.AcceptEndpoint(ctx, "bridge", ep); err != nil {
 		return driver.EndpointResult{}, err
-	}
-	if len(ep.ID) < 11 {
-		return driver.EndpointResult{}, cnm.Invalid("invalid endpoint ID %q", ep.ID)
-	}
-	for k := range ep.Options {
-		return driver.EndpointResult{}, cnm.Invalid("unknown endpoint option %q for driver bridge", k)
 	}
 	return driver.EndpointResult{HostIfName: HostIfName(ep)}, nil
 }

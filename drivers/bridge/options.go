@@ -16,6 +16,11 @@ const (
 	OptMasquerade  = "com.docker.network.bridge.enable_ip_masquerade"
 	OptHostBinding = "com.docker.network.bridge.host_binding_ipv4"
 	OptDefault     = "com.docker.network.bridge.default_bridge"
+	// OptInhibitIPv4 keeps the IPv4 gateway address off the bridge: the
+	// network's router is elsewhere or, on an internal network, there is
+	// none (then no gateway address is reserved at all, so a /31 joins
+	// two sandboxes point to point).
+	OptInhibitIPv4 = "com.docker.network.bridge.inhibit_ipv4"
 )
 
 // Options are a bridge network's decoded driver options.
@@ -26,6 +31,7 @@ type Options struct {
 	Masquerade    bool
 	HostBindingV4 netip.Addr
 	DefaultBridge bool
+	InhibitIPv4   bool
 }
 
 // ParseOptions decodes and validates driver options. Unknown keys are an
@@ -51,6 +57,8 @@ func ParseOptions(opts map[string]string) (Options, error) {
 			o.HostBindingV4, err = netip.ParseAddr(v)
 		case OptDefault:
 			o.DefaultBridge, err = strconv.ParseBool(v)
+		case OptInhibitIPv4:
+			o.InhibitIPv4, err = strconv.ParseBool(v)
 		default:
 			return o, cnm.Invalid("unknown option %q for driver bridge", k)
 		}

@@ -70,12 +70,7 @@ func (*Driver) ParseOptions(opts map[string]string) (any, error) {
 }
 
 // options returns the network's decoded options.
-func options(nw driver.Network) (Options, error) {
-	if o, ok := nw.Config.(Options); ok {
-		return o, nil
-	}
-	return ParseOptions(nw.Options)
-}
+func options(nw driver.Network) (Options, error) { return driver.Decoded(nw, ParseOptions) }
 
 // Sweep implements driver.Sweeper.
 func (*Driver) Sweep(ctx context.Context, h driver.Host, known driver.Known) error {
@@ -88,14 +83,8 @@ var _ driver.Sweeper = (*Driver)(nil)
 // are taken as they are, and the macvlan is made in Join, directly inside
 // the sandbox.
 func (*Driver) CreateEndpoint(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint) (driver.EndpointResult, error) {
-	if err := ctx.Err(); err != nil {
+	if err := driver.AcceptEndpoint(ctx, "macvlan", ep); err != nil {
 		return driver.EndpointResult{}, err
-	}
-	if len(ep.ID) < 11 {
-		return driver.EndpointResult{}, cnm.Invalid("invalid endpoint ID %q", ep.ID)
-	}
-	for k := range ep.Options {
-		return driver.EndpointResult{}, cnm.Invalid("unknown endpoint option %q for driver macvlan", k)
 	}
 	return driver.EndpointResult{}, nil
 }

@@ -1,0 +1,175 @@
+package overlay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/patchbay/patchbay/cnm"
+	"github.com/patchbay/patchbay/driver"
+	"github.com/patchbay/patchbay/internal/nl"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// desired is what a network's VXLAN device should hold on this host: a
+// forwarding entry per remote MAC (to its host's address) and a neighbour
+// entry per remote IP (to its MAC).
+type desired struct {
+	fdb   map[string]netip.Addr // MAC → host
+	neigh map[netip.Addr]string // IP → MAC
+}
+
+// SetPeers implements driver.PeerSetter. It makes the network's VXLAN
+// device on this host hold exactly one permanent forwarding entry (MAC →
+// the peer's host, NTF_SELF) and one permanent neighbour entry per
+// address (IP → MAC) for every peer on another host, and nothing else:
+// entries no peer explains — left by a departed endpoint, a dead host or
+// a crash — are deleted. There is never an all-zeros (flooding) entry, so
+// broadcasts and unknown unicasts stay on this host, and ARP and
+// neighbour solicitations for peers are answered by the device itself.
+// Peers on this host (Node.Addr equal to the advertise address) are
+// skipped. Safe to call again; a peer it cannot program (bad MAC or host
+// address, a MAC or IP claimed twice) is reported in the error after the
+// others are programmed.
+func (d *Driver) SetPeers(ctx context.Context, h driver.Host, nw driver.Network, peers []driver.Peer) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d.peersMu.Lock()
+	defer d.peersMu.Unlock()
+	name := VXLANName(nw)
+	vx, err := h.Handle.LinkByName(name)
+	if nl.IsNotFound(err) {
+		return cnm.NotFound("set peers of network %s: no VXLAN device %s on this host", nw.Name, name)
+	}
+	if err != nil {
+		return fmt.Errorf("look up %s: %w", name, err)
+	}
+	if vx.Attrs().Alias != networkTag(h, nw) {
+		return cnm.Conflict("set peers of network %s: %s is not this network's device", nw.Name, name)
+	}
+	want, errs := d.desired(peers)
+	idx := vx.Attrs().Index
+	if err := d.syncFDB(h, idx, want.fdb); err != nil {
+		errs = append(errs, fmt.Errorf("set peers of network %s: %w", nw.Name, err))
+	}
+	if err := syncNeigh(h, idx, want.neigh); err != nil {
+		errs = append(errs, fmt.Errorf("set peers of network %s: %w", nw.Name, err))
+	}
+	return errors.Join(errs...)
+}
+
+var _ driver.PeerSetter = (*Driver)(nil)
+
+// desired is the entries the peers call for, and the peers refused.
+func (d *Driver) desired(peers []driver.Peer) (desired, []error) {
+	want := desired{fdb: map[string]netip.Addr{}, neigh: map[netip.Addr]string{}}
+	var errs []error
+	peers = slices.Clone(peers)
+	slices.SortFunc(peers, func(a, b driver.Peer) int { return strings.Compare(a.EndpointID, b.EndpointID) })
+	for _, p := range peers {
+		host := p.Node.Addr.Unmap()
+		if host == d.cfg.Advertise {
+			continue
+		}
+		if len(p.MAC) != 6 || !host.IsValid() || host.IsUnspecified() || host.Is4() != d.cfg.Advertise.Is4() {
+			errs = append(errs, cnm.Invalid("peer endpoint %s: bad MAC %q or host address %q", p.EndpointID, p.MAC, p.Node.Addr))
+			continue
+		}
+		mac := p.MAC.String()
+		if prev, ok := want.fdb[mac]; ok && prev != host {
+			errs = append(errs, cnm.Conflict("peer endpoint %s: MAC %s is already on host %s", p.EndpointID, mac, prev))
+			continue
+		}
+		want.fdb[mac] = host
+		for _, a := range []netip.Prefix{p.IPv4, p.IPv6} {
+			if !a.IsValid() {
+				continue
+			}
+			ip := a.Addr().Unmap()
+			if prev, ok := want.neigh[ip]; ok && prev != mac {
+				errs = append(errs, cnm.Conflict("peer endpoint %s: address %s is already at MAC %s", p.EndpointID, ip, prev))
+				continue
+			}
+			want.neigh[ip] = mac
+		}
+	}
+	return want, errs
+}
+
+// syncFDB makes the device's own forwarding entries those of want.
+func (d *Driver) syncFDB(h driver.Host, idx int, want map[string]netip.Addr) error {
+	have, err := h.Handle.NeighList(idx, unix.AF_BRIDGE)
+	if err != nil {
+		return fmt.Errorf("list forwarding entries: %w", err)
+	}
+	ok := map[string]bool{}
+	for _, n := range have {
+		if n.LinkIndex != idx || n.Flags&netlink.NTF_SELF == 0 {
+			continue // the bridge's entries for this port, not the device's
+		}
+		mac := n.HardwareAddr.String()
+		dst, _ := netip.AddrFromSlice(n.IP)
+		if want[mac] == dst.Unmap() && dst.IsValid() && n.State&netlink.NUD_PERMANENT != 0 && !ok[mac] {
+			ok[mac] = true
+			continue
+		}
+		del := netlink.Neigh{LinkIndex: idx, Family: unix.AF_BRIDGE, Flags: netlink.NTF_SELF, IP: n.IP, HardwareAddr: n.HardwareAddr}
+		if err := h.Handle.NeighDel(&del); err != nil && !nl.IsNotFound(err) {
+			return fmt.Errorf("delete forwarding entry %s dst %s: %w", mac, dst, err)
+		}
+	}
+	for mac, dst := range want {
+		if ok[mac] {
+			continue
+		}
+		hw, _ := net.ParseMAC(mac)
+		add := netlink.Neigh{LinkIndex: idx, Family: unix.AF_BRIDGE, Flags: netlink.NTF_SELF, State: netlink.NUD_PERMANENT, IP: nl.IP(dst), HardwareAddr: hw}
+		if err := h.Handle.NeighSet(&add); err != nil {
+			return fmt.Errorf("add forwarding entry %s dst %s: %w", mac, dst, err)
+		}
+	}
+	return nil
+}
+
+// syncNeigh makes the device's neighbour entries those of want.
+func syncNeigh(h driver.Host, idx int, want map[netip.Addr]string) error {
+	ok := map[netip.Addr]bool{}
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		have, err := h.Handle.NeighList(idx, fam)
+		if err != nil {
+			return fmt.Errorf("list neighbour entries: %w", err)
+		}
+		for _, n := range have {
+			if n.LinkIndex != idx {
+				continue
+			}
+			ip, _ := netip.AddrFromSlice(n.IP)
+			ip = ip.Unmap()
+			if mac, found := want[ip]; found && mac == n.HardwareAddr.String() && n.State&netlink.NUD_PERMANENT != 0 {
+				ok[ip] = true
+				continue
+			}
+			del := netlink.Neigh{LinkIndex: idx, Family: fam, IP: n.IP}
+			if err := h.Handle.NeighDel(&del); err != nil && !nl.IsNotFound(err) {
+				return fmt.Errorf("delete neighbour entry %s: %w", ip, err)
+			}
+		}
+	}
+	for ip, mac := range want {
+		if ok[ip] {
+			continue
+		}
+		hw, _ := net.ParseMAC(mac)
+		add := netlink.Neigh{LinkIndex: idx, Family: familyOf(ip), State: netlink.NUD_PERMANENT, IP: nl.IP(ip), HardwareAddr: hw}
+		if err := h.Handle.NeighSet(&add); err != nil {
+			return fmt.Errorf("add neighbour entry %s lladdr %s: %w", ip, mac, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,218 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/patchbay/patchbay/cnm"
+	"github.com/patchbay/patchbay/daemon"
+	"github.com/patchbay/patchbay/driver"
+	"github.com/patchbay/patchbay/drivers/bridge"
+	"github.com/patchbay/patchbay/drivers/host"
+	"github.com/patchbay/patchbay/drivers/null"
+	"github.com/patchbay/patchbay/engine"
+	"github.com/patchbay/patchbay/internal/netnstest"
+	"github.com/patchbay/patchbay/store/cluster"
+)
+
+// globalBridge is the bridge driver with global data scope: its networks
+// are shared through the cluster store and made on every host (each host
+// its own bridge), which is enough to hold the engine to the global
+// network lifecycle without a multi-host data path.
+type globalBridge struct{ *bridge.Driver }
+
+func (globalBridge) Type() string { return "gbridge" }
+
+func (g globalBridge) Capabilities(ctx context.Context) (driver.Capability, error) {
+	c, err := g.Driver.Capabilities(ctx)
+	c.DataScope = driver.ScopeGlobal
+	return c, err
+}
+
+// clusterHost is an engine in a host namespace of its own, sharing the
+// cluster store mem.
+func clusterHost(t *testing.T, mem *cluster.Memory) *fixture {
+	t.Helper()
+	f := newFixture(t)
+	f.eng.Close()
+	f.cfg.Cluster = mem.Client()
+	f.cfg.NodeName = netnstest.RandomName("node")
+	f.cfg.NodeTTL = 2 * time.Second
+	f.cfg.DefaultNetworks = daemon.DefaultNetworks("")
+	openClustered(t, f)
+	return f
+}
+
+func openClustered(t *testing.T, f *fixture) {
+	t.Helper()
+	reg, err := driver.NewRegistry(nil, bridge.New(), host.New(), null.New(), globalBridge{bridge.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.cfg.Drivers = reg
+	f.open(t)
+}
+
+// eventually polls cond until it holds or 10 s pass: the other host
+// applies the cluster store's changes as its watch delivers them.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10 s", what)
+		}
+	}
+}
+
+func hasNetwork(f *fixture, name string) bool {
+	_, err := f.eng.Network(name)
+	return err == nil
+}
+
+// A global network created on one host appears on every host, through the
+// same reconcile path restore takes, with the creator's subnet; its name
+// and subnet are the cluster's, so another host cannot take them; removed
+// on any host, it goes everywhere; a host that was down catches up at
+// start.
+func TestGlobalNetworksAcrossHosts(t *testing.T) {
+	mem := cluster.NewMemory(cluster.MemoryOptions{})
+	t.Cleanup(func() { mem.Close() })
+	a, b := clusterHost(t, mem), clusterHost(t, mem)
+	ctx := context.Background()
+
+	n, err := a.eng.CreateNetwork(ctx, engine.NetworkCreate{Name: "gnet", Driver: "gbridge"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Scope != "global" {
+		t.Fatalf("scope %q, want global", n.Scope)
+	}
+	eventually(t, "global network on the other host", func() bool { return hasNetwork(b, "gnet") })
+	got, _ := b.eng.Network("gnet")
+	if got.ID != n.ID || got.IPAM.Config[0].Subnet != n.IPAM.Config[0].Subnet {
+		t.Fatalf("the other host has %s %v, want %s %v", got.ID, got.IPAM.Config, n.ID, n.IPAM.Config)
+	}
+	// Both hosts made it in their kernel: sandboxes on it work on each.
+	b.sandbox(t, "onb", "gnet")
+	a.sandbox(t, "ona", "gnet")
+
+	if _, err := b.eng.CreateNetwork(ctx, engine.NetworkCreate{Name: "gnet2", Driver: "gbridge",
+		IPAM: []engine.IPAMRequest{{Subnet: n.IPAM.Config[0].Subnet.String()}}}); !errors.Is(err, cnm.ErrConflict) {
+		t.Fatalf("a second global network on the same subnet: %v, want a conflict", err)
+	}
+	// The name is taken in the cluster even for a host that has not
+	// seen it yet: claim it directly, as a racing host would.
+	if _, err := b.cfg.Cluster.Put(ctx, "/patchbay/v1/names/racer", []byte("x"), cluster.PutOptions{Create: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.eng.CreateNetwork(ctx, engine.NetworkCreate{Name: "racer", Driver: "gbridge"}); !errors.Is(err, cnm.ErrConflict) {
+		t.Fatalf("a global network whose name another host claimed: %v, want a conflict", err)
+	}
+
+	// b stops; meanwhile a creates one global network and removes nothing.
+	b.eng.Close()
+	late, err := a.eng.CreateNetwork(ctx, engine.NetworkCreate{Name: "late", Driver: "gbridge"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	openClustered(t, b)
+	if got, err := b.eng.Network("late"); err != nil || got.ID != late.ID {
+		t.Fatalf("a host that was down does not have the global network created meanwhile: %v", err)
+	}
+
+	// Removed on b, it goes from a too.
+	if err := b.eng.RemoveNetwork(ctx, "late"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "global network removed on the other host", func() bool { return !hasNetwork(a, "late") })
+	// One with endpoints cannot be removed.
+	if err := a.eng.RemoveNetwork(ctx, "gnet"); !errors.Is(err, cnm.ErrForbidden) {
+		t.Fatalf("removing a global network with endpoints here: %v, want forbidden", err)
+	}
+	removeEverywhere(t, "gnet", a, b)
+}
+
+// Endpoints of a global network are published with their host's lease:
+// a sandbox on one host resolves the name of one on another host, their
+// addresses are distinct, a second host cannot take a live host's node
+// name, and a host that dies disappears (names and all) when its lease
+// expires.
+func TestGlobalEndpointsAcrossHosts(t *testing.T) {
+	mem := cluster.NewMemory(cluster.MemoryOptions{ExpiryInterval: 50 * time.Millisecond})
+	t.Cleanup(func() { mem.Close() })
+	a, b := clusterHost(t, mem), clusterHost(t, mem)
+	ctx := context.Background()
+	if _, err := a.eng.CreateNetwork(ctx, engine.NetworkCreate{Name: "gnet", Driver: "gbridge"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "global network on the other host", func() bool { return hasNetwork(b, "gnet") })
+	ona := a.sandbox(t, "ona", "gnet")
+	onb := b.sandbox(t, "onb", "gnet")
+	if ona.Endpoints[0].IPv4 == onb.Endpoints[0].IPv4 {
+		t.Fatalf("two hosts gave out the same address %s", ona.Endpoints[0].IPv4)
+	}
+	resolves := func(f *fixture, sb, name string) bool {
+		code, _ := f.run(t, sb, "busybox", "nslookup", name, "127.0.0.11")
+		return code == 0
+	}
+	eventually(t, "a name of the other host resolves", func() bool { return resolves(b, "onb", "ona") })
+	if err := b.eng.RemoveSandbox(ctx, "onb", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.eng.RemoveNetwork(ctx, "gnet"); !errors.Is(err, cnm.ErrForbidden) || !strings.Contains(err.Error(), "ona") {
+		t.Fatalf("removing a global network with an endpoint on another host: %v, want forbidden naming it", err)
+	}
+	b.sandbox(t, "onb", "gnet")
+
+	// The same node name on a third engine while a lives.
+	c := newFixture(t)
+	c.eng.Close()
+	c.eng = nil
+	c.cfg.Cluster = mem.Client()
+	c.cfg.NodeName = a.cfg.NodeName
+	c.cfg.DefaultNetworks = daemon.DefaultNetworks("")
+	reg, _ := driver.NewRegistry(nil, bridge.New(), host.New(), null.New(), globalBridge{bridge.New()})
+	c.cfg.Drivers = reg
+	if eng, err := engine.New(ctx, c.cfg); !errors.Is(err, cnm.ErrConflict) || !strings.Contains(err.Error(), "node name") {
+		if eng != nil {
+			eng.Close()
+		}
+		t.Fatalf("a second engine with a live node name: %v, want a conflict naming the node name", err)
+	}
+
+	// a dies (its engine closed without removing anything, its lease no
+	// longer refreshed): its names go from b within the lease.
+	a.eng.Close()
+	a.eng = nil
+	eventually(t, "a dead host's names go", func() bool { return !resolves(b, "onb", "ona") })
+
+	// a comes back: it registers anew and publishes its endpoint again.
+	openClustered(t, a)
+	eventually(t, "a returning host's names come back", func() bool { return resolves(b, "onb", "ona") })
+
+	// Without endpoints anywhere, the network can be removed from b.
+	removeEverywhere(t, "gnet", b, a)
+}
+
+// removeEverywhere removes every sandbox of the hosts, then the global
+// network from the first host, and waits until the others lost it.
+func removeEverywhere(t *testing.T, name string, hosts ...*fixture) {
+	t.Helper()
+	ctx := context.Background()
+	for _, f := range hosts {
+		for _, sb := range f.eng.Sandboxes() {
+			if err := f.eng.RemoveSandbox(ctx, sb.ID, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	eventually(t, "the global network removed once its endpoints are gone", func() bool {
+		return hosts[0].eng.RemoveNetwork(ctx, name) == nil
+	})
+	for _, f := range hosts[1:] {
+		eventually(t, "the removal reaches the other host", func() bool { return !hasNetwork(f, name) })
+	}
+}

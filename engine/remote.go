@@ -1,0 +1,286 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/patchbay/patchbay/cnm"
+	"github.com/patchbay/patchbay/driver"
+	"github.com/patchbay/patchbay/store/cluster"
+)
+
+// Endpoints of global networks. A host publishes each of its endpoints on
+// a global network in the cluster store (its addresses, MAC, names and
+// host), and claims each address it hands out there with a create-only
+// write, both under its lease; every host follows the records and hands
+// the network's driver the remote ones as its peers (forwarding and
+// neighbour entries), answers their names from its embedded resolver,
+// and keeps their addresses out of its own allocations. Two requests per
+// attach reach the cluster store: the address claim and the record.
+
+// endpointRecord is an endpoint of a global network in the cluster store.
+type endpointRecord struct {
+	ID        string       `json:"id"`
+	NetworkID string       `json:"networkID"`
+	Node      string       `json:"node"`
+	NodeAddr  netip.Addr   `json:"nodeAddr"`
+	MAC       string       `json:"mac,omitempty"`
+	IPv4      netip.Prefix `json:"ipv4,omitzero"`
+	IPv6      netip.Prefix `json:"ipv6,omitzero"`
+	Names     []string     `json:"names,omitempty"`
+}
+
+func epKey(netID, epID string) string { return clusterPrefix + "endpoints/" + netID + "/" + epID }
+func addrKey(netID string, a netip.Addr) string {
+	return clusterPrefix + "addrs/" + netID + "/" + a.String()
+}
+
+// maxClaims bounds the addresses one attach tries before it gives up.
+const maxClaims = 32
+
+// claimAddress claims an address of a global network for this host.
+func (e *Engine) claimAddress(ctx context.Context, n *network, a netip.Addr) error {
+	ctx, cancel := e.cctx(ctx)
+	defer cancel()
+	_, err := e.cfg.Cluster.Put(ctx, addrKey(n.ID, a), []byte(e.cfg.NodeName), cluster.PutOptions{Create: true, Lease: e.currentLease()})
+	if errors.Is(err, cnm.ErrConflict) {
+		return cnm.Conflict("address %s of network %s is in use on another host", a, n.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("claim address %s of network %s in the cluster store: %w", a, n.Name, err)
+	}
+	return nil
+}
+
+// releaseClaim gives an address claim back.
+func (e *Engine) releaseClaim(n *network, a netip.Addr) {
+	ctx, cancel := e.bctx()
+	defer cancel()
+	if kv, err := e.cfg.Cluster.Get(ctx, addrKey(n.ID, a)); err == nil && string(kv.Value) == e.cfg.NodeName {
+		_ = e.cfg.Cluster.Delete(ctx, addrKey(n.ID, a), cluster.DeleteOptions{PrevRevision: kv.ModRevision})
+	}
+}
+
+// localRecord is the cluster record of a local endpoint.
+func (e *Engine) localRecord(sb *sbox, ep *cnm.Endpoint) endpointRecord {
+	return endpointRecord{
+		ID: ep.ID, NetworkID: ep.NetworkID, Node: e.cfg.NodeName, NodeAddr: e.cfg.AdvertiseAddr,
+		MAC: ep.MAC, IPv4: ep.IPv4, IPv6: ep.IPv6, Names: endpointNames(sb, ep.Aliases),
+	}
+}
+
+// publishEndpoint writes a local endpoint's record under this host's
+// lease.
+func (e *Engine) publishEndpoint(ctx context.Context, rec endpointRecord) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := e.cctx(ctx)
+	defer cancel()
+	if _, err := e.cfg.Cluster.Put(ctx, epKey(rec.NetworkID, rec.ID), b, cluster.PutOptions{Lease: e.currentLease()}); err != nil {
+		return fmt.Errorf("publish endpoint to the cluster store: %w", err)
+	}
+	return nil
+}
+
+// withdrawEndpoint deletes a local endpoint's record and its address
+// claims, best effort: what stays goes with this host's lease, or with
+// the reconcile of the next start.
+func (e *Engine) withdrawEndpoint(n *network, ep *cnm.Endpoint) {
+	ctx, cancel := e.bctx()
+	defer cancel()
+	_ = e.cfg.Cluster.Delete(ctx, epKey(n.ID, ep.ID), cluster.DeleteOptions{})
+	for _, p := range []netip.Prefix{ep.IPv4, ep.IPv6} {
+		if p.IsValid() {
+			e.releaseClaim(n, p.Addr())
+		}
+	}
+}
+
+// republishLocked publishes every local endpoint of a global network and
+// claims its addresses again, after this host registered with a new
+// lease. Caller holds opMu.
+func (e *Engine) republishLocked(ctx context.Context) {
+	e.mu.RLock()
+	var recs []endpointRecord
+	for _, n := range e.networks {
+		if !isGlobal(n) {
+			continue
+		}
+		for _, ep := range n.eps {
+			if sb := e.sandboxes[ep.SandboxID]; sb != nil {
+				recs = append(recs, e.localRecord(sb, ep))
+			}
+		}
+	}
+	e.mu.RUnlock()
+	for _, rec := range recs {
+		n := e.networks[rec.NetworkID]
+		for _, p := range []netip.Prefix{rec.IPv4, rec.IPv6} {
+			if p.IsValid() {
+				if err := e.claimAddress(ctx, n, p.Addr()); err != nil && !errors.Is(err, cnm.ErrConflict) {
+					e.log.Warn("claim address again", "net", n.Name, "addr", p.Addr(), "err", err)
+				}
+			}
+		}
+		if err := e.publishEndpoint(ctx, rec); err != nil {
+			e.log.Warn("publish endpoint again", "net", n.Name, "ep", rec.ID[:12], "err", err)
+		}
+	}
+}
+
+// remoteName is the dnsNames key of a remote endpoint's "sandbox".
+func remoteName(rec endpointRecord) string { return "@" + rec.Node + "/" + rec.ID }
+
+func recordAddrs(rec endpointRecord) []netip.Addr {
+	var out []netip.Addr
+	for _, p := range []netip.Prefix{rec.IPv4, rec.IPv6} {
+		if p.IsValid() {
+			out = append(out, p.Addr())
+		}
+	}
+	return out
+}
+
+// endpointEventLocked applies a change of an endpoint record: a remote
+// endpoint becomes (or stops being) a peer of its network here, with its
+// names and addresses. Caller holds opMu.
+func (e *Engine) endpointEventLocked(ctx context.Context, ev cluster.Event) {
+	rest := strings.TrimPrefix(ev.KV.Key, clusterPrefix+"endpoints/")
+	netID, epID, ok := strings.Cut(rest, "/")
+	if !ok {
+		return
+	}
+	switch ev.Type {
+	case cluster.EventPut:
+		var rec endpointRecord
+		if json.Unmarshal(ev.KV.Value, &rec) != nil || rec.Node == e.cfg.NodeName {
+			return
+		}
+		e.addRemoteLocked(ctx, rec)
+	case cluster.EventDelete:
+		e.removeRemoteLocked(ctx, netID, epID)
+	}
+	if n := e.networks[netID]; n != nil {
+		e.setPeersLocked(ctx, n)
+	}
+}
+
+// addRemoteLocked records a remote endpoint. Caller holds opMu.
+func (e *Engine) addRemoteLocked(ctx context.Context, rec endpointRecord) {
+	if old, ok := e.remote[rec.NetworkID][rec.ID]; ok {
+		if slices.Equal(old.Names, rec.Names) && old.IPv4 == rec.IPv4 && old.IPv6 == rec.IPv6 && old.MAC == rec.MAC && old.NodeAddr == rec.NodeAddr {
+			return
+		}
+		e.removeRemoteLocked(ctx, rec.NetworkID, rec.ID)
+	}
+	if e.remote[rec.NetworkID] == nil {
+		e.remote[rec.NetworkID] = map[string]endpointRecord{}
+	}
+	e.remote[rec.NetworkID][rec.ID] = rec
+	n := e.networks[rec.NetworkID]
+	if n == nil {
+		return // indexed when its network is adopted here
+	}
+	e.indexRemoteLocked(ctx, n, rec)
+}
+
+// indexRemoteLocked makes a remote endpoint's names resolvable and keeps
+// its addresses out of this host's allocations. Caller holds opMu.
+func (e *Engine) indexRemoteLocked(ctx context.Context, n *network, rec endpointRecord) {
+	if len(rec.Names) > 0 {
+		e.names.addEndpoint(n.ID, remoteName(rec), rec.ID, rec.Names, recordAddrs(rec))
+	}
+	for _, a := range recordAddrs(rec) {
+		ep := &cnm.Endpoint{ID: rec.ID, IPv4: netip.PrefixFrom(a, a.BitLen())}
+		if a.Is6() {
+			ep = &cnm.Endpoint{ID: rec.ID, IPv6: netip.PrefixFrom(a, a.BitLen())}
+		}
+		e.reserveEndpoint(ctx, n, ep)
+	}
+}
+
+// removeRemoteLocked forgets a remote endpoint. Caller holds opMu.
+func (e *Engine) removeRemoteLocked(ctx context.Context, netID, epID string) {
+	rec, ok := e.remote[netID][epID]
+	if !ok {
+		return
+	}
+	delete(e.remote[netID], epID)
+	if n := e.networks[netID]; n != nil {
+		e.names.removeEndpoint(netID, remoteName(rec), rec.ID, recordAddrs(rec))
+		e.releaseEndpoint(n, &cnm.Endpoint{IPv4: rec.IPv4, IPv6: rec.IPv6})
+	}
+}
+
+// setPeersLocked hands a global network's driver its remote endpoints.
+// Caller holds opMu.
+func (e *Engine) setPeersLocked(ctx context.Context, n *network) {
+	ps, ok := n.d.(driver.PeerSetter)
+	if !ok || !isGlobal(n) {
+		return
+	}
+	var peers []driver.Peer
+	for _, rec := range e.remote[n.ID] {
+		p := driver.Peer{EndpointID: rec.ID, IPv4: rec.IPv4, IPv6: rec.IPv6, Node: driver.Node{Name: rec.Node, Addr: rec.NodeAddr}}
+		p.MAC, _ = net.ParseMAC(rec.MAC)
+		peers = append(peers, p)
+	}
+	slices.SortFunc(peers, func(a, b driver.Peer) int { return strings.Compare(a.EndpointID, b.EndpointID) })
+	ctx, cancel := e.dctx(ctx)
+	defer cancel()
+	if err := ps.SetPeers(ctx, e.host, driverNetwork(n), peers); err != nil {
+		e.log.Warn("set overlay peers", "net", n.Name, "err", err)
+	}
+}
+
+// reconcileEndpointsLocked makes the remote endpoints match a list of
+// the cluster's endpoint records, and deletes this host's own records
+// that no local endpoint explains (left by a crash). Caller holds opMu.
+func (e *Engine) reconcileEndpointsLocked(ctx context.Context, kvs []cluster.KV) {
+	want := map[string]map[string]endpointRecord{}
+	for _, kv := range kvs {
+		var rec endpointRecord
+		if json.Unmarshal(kv.Value, &rec) != nil {
+			continue
+		}
+		if rec.Node == e.cfg.NodeName {
+			if n := e.networks[rec.NetworkID]; n == nil || n.eps[rec.ID] == nil {
+				bctx, cancel := e.bctx()
+				_ = e.cfg.Cluster.Delete(bctx, kv.Key, cluster.DeleteOptions{PrevRevision: kv.ModRevision})
+				cancel()
+			}
+			continue
+		}
+		if want[rec.NetworkID] == nil {
+			want[rec.NetworkID] = map[string]endpointRecord{}
+		}
+		want[rec.NetworkID][rec.ID] = rec
+	}
+	for netID, eps := range e.remote {
+		for epID := range eps {
+			if _, ok := want[netID][epID]; !ok {
+				e.removeRemoteLocked(ctx, netID, epID)
+			}
+		}
+	}
+	for _, eps := range want {
+		for _, rec := range eps {
+			e.addRemoteLocked(ctx, rec)
+		}
+	}
+	// Every global network's driver gets its peers, even none: that
+	// clears what an earlier run of this host left programmed.
+	for _, n := range e.networks {
+		if isGlobal(n) {
+			e.setPeersLocked(ctx, n)
+		}
+	}
+}
