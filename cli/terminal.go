@@ -112,6 +112,8 @@ func sessionEnd(code int, err error) error {
 	switch {
 	case errors.Is(err, client.ErrDetached):
 		return nil
+	case errors.Is(err, context.Canceled):
+		return errors.New("session ended by a signal; the process keeps running (patchbay attach shows it again)")
 	case err != nil:
 		return err
 	case code != 0:
