@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -324,6 +323,11 @@ func (s *Server) dockerAttach(w http.ResponseWriter, r *http.Request) {
 		writeError(w, cnm.Conflict("container %s has no process to attach to", r.PathValue("id")))
 		return
 	}
+	keys, err := detachKeys(r.URL.Query().Get("detachKeys"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	tty := info.Process.TTY
 	wantIn := boolParam(r, "stdin")
 	wantOut := boolParam(r, "stdout") || boolParam(r, "stderr")
@@ -356,7 +360,7 @@ func (s *Server) dockerAttach(w http.ResponseWriter, r *http.Request) {
 	// attachment (that is how the docker CLI detaches); otherwise the
 	// attachment ends when writing to the client fails.
 	go func() {
-		s.attachInput(buf.Reader, con, wantIn)
+		s.attachInput(types.NewEscapeReader(buf.Reader, keys), con, wantIn)
 		if con != nil && wantIn {
 			cancel()
 		}
@@ -371,9 +375,22 @@ func writeJSONBody(w io.Writer, v any) {
 	_ = enc.Encode(v)
 }
 
+// detachKeys parses a detachKeys parameter; empty is Docker's default.
+func detachKeys(v string) ([]byte, error) {
+	if v == "" {
+		v = types.DefaultDetachKeys
+	}
+	keys, err := types.ParseDetachKeys(v)
+	if err != nil {
+		return nil, cnm.Invalid("%v", err)
+	}
+	return keys, nil
+}
+
 // attachInput passes what the client types to the terminal (when it
-// asked to) and returns when the client closes its side.
-func (s *Server) attachInput(r *bufio.Reader, con *engine.Console, wantIn bool) {
+// asked to) and returns when the client closes its side or types the
+// detach keys.
+func (s *Server) attachInput(r io.Reader, con *engine.Console, wantIn bool) {
 	if con == nil || !wantIn {
 		_, _ = io.Copy(io.Discard, r)
 		return

@@ -137,6 +137,11 @@ func (s *Server) dockerExecStart(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
+	keys, err := detachKeys(x.Config.DetachKeys)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	conn, buf, err := hijackDocker(w, r, x.Config.TTY)
 	if err != nil {
 		s.log.Warn("exec start", "err", err)
@@ -144,7 +149,7 @@ func (s *Server) dockerExecStart(w http.ResponseWriter, r *http.Request) {
 	}
 	defer conn.Close()
 	if x.Config.TTY {
-		s.execTerminal(conn, buf.Reader, x)
+		s.execTerminal(conn, types.NewEscapeReader(buf.Reader, keys), x)
 		return
 	}
 	s.execPiped(conn, buf.Reader, x)
@@ -197,10 +202,19 @@ func (s *Server) execTerminal(conn net.Conn, in io.Reader, x engine.ExecInfo) {
 		_, _ = out.Write([]byte(err.Error() + "\r\n"))
 		return
 	}
+	detached := make(chan struct{})
 	if x.Config.AttachStdin {
-		go func() { _, _ = io.Copy(con, in) }()
+		go func() {
+			if _, err := io.Copy(con, in); errors.Is(err, types.ErrDetached) {
+				close(detached) // the command runs on
+			}
+		}()
 	}
-	<-done
+	select {
+	case <-done:
+	case <-detached:
+		return
+	}
 	select {
 	case <-con.Done():
 	case <-time.After(drainGrace):

@@ -36,6 +36,16 @@ type TerminalIO struct {
 	OnAttach func() error
 }
 
+// DefaultDetachKeys is Docker's detach sequence, ctrl-p ctrl-q.
+const DefaultDetachKeys = types.DefaultDetachKeys
+
+// ErrDetached is returned when the user typed the detach keys: the
+// process keeps running.
+var ErrDetached = types.ErrDetached
+
+// ParseDetachKeys reads a detach sequence as Docker writes it.
+func ParseDetachKeys(s string) ([]byte, error) { return types.ParseDetachKeys(s) }
+
 // RunTerminal creates a sandbox whose process runs on a terminal the
 // daemon holds (req.Process.TTY) and shows it on tio until it exits or
 // the user detaches. It returns the sandbox ID and the exit code.
@@ -121,7 +131,7 @@ func (c *Client) terminal(ctx context.Context, path string, body any, tio Termin
 	detached := make(chan struct{})
 	if tio.In != nil {
 		go func() {
-			in := &escapeReader{r: tio.In, keys: tio.DetachKeys}
+			in := types.NewEscapeReader(tio.In, tio.DetachKeys)
 			buf := make([]byte, 32<<10)
 			for {
 				n, err := in.Read(buf)

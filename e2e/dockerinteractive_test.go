@@ -1,7 +1,12 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
@@ -103,5 +108,45 @@ func testDockerInteractive(t *testing.T, bin string) {
 	s.typeKeys("exit 9\r")
 	if code := s.wait(); code != 9 {
 		t.Errorf("docker start -ai exit code = %d, want 9; screen:\n%s", code, s.text())
+	}
+}
+
+// TestDockerAttachAPIDetach speaks the attach route as an SDK client
+// does: the Upgrade: tcp handshake, the raw terminal both ways, and the
+// detach keys recognised by the daemon, which closes the stream and
+// leaves the process running.
+func TestDockerAttachAPIDetach(t *testing.T) {
+	d := startDaemon(t)
+	d.ok("run", "-itd", "--name", "sh4", "--", "busybox", "sh")
+	conn, err := net.Dial("unix", d.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /v1.51/containers/sh4/attach?stream=1&stdin=1&stdout=1&stderr=1&detachKeys=ctrl-a,x HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols || resp.Header.Get("Upgrade") != "tcp" || resp.Header.Get("Content-Type") != "application/vnd.docker.raw-stream" {
+		t.Fatalf("attach answered %s %v", resp.Status, resp.Header)
+	}
+	fmt.Fprintf(conn, "echo api-$((20+3))\r")
+	var seen strings.Builder
+	buf := make([]byte, 1024)
+	for !strings.Contains(seen.String(), "api-23") {
+		n, err := br.Read(buf)
+		seen.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("attach stream ended early: %v; read %q", err, seen.String())
+		}
+	}
+	fmt.Fprintf(conn, "\x01x")
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		t.Errorf("after the detach keys: %v", err)
+	}
+	if st := d.ok("inspect", "-f", "{{.State.Status}}", "sh4"); strings.TrimSpace(st) != "running" {
+		t.Errorf("after detaching: %s", st)
 	}
 }

@@ -1,4 +1,4 @@
-package client
+package types
 
 import (
 	"errors"
@@ -42,9 +42,13 @@ func ParseDetachKeys(s string) ([]byte, error) {
 	return out, nil
 }
 
-// escapeReader passes r through until keys are read in a row, then
+// NewEscapeReader passes r through until keys are read in a row, then
 // fails with ErrDetached. A partial match is held back, and passed on
-// when the next key does not continue it.
+// when the next key does not continue it. No keys pass r through.
+func NewEscapeReader(r io.Reader, keys []byte) io.Reader {
+	return &escapeReader{r: r, keys: keys}
+}
+
 type escapeReader struct {
 	r       io.Reader
 	keys    []byte
