@@ -28,7 +28,7 @@ func newStartCmd(e *env) *cobra.Command {
 			if attach || interactive {
 				// Attached first, so the output is seen from its first byte.
 				start := func() error { return c.SandboxStart(cmd.Context(), args[0]) }
-				return e.attach(cmd.Context(), c, args[0], interactive, detachKeys, start)
+				return e.attach(cmd.Context(), c, args[0], interactive, detachKeys, true, start)
 			}
 			return eachRef(args, func(ref string) error {
 				if err := c.SandboxStart(cmd.Context(), ref); err != nil {
@@ -58,7 +58,7 @@ func newRestartCmd(e *env) *cobra.Command {
 // newAttachCmd is attach: the local terminal shows a running sandbox's
 // process until it ends or the user detaches (ctrl-p ctrl-q).
 func newAttachCmd(e *env) *cobra.Command {
-	var noStdin bool
+	var noStdin, sigProxy bool
 	var detachKeys string
 	cmd := &cobra.Command{
 		Use:   "attach [OPTIONS] SANDBOX",
@@ -69,18 +69,19 @@ func newAttachCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return e.attach(cmd.Context(), c, args[0], !noStdin, detachKeys, nil)
+			return e.attach(cmd.Context(), c, args[0], !noStdin, detachKeys, sigProxy, nil)
 		},
 	}
 	fl := cmd.Flags()
 	fl.BoolVar(&noStdin, "no-stdin", false, "do not attach STDIN")
+	fl.BoolVar(&sigProxy, "sig-proxy", true, "proxy received signals to the process (without a terminal)")
 	fl.StringVar(&detachKeys, "detach-keys", "", "override the key sequence for detaching (default \"ctrl-p,ctrl-q\")")
 	return cmd
 }
 
 // attach runs an attach session on the local terminal; start, if set,
 // runs once attached.
-func (e *env) attach(ctx context.Context, c *client.Client, ref string, input bool, detachKeys string, start func() error) error {
+func (e *env) attach(ctx context.Context, c *client.Client, ref string, input bool, detachKeys string, sigProxy bool, start func() error) error {
 	sb, err := c.SandboxInspect(ctx, ref)
 	if err != nil {
 		return err
@@ -88,7 +89,9 @@ func (e *env) attach(ctx context.Context, c *client.Client, ref string, input bo
 	if start == nil && !sb.State.Running {
 		return fmt.Errorf("you cannot attach to a stopped sandbox, start it first")
 	}
-	ts, err := e.openTerminal(ctx, input && sb.Config.Tty, detachKeys)
+	// Without a terminal, ^C and other signals go to the process, as
+	// with Docker's attach --sig-proxy.
+	ts, err := e.openTerminal(ctx, input && sb.Config.Tty, detachKeys, !sb.Config.Tty && sigProxy)
 	if err != nil {
 		return err
 	}

@@ -183,7 +183,7 @@ func runRun(ctx context.Context, e *env, o *runOpts, args []string) error {
 		if err := e.checkTTY(o.term); err != nil {
 			return err
 		}
-		ts, err := e.openTerminal(ctx, o.term.interactive, o.term.detachKeys)
+		ts, err := e.openTerminal(ctx, o.term.interactive, o.term.detachKeys, false)
 		if err != nil {
 			return err
 		}
@@ -240,7 +240,7 @@ func newExecCmd(e *env) *cobra.Command {
 				if err := e.checkTTY(to); err != nil {
 					return err
 				}
-				ts, err := e.openTerminal(cmd.Context(), to.interactive, to.detachKeys)
+				ts, err := e.openTerminal(cmd.Context(), to.interactive, to.detachKeys, false)
 				if err != nil {
 					return err
 				}

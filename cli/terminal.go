@@ -29,8 +29,10 @@ type termSession struct {
 }
 
 // openTerminal prepares a session: with input from a terminal, that
-// terminal goes raw until close; window changes are sent along.
-func (e *env) openTerminal(ctx context.Context, input bool, detachKeys string) (*termSession, error) {
+// terminal goes raw until close; window changes are sent along. With
+// proxy, signals the CLI gets go to the process (as Docker's
+// --sig-proxy); without, they end the session.
+func (e *env) openTerminal(ctx context.Context, input bool, detachKeys string, proxy bool) (*termSession, error) {
 	keys, err := client.ParseDetachKeys(orDefault(detachKeys, client.DefaultDetachKeys))
 	if err != nil {
 		return nil, err
@@ -83,9 +85,16 @@ func (e *env) openTerminal(ctx context.Context, input bool, detachKeys string) (
 	// Keys typed at a raw terminal are the process's; signals sent to
 	// the CLI end the session (the terminal is restored) and leave the
 	// process running.
+	s.cleanup = append(s.cleanup, func() { signal.Stop(winch); close(stopWinch) })
+	if proxy {
+		sigs, stop := forwardSignals()
+		s.tio.Signals, s.ctx = sigs, ctx
+		s.cleanup = append(s.cleanup, stop)
+		return s, nil
+	}
 	ctx, cancel := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT)
 	s.ctx = ctx
-	s.cleanup = append(s.cleanup, func() { signal.Stop(winch); close(stopWinch); cancel() })
+	s.cleanup = append(s.cleanup, cancel)
 	return s, nil
 }
 

@@ -173,6 +173,16 @@ func TestAttachDetach(t *testing.T) {
 	if code := s.wait(); code != 4 {
 		t.Errorf("attach: exit code %d, want 4; screen:\n%s", code, s.text())
 	}
+	// Without a terminal, attach shows the output and ^C reaches the
+	// process (Docker's --sig-proxy).
+	d.ok("run", "-d", "--name", "ticker", "--", "sh", "-c", `trap "echo got-int; exit 0" INT; while :; do echo tick; sleep 0.2; done`)
+	s = d.screen(t, "attach", "ticker")
+	s.expect("tick")
+	s.typeKeys("\x03")
+	s.expect("got-int")
+	if code := s.wait(); code != 0 {
+		t.Errorf("attach to ticker: exit code %d; screen:\n%s", code, s.text())
+	}
 	// Its output was logged meanwhile.
 	if out := d.ok("logs", "sh1"); !strings.Contains(out, "hello-42") {
 		t.Errorf("logs of a -t sandbox: %q", out)
