@@ -172,11 +172,15 @@ type Process struct {
 	Restart         RestartPolicy `json:"restart,omitzero"`
 	RestartCount    int           `json:"restartCount,omitempty"`
 	ManuallyStopped bool          `json:"manuallyStopped,omitempty"`
-	State           string        `json:"state"`
-	Pid             int           `json:"pid,omitempty"`
-	StartTime       uint64        `json:"startTime,omitempty"`
-	Started         time.Time     `json:"started,omitzero"`
-	Finished        time.Time     `json:"finished,omitzero"`
+	// TTYHolder and TTYHolderStart name the process that keeps a TTY
+	// process's terminal open while the daemon is away.
+	TTYHolder      int       `json:"ttyHolder,omitempty"`
+	TTYHolderStart uint64    `json:"ttyHolderStart,omitempty"`
+	State          string    `json:"state"`
+	Pid            int       `json:"pid,omitempty"`
+	StartTime      uint64    `json:"startTime,omitempty"`
+	Started        time.Time `json:"started,omitzero"`
+	Finished       time.Time `json:"finished,omitzero"`
 	// ExitCode is -1 when the process ended while the daemon was down
 	// and its status could not be collected.
 	ExitCode int    `json:"exitCode"`

@@ -211,3 +211,27 @@ func TestStartAttached(t *testing.T) {
 		t.Errorf("start -ai: exit code %d; screen:\n%s", code, s.text())
 	}
 }
+
+// TestTerminalSurvivesDaemonRestart: a shell started with -itd keeps
+// its terminal when the daemon dies (no hangup), and the restarted
+// daemon attaches to it again.
+func TestTerminalSurvivesDaemonRestart(t *testing.T) {
+	d := startDaemon(t)
+	d.ok("run", "-itd", "--name", "sh5", "--", "busybox", "sh")
+	pid := d.ok("inspect", "-f", "{{.State.Pid}}", "sh5")
+	d.kill9()
+	d.start()
+	if got := d.ok("inspect", "-f", "{{.State.Status}} {{.State.Pid}}", "sh5"); got != "running "+pid {
+		t.Fatalf("after the daemon restart: %q, want running %s", got, pid)
+	}
+	s := d.screen(t, "attach", "sh5")
+	s.typeKeys("echo back-$((1+1))\r")
+	s.expect("back-2")
+	s.typeKeys("exit 8\r")
+	// A process re-adopted after a restart is not the new daemon's
+	// child: its exit status cannot be collected (recorded as -1).
+	s.wait()
+	if st := d.ok("inspect", "-f", "{{.State.Status}}", "sh5"); strings.TrimSpace(st) != "exited" {
+		t.Errorf("after exit: %s", st)
+	}
+}

@@ -44,8 +44,9 @@ func (e *Engine) Restart(ctx context.Context, ref string, timeout time.Duration)
 }
 
 // Console returns the terminal of a sandbox's running process, or nil
-// when it runs without one. A terminal does not outlive the daemon that
-// opened it: a process re-adopted after a restart has none.
+// when it runs without one. A process re-adopted after a restart has
+// its terminal back from its holder (see sandbox.HoldPTY), if it could
+// be taken.
 func (e *Engine) Console(ref string) (*Console, error) {
 	sb, err := e.findSandbox(ref)
 	if err != nil {
@@ -58,7 +59,7 @@ func (e *Engine) Console(ref string) (*Console, error) {
 	}
 	if sb.Process != nil && sb.Process.TTY {
 		if sb.tty == nil {
-			return nil, cnm.Unavailable("sandbox %s's terminal was lost when the daemon restarted", sb.Name)
+			return nil, cnm.Unavailable("sandbox %s's terminal could not be taken back after the daemon restarted", sb.Name)
 		}
 		return sb.tty, nil
 	}

@@ -187,6 +187,15 @@ func (e *Engine) processStdio(sb *sbox, spec ProcessSpec, ps *sandbox.ProcSpec, 
 		}
 		sb.nextTTY = nil
 		e.mu.Unlock()
+		// The terminal outlives this daemon in a holder, so the process
+		// gets no hangup if the daemon dies, and the next one takes the
+		// terminal back (see watch).
+		if h, err := sandbox.HoldPTY(master); err != nil {
+			e.log.Warn("hold terminal", "sb", sb.Name, "err", err)
+		} else {
+			rec.TTYHolder, rec.TTYHolderStart = h.Pid, h.StartTime
+			go func() { _, _ = h.Wait() }() // it exits when the terminal hangs up
+		}
 		return newConsole(master, log, outs...)
 	}, nil
 }
@@ -202,6 +211,9 @@ func (e *Engine) watch(sb *sbox) {
 		e.log.Info("re-adopt process", "sb", sb.Name, "err", err)
 	}
 	sb.proc = p
+	if rec := sb.Process; p != nil && rec.TTY && rec.TTYHolder > 0 {
+		sb.tty = e.retakeConsole(sb, rec)
+	}
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
@@ -213,6 +225,25 @@ func (e *Engine) watch(sb *sbox) {
 		}
 		e.processExited(sb, -1)
 	}()
+}
+
+// retakeConsole takes a re-adopted process's terminal back from its
+// holder; nil if it cannot (the process then runs without a console).
+func (e *Engine) retakeConsole(sb *sbox, rec *cnm.Process) *Console {
+	master, err := sandbox.TakePTY(rec.TTYHolder, rec.TTYHolderStart)
+	if err != nil {
+		e.log.Info("take terminal back", "sb", sb.Name, "err", err)
+		return nil
+	}
+	log, err := os.OpenFile(e.logPath(sb.ID), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		e.log.Warn("open log", "sb", sb.Name, "err", err)
+		log = nil
+	}
+	if log == nil {
+		return newConsole(master, nil)
+	}
+	return newConsole(master, log)
 }
 
 // processExited records a process's end and removes an auto-remove
