@@ -50,7 +50,7 @@ func TestTerminalProcess(t *testing.T) {
 	f.sandbox(t, "web", "mynet")
 	ctx := context.Background()
 	out := &syncBuffer{}
-	script := `test -t 0 && echo is-a-tty; stty size; read line; echo "read:$line"; exit 4`
+	script := `test -t 0 && echo is-a-tty; echo "term:$TERM"; stty size; read line; echo "read:$line"; exit 4`
 	_, con, err := f.eng.StartConsole(ctx, "web", engine.ProcessSpec{
 		Args: []string{"sh", "-c", script}, Detached: true, TTY: true, ConsoleSize: [2]uint16{33, 120}, Output: out,
 	})
@@ -69,7 +69,7 @@ func TestTerminalProcess(t *testing.T) {
 		t.Fatalf("wait = %d, %v", code, err)
 	}
 	<-con.Done()
-	if got := out.String(); !strings.Contains(got, "is-a-tty") || !strings.Contains(got, "read:hello") {
+	if got := out.String(); !strings.Contains(got, "is-a-tty") || !strings.Contains(got, "read:hello") || !strings.Contains(got, "term:xterm") {
 		t.Errorf("terminal output %q", got)
 	}
 	info, err := f.eng.Sandbox("web")

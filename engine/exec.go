@@ -142,6 +142,7 @@ func (e *Engine) ExecStart(ctx context.Context, id string, stdio ExecIO) (*Conso
 		defer slave.Close() // the command holds its own copy
 		master = m
 		spec.Stdin, spec.Stdout, spec.Stderr, spec.Terminal = slave, slave, slave, true
+		spec.Env = withTerm(spec.Env)
 	}
 	p, err := e.Exec(ctx, info.SandboxID, spec)
 	if err != nil {

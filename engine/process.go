@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -96,6 +98,9 @@ func (e *Engine) start(ctx context.Context, ref string, spec ProcessSpec) (cnm.P
 	}
 	rec := &cnm.Process{Args: spec.Args, Env: spec.Env, Detached: spec.Detached, AutoRemove: spec.AutoRemove, TTY: spec.TTY, OpenStdin: spec.OpenStdin,
 		Restart: spec.Restart, RestartCount: spec.restartCount}
+	if spec.TTY {
+		ps.Env = withTerm(ps.Env)
+	}
 	console, err := e.processStdio(sb, spec, &ps, rec)
 	if err != nil {
 		return cnm.Process{}, nil, err
@@ -225,6 +230,17 @@ func (e *Engine) watch(sb *sbox) {
 		}
 		e.processExited(sb, -1)
 	}()
+}
+
+// withTerm adds TERM=xterm unless env sets TERM, as Docker does for a
+// process with a terminal.
+func withTerm(env []string) []string {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "TERM=") {
+			return env
+		}
+	}
+	return append(slices.Clone(env), "TERM=xterm")
 }
 
 // retakeConsole takes a re-adopted process's terminal back from its
