@@ -92,7 +92,7 @@ func noSuchContainer(err error, ref string) error {
 func ContainerJSONOf(sb types.Sandbox) types.ContainerJSON {
 	sb.PortConflicts = nil // patchbay's own field
 	return types.ContainerJSON{
-		Sandbox: sb, Name: "/" + sb.Name, Created: sb.Created.UTC().Format(time.RFC3339Nano),
+		Sandbox: sb, Name: "/" + sb.Name, Created: sb.Created.UTC().Format(time.RFC3339Nano), RestartCount: sb.RestartCount,
 		Platform: "linux", Mounts: []types.MountPoint{},
 	}
 }

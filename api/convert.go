@@ -66,7 +66,7 @@ func SandboxFrom(sb engine.SandboxInfo) types.Sandbox {
 		ID: sb.ID, Name: sb.Name, Created: sb.Created,
 		State:  types.State{Status: cnm.StateCreated},
 		Config: types.SandboxConfig{Hostname: sb.Hostname, Domainname: sb.Domainname},
-		HostConfig: types.HostConfig{Adopted: sb.Adopted, DNSSearch: sb.DNSSearch, DNSOptions: sb.DNSOptions,
+		HostConfig: types.HostConfig{RestartPolicy: types.RestartPolicy{Name: "no"}, Adopted: sb.Adopted, DNSSearch: sb.DNSSearch, DNSOptions: sb.DNSOptions,
 			DNS: []string{}, ExtraHosts: []string{}, Links: []string{}},
 		NetworkSettings: types.NetworkSettings{
 			SandboxID: sb.ID, SandboxKey: sb.NetnsPath, Networks: map[string]types.EndpointSettingsOut{},
@@ -95,6 +95,11 @@ func SandboxFrom(sb engine.SandboxInfo) types.Sandbox {
 			r.Args = p.Args[1:]
 		}
 		r.Config.Cmd, r.Config.Env = p.Args, p.Env
+		r.Config.Tty, r.Config.OpenStdin = p.TTY, p.OpenStdin
+		if p.Restart.Name != "" {
+			r.HostConfig.RestartPolicy = types.RestartPolicy{Name: p.Restart.Name, MaximumRetryCount: p.Restart.MaximumRetryCount}
+		}
+		r.RestartCount = p.RestartCount
 		r.State = types.State{
 			Status: p.State, Running: p.State == cnm.StateRunning, ExitCode: p.ExitCode,
 			StartedAt: p.Started, FinishedAt: p.Finished,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -28,12 +29,19 @@ func (s *Server) sandboxCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	attached := req.Process != nil && !req.Process.Detached
-	if attached != (r.Header.Get("Upgrade") == types.UpgradeProto) {
-		writeError(w, cnm.Invalid("attached runs must upgrade to %s, detached ones must not", types.UpgradeProto))
+	want := ""
+	if attached {
+		want = types.UpgradeProto
+		if req.Process.TTY {
+			want = types.UpgradeTTY
+		}
+	}
+	if r.Header.Get("Upgrade") != want {
+		writeError(w, cnm.Invalid("attached runs must upgrade to %s (%s with a terminal), detached ones must not", types.UpgradeProto, types.UpgradeTTY))
 		return
 	}
 	if !attached {
-		id, name, err := s.createAndStart(r.Context(), req, nil)
+		id, name, _, err := s.createAndStart(r.Context(), req, nil, nil)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -41,8 +49,22 @@ func (s *Server) sandboxCreate(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusCreated, types.SandboxCreateResponse{ID: id, Name: name})
 		return
 	}
+	if req.Process.TTY {
+		s.serveTerminal(w, func(ctx context.Context, out *types.FrameWriter) (*ttySession, error) {
+			id, _, con, err := s.createAndStart(context.Background(), req, nil, out)
+			if err != nil {
+				return nil, err
+			}
+			return &ttySession{
+				id: id, console: con, input: req.Process.OpenStdin,
+				wait:   func() (int, error) { return s.eng.Wait(context.Background(), id) },
+				signal: func(sig syscall.Signal) error { return s.eng.Kill(id, sig) },
+			}, nil
+		})
+		return
+	}
 	s.attached(w, func(ctx context.Context, stdio []*os.File) (*running, error) {
-		id, _, err := s.createAndStart(ctx, req, stdio)
+		id, _, _, err := s.createAndStart(ctx, req, stdio, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -54,10 +76,21 @@ func (s *Server) sandboxCreate(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Server) createAndStart(ctx context.Context, req types.SandboxCreateRequest, stdio []*os.File) (string, string, error) {
+// createAndStart creates the sandbox and starts its process on stdio,
+// or on a new terminal whose output goes to out.
+func (s *Server) createAndStart(ctx context.Context, req types.SandboxCreateRequest, stdio []*os.File, out io.Writer) (string, string, *engine.Console, error) {
 	opts, err := endpointOptions(req.Endpoint)
 	if err != nil {
-		return "", "", err
+		return "", "", nil, err
+	}
+	var policy cnm.RestartPolicy
+	if req.Process != nil {
+		if policy, err = engine.ParseRestartPolicy(req.Process.Restart); err != nil {
+			return "", "", nil, err
+		}
+		if policy.Name != "no" && req.Process.AutoRemove {
+			return "", "", nil, cnm.Invalid("conflicting options: cannot specify both --restart and --rm")
+		}
 	}
 	sb, err := s.eng.CreateSandbox(ctx, engine.SandboxCreate{
 		Name: req.Name, Hostname: req.Hostname, Network: req.Network, Networks: req.Networks,
@@ -69,21 +102,27 @@ func (s *Server) createAndStart(ctx context.Context, req types.SandboxCreateRequ
 		},
 	})
 	if err != nil || req.Process == nil {
-		return sb.ID, sb.Name, err
+		return sb.ID, sb.Name, nil, err
 	}
 	spec := engine.ProcessSpec{
-		Args: req.Process.Args, Env: req.Process.Env,
+		Restart: policy,
+		Args:    req.Process.Args, Env: req.Process.Env,
 		Detached: req.Process.Detached, AutoRemove: req.Process.AutoRemove,
+		TTY: req.Process.TTY, ConsoleSize: req.Process.ConsoleSize, OpenStdin: req.Process.OpenStdin,
 	}
 	if stdio != nil {
 		spec.Stdin, spec.Stdout, spec.Stderr = stdio[0], stdio[1], stdio[2]
 	}
-	if _, err := s.eng.Start(ctx, sb.ID, spec); err != nil {
+	if out != nil {
+		spec.Output = out
+	}
+	_, con, err := s.eng.StartConsole(ctx, sb.ID, spec)
+	if err != nil {
 		// A command that cannot start leaves nothing behind.
 		_ = s.eng.RemoveSandbox(context.Background(), sb.ID, true)
-		return "", "", err
+		return "", "", nil, err
 	}
-	return sb.ID, sb.Name, nil
+	return sb.ID, sb.Name, con, nil
 }
 
 func (s *Server) sandboxExec(w http.ResponseWriter, r *http.Request) {
@@ -92,13 +131,44 @@ func (s *Server) sandboxExec(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if r.Header.Get("Upgrade") != types.UpgradeProto {
-		writeError(w, cnm.Invalid("exec must upgrade to %s", types.UpgradeProto))
+	want := types.UpgradeProto
+	if req.TTY {
+		want = types.UpgradeTTY
+	}
+	if r.Header.Get("Upgrade") != want {
+		writeError(w, cnm.Invalid("exec must upgrade to %s (%s with a terminal)", types.UpgradeProto, types.UpgradeTTY))
 		return
 	}
 	id := r.PathValue("id")
 	if _, err := s.eng.Sandbox(id); err != nil {
 		writeError(w, err)
+		return
+	}
+	if req.TTY {
+		s.serveTerminal(w, func(ctx context.Context, out *types.FrameWriter) (*ttySession, error) {
+			xid, err := s.eng.ExecCreate(id, engine.ExecConfig{
+				Args: req.Args, Env: req.Env, TTY: true, ConsoleSize: req.ConsoleSize,
+				AttachStdin: req.OpenStdin, AttachStdout: true, AttachStderr: true,
+			})
+			if err != nil {
+				return nil, err
+			}
+			con, done, err := s.eng.ExecStart(context.Background(), xid, engine.ExecIO{Output: out})
+			if err != nil {
+				return nil, err
+			}
+			return &ttySession{
+				id: id, console: con, input: req.OpenStdin,
+				wait: func() (int, error) {
+					<-done
+					x, err := s.eng.ExecInspect(xid)
+					if err != nil || x.ExitCode == nil {
+						return -1, err
+					}
+					return *x.ExitCode, nil
+				},
+			}, nil
+		})
 		return
 	}
 	s.attached(w, func(ctx context.Context, stdio []*os.File) (*running, error) {

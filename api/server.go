@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -90,6 +91,10 @@ func NewServer(eng *engine.Engine, log *slog.Logger) *Server {
 		"GET /firewall":                  s.firewall,
 		"GET /plugins/legacy":            s.pluginList,
 	}
+	// Exec, attach and lifecycle routes (see processRoutes), and the
+	// swarm and image answers clients depend on (see compatRoutes).
+	maps.Copy(routes, s.processRoutes())
+	maps.Copy(routes, s.compatRoutes())
 	for pattern, h := range routes {
 		s.mux.HandleFunc(pattern, h)
 	}

@@ -90,7 +90,7 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 // patchbay does not serve (beyond the network and container subset),
 // with what a user would call them.
 var dockerAreas = map[string]string{
-	"containers": "containers beyond list and inspect (create, start, exec, logs...)",
+	"containers": "containers beyond list, inspect, exec and the lifecycle verbs (create, pause, export...)",
 	"images":     "images", "build": "image builds", "commit": "image commits",
 	"volumes": "volumes", "exec": "exec instances", "events": "events",
 	"system": "system data usage", "plugins": "plugins", "auth": "registry login",

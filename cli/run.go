@@ -89,6 +89,18 @@ type runOpts struct {
 	expose         []string
 	publishAll     bool
 	names          nameFlags
+	term           ttyOpts
+	restart        string
+}
+
+// register adds -i, -t and --detach-keys.
+func (o *ttyOpts) register(cmd *cobra.Command, detach bool) {
+	fl := cmd.Flags()
+	fl.BoolVarP(&o.interactive, "interactive", "i", false, "keep STDIN open: send what is typed or piped to the process")
+	fl.BoolVarP(&o.tty, "tty", "t", false, "allocate a pseudo-TTY as the process's controlling terminal")
+	if detach {
+		fl.StringVar(&o.detachKeys, "detach-keys", "", "override the key sequence for detaching (default \"ctrl-p,ctrl-q\")")
+	}
 }
 
 // nameFlags are the name-service flags of run.
@@ -134,10 +146,20 @@ func newRunCmd(e *env) *cobra.Command {
 	fl.StringArrayVarP(&o.publish, "publish", "p", nil, "publish a sandbox port to the host ([ip:][hostPort:]port[/proto], ranges allowed)")
 	fl.BoolVarP(&o.publishAll, "publish-all", "P", false, "publish every exposed port to an ephemeral host port")
 	fl.StringArrayVar(&o.expose, "expose", nil, "expose a port or a range of ports (port[/proto])")
+	o.term.register(cmd, true)
+	fl.StringVar(&o.restart, "restart", "no", "restart policy when the command exits: no, on-failure[:max-retries], always, unless-stopped")
 	registerNetwork(cmd, &o.network, &o.networks)
 	o.ep.register(cmd, "network-alias")
 	o.names.register(cmd)
 	return cmd
+}
+
+// restartPolicy is --restart as sent: empty for the default, no.
+func (o *runOpts) restartPolicy() string {
+	if o.restart == "no" {
+		return ""
+	}
+	return o.restart
 }
 
 // runRun creates the sandbox and runs the command.
@@ -149,12 +171,26 @@ func runRun(ctx context.Context, e *env, o *runOpts, args []string) error {
 	req := types.SandboxCreateRequest{
 		Name: o.name, Hostname: o.hostname, Network: o.network, Networks: o.networks, Endpoint: o.ep.settings(),
 		Ports: o.publish, Expose: o.expose, PublishAll: o.publishAll,
-		Process: &types.ProcessRequest{Args: args, Env: env, Detached: o.detach, AutoRemove: o.rm},
+		Process: &types.ProcessRequest{Args: args, Env: env, Detached: o.detach, AutoRemove: o.rm, Restart: o.restartPolicy(),
+			Terminal: types.Terminal{TTY: o.term.tty, OpenStdin: o.term.interactive}},
 	}
 	o.names.apply(&req)
 	c, err := e.client()
 	if err != nil {
 		return err
+	}
+	if o.term.tty && !o.detach {
+		if err := e.checkTTY(o.term); err != nil {
+			return err
+		}
+		ts, err := e.openTerminal(ctx, o.term.interactive, o.term.detachKeys, false)
+		if err != nil {
+			return err
+		}
+		defer ts.close()
+		req.Process.ConsoleSize = ts.size
+		_, code, err := c.RunTerminal(ts.ctx, req, ts.tio)
+		return sessionEnd(code, err)
 	}
 	if o.detach {
 		resp, err := c.SandboxCreate(ctx, req)
@@ -179,6 +215,7 @@ func runRun(ctx context.Context, e *env, o *runOpts, args []string) error {
 // newExecCmd is exec: a command in a running sandbox, attached.
 func newExecCmd(e *env) *cobra.Command {
 	var envs []string
+	var to ttyOpts
 	cmd := &cobra.Command{
 		Use:   "exec [OPTIONS] SANDBOX [--] COMMAND [ARG...]",
 		Short: "Run a command in a running sandbox",
@@ -199,6 +236,19 @@ func newExecCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if to.tty {
+				if err := e.checkTTY(to); err != nil {
+					return err
+				}
+				ts, err := e.openTerminal(cmd.Context(), to.interactive, to.detachKeys, false)
+				if err != nil {
+					return err
+				}
+				defer ts.close()
+				req := types.ExecRequest{Args: argv, Env: env, Terminal: types.Terminal{TTY: true, OpenStdin: to.interactive, ConsoleSize: ts.size}}
+				code, err := c.ExecTerminal(ts.ctx, ref, req, ts.tio)
+				return sessionEnd(code, err)
+			}
 			sigs, stop := forwardSignals()
 			defer stop()
 			code, err := c.ExecAttached(cmd.Context(), ref, types.ExecRequest{Args: argv, Env: env}, e.stdio(), sigs)
@@ -213,6 +263,7 @@ func newExecCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().SetInterspersed(false)
 	cmd.Flags().StringArrayVarP(&envs, "env", "e", nil, "set environment variables (K=V, or K to pass the current value)")
+	to.register(cmd, true)
 	return cmd
 }
 

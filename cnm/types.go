@@ -148,17 +148,39 @@ const (
 	StateExited  = "exited"
 )
 
+// RestartPolicy is Docker's --restart: Name is "no" (or ""), "always",
+// "unless-stopped" or "on-failure" (with at most MaximumRetryCount
+// restarts; 0 is no limit).
+type RestartPolicy struct {
+	Name              string `json:"name,omitempty"`
+	MaximumRetryCount int    `json:"maximumRetryCount,omitempty"`
+}
+
 // Process is the command started in a sandbox by patchbay run.
 type Process struct {
-	Args       []string  `json:"args"`
-	Env        []string  `json:"env,omitempty"`
-	Detached   bool      `json:"detached,omitempty"`
-	AutoRemove bool      `json:"autoRemove,omitempty"`
-	State      string    `json:"state"`
-	Pid        int       `json:"pid,omitempty"`
-	StartTime  uint64    `json:"startTime,omitempty"`
-	Started    time.Time `json:"started,omitzero"`
-	Finished   time.Time `json:"finished,omitzero"`
+	Args       []string `json:"args"`
+	Env        []string `json:"env,omitempty"`
+	Detached   bool     `json:"detached,omitempty"`
+	AutoRemove bool     `json:"autoRemove,omitempty"`
+	// TTY: the process runs on a pseudo-terminal held by the daemon;
+	// OpenStdin: it was started to read input (-i).
+	TTY       bool `json:"tty,omitempty"`
+	OpenStdin bool `json:"openStdin,omitempty"`
+	// Restart says when the daemon runs the command again after it
+	// exits; RestartCount counts those runs since the last start by
+	// hand; ManuallyStopped is set by stop and kill, cleared by start.
+	Restart         RestartPolicy `json:"restart,omitzero"`
+	RestartCount    int           `json:"restartCount,omitempty"`
+	ManuallyStopped bool          `json:"manuallyStopped,omitempty"`
+	// TTYHolder and TTYHolderStart name the process that keeps a TTY
+	// process's terminal open while the daemon is away.
+	TTYHolder      int       `json:"ttyHolder,omitempty"`
+	TTYHolderStart uint64    `json:"ttyHolderStart,omitempty"`
+	State          string    `json:"state"`
+	Pid            int       `json:"pid,omitempty"`
+	StartTime      uint64    `json:"startTime,omitempty"`
+	Started        time.Time `json:"started,omitzero"`
+	Finished       time.Time `json:"finished,omitzero"`
 	// ExitCode is -1 when the process ended while the daemon was down
 	// and its status could not be collected.
 	ExitCode int    `json:"exitCode"`

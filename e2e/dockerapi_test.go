@@ -105,8 +105,8 @@ func TestDockerAPIBadInput(t *testing.T) {
 		{"bad prune filter", "POST", `/v1.51/networks/prune?filters={"name":{"taken":true}}`, ``, nil, 400, "invalid filter 'name'"},
 		{"too new version", "GET", "/v1.99/networks", ``, nil, 400, "too new"},
 		{"docker run", "POST", "/v1.51/containers/create", `{"Image": "busybox"}`, js, 501, "patchbay does not provide"},
-		{"docker rm", "DELETE", "/v1.51/containers/busy", ``, nil, 501, "patchbay does not provide"},
-		{"images", "GET", "/v1.51/images/json", ``, nil, 501, "patchbay does not provide images"},
+		{"docker rm of a running one", "DELETE", "/v1.51/containers/busy", ``, nil, 409, "running"},
+		{"images", "POST", "/v1.51/images/create?fromImage=busybox", ``, nil, 501, "patchbay does not provide images"},
 		{"unknown route", "GET", "/v1.51/whatever", ``, nil, 404, "page not found"},
 	}
 	for _, tt := range cases {

@@ -310,7 +310,10 @@ func testDockerCLI(t *testing.T, bin string) {
 
 	// What patchbay does not provide fails clearly, without hanging.
 	dk.fails("patchbay does not provide", "run", "--rm", "busybox", "true")
-	dk.fails("patchbay does not provide", "images")
+	dk.fails("patchbay does not provide", "pull", "busybox")
+	if out := dk.ok("images", "-q"); out != "" {
+		t.Errorf("docker images -q: %q", out)
+	}
 	dk.fails("patchbay does not provide", "volume", "ls")
 
 	// An older API version prefix works too.

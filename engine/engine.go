@@ -30,6 +30,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -163,8 +164,11 @@ type Engine struct {
 
 	// mu guards the maps below and the objects they point to; readers
 	// copy what they return.
-	mu        sync.RWMutex
-	networks  map[string]*network
+	mu       sync.RWMutex
+	networks map[string]*network
+	// execs are the exec instances of the Docker API (see exec.go); they
+	// have their own lock.
+	execs     execTable
 	sandboxes map[string]*sbox
 	// creating are networks whose driver is making them with opMu
 	// released (see outside.go); reserved are sandbox names being
@@ -220,6 +224,12 @@ type sbox struct {
 	// proc holds the running process by pidfd, for signals and exec; nil
 	// if none runs (or a re-adopted one could not be held).
 	proc *sandbox.Process
+	// tty is the terminal of the last process started with one; guarded
+	// by mu (see console.go).
+	tty *Console
+	// nextTTY are writers waiting for the terminal of the next process
+	// started; guarded by mu (see AttachNext).
+	nextTTY map[*int]io.Writer
 	// files is set once the generated /etc files exist; guarded by opMu.
 	files bool
 	// portFDs are the sockets holding the published host ports (-1 where
@@ -345,6 +355,7 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 		go e.watchCluster(rev)
 		go e.keepAlive()
 	}
+	e.restartAfterRestore()
 	return e, nil
 }
 

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -22,26 +25,59 @@ type ProcessSpec struct {
 	// and read nothing; others use the given files.
 	Detached   bool
 	AutoRemove bool
-	Stdin      *os.File
-	Stdout     *os.File
-	Stderr     *os.File
+	// TTY runs the process on a new pseudo-terminal that the daemon holds
+	// (see Console), sized ConsoleSize (rows, columns) and logged; Output,
+	// if set, is attached to it before the process runs. The Stdin,
+	// Stdout and Stderr files are then unused.
+	TTY         bool
+	ConsoleSize [2]uint16
+	Output      io.Writer
+	// OpenStdin records that the process was started to read input.
+	OpenStdin bool
+	// Restart is the restart policy (see restart.go); restartCount is
+	// set when the policy restarts it.
+	Restart      cnm.RestartPolicy
+	restartCount int
+	Stdin        *os.File
+	Stdout       *os.File
+	Stderr       *os.File
 }
 
 // Start runs a command in a sandbox. It returns once the command is
 // executing (or failed to start). The process is in its own session, so
 // it keeps running if the daemon dies, and is re-adopted on restart.
 func (e *Engine) Start(ctx context.Context, ref string, spec ProcessSpec) (cnm.Process, error) {
+	rec, _, err := e.StartConsole(ctx, ref, spec)
+	return rec, err
+}
+
+// StartConsole is Start that also returns the process's console when
+// spec.TTY is set.
+func (e *Engine) StartConsole(ctx context.Context, ref string, spec ProcessSpec) (cnm.Process, *Console, error) {
+	return e.start(ctx, ref, spec)
+}
+
+func (e *Engine) start(ctx context.Context, ref string, spec ProcessSpec) (cnm.Process, *Console, error) {
 	if len(spec.Args) == 0 {
-		return cnm.Process{}, cnm.Invalid("no command given")
+		return cnm.Process{}, nil, cnm.Invalid("no command given")
 	}
 	e.opMu.Lock()
 	defer e.opMu.Unlock()
 	sb, err := e.findSandbox(ref)
 	if err != nil {
-		return cnm.Process{}, err
+		return cnm.Process{}, nil, err
 	}
 	if e.running(sb) != nil {
-		return cnm.Process{}, cnm.Conflict("sandbox %s already runs a process", sb.Name)
+		return cnm.Process{}, nil, cnm.Conflict("sandbox %s already runs a process", sb.Name)
+	}
+	if spec.restartCount > 0 {
+		// A restart by policy, called off by a stop since it was planned.
+		e.mu.RLock()
+		stopped := sb.Process != nil && sb.Process.ManuallyStopped
+		e.mu.RUnlock()
+		if stopped {
+			return cnm.Process{}, nil, errRestartCalledOff
+		}
 	}
 	ps := sandbox.ProcSpec{
 		Args: spec.Args, Env: spec.Env, NetnsPath: sb.NetnsPath,
@@ -52,7 +88,7 @@ func (e *Engine) Start(ctx context.Context, ref string, spec ProcessSpec) (cnm.P
 	}
 	if files := e.filesOwner(sb); !files.HostNetwork && !files.Adopted {
 		if err := e.writeFiles(files); err != nil {
-			return cnm.Process{}, err
+			return cnm.Process{}, nil, err
 		}
 		ps.Hostname = files.Hostname
 		dir := e.filesDir(files.ID)
@@ -60,40 +96,43 @@ func (e *Engine) Start(ctx context.Context, ref string, spec ProcessSpec) (cnm.P
 			ps.Mounts = append(ps.Mounts, sandbox.Mount{Source: filepath.Join(dir, f), Target: "/etc/" + f})
 		}
 	}
-	rec := &cnm.Process{Args: spec.Args, Env: spec.Env, Detached: spec.Detached, AutoRemove: spec.AutoRemove}
-	if spec.Detached {
-		log, err := os.OpenFile(e.logPath(sb.ID), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-		if err != nil {
-			return cnm.Process{}, fmt.Errorf("open log: %w", err)
-		}
-		defer log.Close()
-		ps.Stdin, ps.Stdout, ps.Stderr = nil, log, log
-		rec.LogPath = log.Name()
+	rec := &cnm.Process{Args: spec.Args, Env: spec.Env, Detached: spec.Detached, AutoRemove: spec.AutoRemove, TTY: spec.TTY, OpenStdin: spec.OpenStdin,
+		Restart: spec.Restart, RestartCount: spec.restartCount}
+	if spec.TTY {
+		ps.Env = withTerm(ps.Env)
+	}
+	console, err := e.processStdio(sb, spec, &ps, rec)
+	if err != nil {
+		return cnm.Process{}, nil, err
 	}
 	// Held before exec until the record is committed: if the daemon dies
 	// first, the process exits without running the command.
 	ps.Hold = true
 	p, err := sandbox.Start(ps)
+	con := console(err == nil)
 	if err != nil {
-		return cnm.Process{}, fmt.Errorf("start %s in sandbox %s: %w", spec.Args[0], sb.Name, err)
+		return cnm.Process{}, nil, fmt.Errorf("start %s in sandbox %s: %w", spec.Args[0], sb.Name, err)
 	}
 	crashPoint(crashAfterFork)
 	rec.State, rec.Pid, rec.StartTime, rec.Started = cnm.StateRunning, p.Pid, p.StartTime, time.Now()
 	done := make(chan struct{})
 	e.mu.Lock()
-	prev := sb.Process
+	prev, prevTTY := sb.Process, sb.tty
 	sb.Process, sb.done, sb.proc = rec, done, p
+	if con != nil {
+		sb.tty = con
+	}
 	e.mu.Unlock()
 	undo := func() {
 		_, _ = p.Wait() // aborts a held process
 		e.mu.Lock()
-		sb.Process, sb.done, sb.proc = prev, nil, nil
+		sb.Process, sb.done, sb.proc, sb.tty = prev, nil, nil, prevTTY
 		e.mu.Unlock()
 		close(done)
 	}
 	if err := e.update(func(tx *store.Tx) error { return tx.PutSandbox(&sb.Sandbox) }); err != nil {
 		undo()
-		return cnm.Process{}, fmt.Errorf("save process: %w", err)
+		return cnm.Process{}, nil, fmt.Errorf("save process: %w", err)
 	}
 	crashPoint(crashAfterCommit)
 	if err := p.Release(); err != nil {
@@ -101,7 +140,7 @@ func (e *Engine) Start(ctx context.Context, ref string, spec ProcessSpec) (cnm.P
 		if err := e.update(func(tx *store.Tx) error { return tx.PutSandbox(&sb.Sandbox) }); err != nil {
 			e.log.Warn("save sandbox after a failed start", "sb", sb.Name, "err", err)
 		}
-		return cnm.Process{}, fmt.Errorf("start %s in sandbox %s: %w", spec.Args[0], sb.Name, err)
+		return cnm.Process{}, nil, fmt.Errorf("start %s in sandbox %s: %w", spec.Args[0], sb.Name, err)
 	}
 	// Not tracked by e.wg: a child outlives Close (live restore), and
 	// processExited ignores exits after Close.
@@ -112,7 +151,58 @@ func (e *Engine) Start(ctx context.Context, ref string, spec ProcessSpec) (cnm.P
 		}
 		e.processExited(sb, code)
 	}()
-	return *rec, nil
+	return *rec, con, nil
+}
+
+// processStdio sets up ps's stdio for spec: a new terminal, the log of
+// a detached process, or the caller's files. The returned function is
+// called once the process started (or failed to) and returns the
+// process's console, if any; it releases what the process does not
+// keep.
+func (e *Engine) processStdio(sb *sbox, spec ProcessSpec, ps *sandbox.ProcSpec, rec *cnm.Process) (func(started bool) *Console, error) {
+	if !spec.TTY && !spec.Detached {
+		return func(bool) *Console { return nil }, nil
+	}
+	log, err := os.OpenFile(e.logPath(sb.ID), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open log: %w", err)
+	}
+	rec.LogPath = log.Name()
+	if !spec.TTY {
+		ps.Stdin, ps.Stdout, ps.Stderr = nil, log, log
+		return func(bool) *Console { log.Close(); return nil }, nil
+	}
+	master, slave, err := openConsole(spec.ConsoleSize)
+	if err != nil {
+		log.Close()
+		return nil, err
+	}
+	ps.Stdin, ps.Stdout, ps.Stderr, ps.Terminal = slave, slave, slave, true
+	return func(started bool) *Console {
+		slave.Close() // the process holds its own copy
+		if !started {
+			master.Close()
+			log.Close()
+			return nil
+		}
+		e.mu.Lock()
+		outs := []io.Writer{spec.Output}
+		for _, w := range sb.nextTTY {
+			outs = append(outs, w)
+		}
+		sb.nextTTY = nil
+		e.mu.Unlock()
+		// The terminal outlives this daemon in a holder, so the process
+		// gets no hangup if the daemon dies, and the next one takes the
+		// terminal back (see watch).
+		if h, err := sandbox.HoldPTY(master); err != nil {
+			e.log.Warn("hold terminal", "sb", sb.Name, "err", err)
+		} else {
+			rec.TTYHolder, rec.TTYHolderStart = h.Pid, h.StartTime
+			go func() { _, _ = h.Wait() }() // it exits when the terminal hangs up
+		}
+		return newConsole(master, log, outs...)
+	}, nil
 }
 
 // watch re-adopts a process that survived a daemon restart, holding it
@@ -126,6 +216,9 @@ func (e *Engine) watch(sb *sbox) {
 		e.log.Info("re-adopt process", "sb", sb.Name, "err", err)
 	}
 	sb.proc = p
+	if rec := sb.Process; p != nil && rec.TTY && rec.TTYHolder > 0 {
+		sb.tty = e.retakeConsole(sb, rec)
+	}
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
@@ -137,6 +230,36 @@ func (e *Engine) watch(sb *sbox) {
 		}
 		e.processExited(sb, -1)
 	}()
+}
+
+// withTerm adds TERM=xterm unless env sets TERM, as Docker does for a
+// process with a terminal.
+func withTerm(env []string) []string {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "TERM=") {
+			return env
+		}
+	}
+	return append(slices.Clone(env), "TERM=xterm")
+}
+
+// retakeConsole takes a re-adopted process's terminal back from its
+// holder; nil if it cannot (the process then runs without a console).
+func (e *Engine) retakeConsole(sb *sbox, rec *cnm.Process) *Console {
+	master, err := sandbox.TakePTY(rec.TTYHolder, rec.TTYHolderStart)
+	if err != nil {
+		e.log.Info("take terminal back", "sb", sb.Name, "err", err)
+		return nil
+	}
+	log, err := os.OpenFile(e.logPath(sb.ID), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		e.log.Warn("open log", "sb", sb.Name, "err", err)
+		log = nil
+	}
+	if log == nil {
+		return newConsole(master, nil)
+	}
+	return newConsole(master, log)
 }
 
 // processExited records a process's end and removes an auto-remove
@@ -165,6 +288,9 @@ func (e *Engine) processExited(sb *sbox, code int) {
 	}
 	if err := e.update(func(tx *store.Tx) error { return tx.PutSandbox(&sb.Sandbox) }); err != nil {
 		e.log.Warn("save process exit", "sb", sb.Name, "err", err)
+	}
+	if shouldRestart(&proc, code) {
+		e.restartLater(sb, proc.RestartCount)
 	}
 }
 
@@ -218,6 +344,10 @@ func (e *Engine) Kill(ref string, sig syscall.Signal) error {
 	if p == nil {
 		return cnm.Conflict("sandbox %s is not running", sb.Name)
 	}
+	switch sig {
+	case syscall.SIGKILL, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP:
+		e.markStopped(sb) // its restart policy leaves it stopped
+	}
 	return signalProcess(sb, p, sig)
 }
 
@@ -251,8 +381,10 @@ func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration) er
 	}
 	done := e.running(sb)
 	if done == nil {
-		return nil
+		// A restart the policy has scheduled is called off.
+		return e.markStoppedIdle(sb)
 	}
+	e.markStopped(sb)
 	if err := e.signalIfRunning(sb, syscall.SIGTERM); err != nil {
 		return err
 	}
@@ -279,6 +411,9 @@ type ExecSpec struct {
 	Args                  []string
 	Env                   []string
 	Stdin, Stdout, Stderr *os.File
+	// Terminal: Stdin is a terminal's slave, to become the command's
+	// controlling terminal.
+	Terminal bool
 }
 
 // Exec runs a command in the namespaces of the sandbox's running process
@@ -297,7 +432,7 @@ func (e *Engine) Exec(ctx context.Context, ref string, spec ExecSpec) (*sandbox.
 	if target == nil {
 		return nil, cnm.Conflict("sandbox %s is not running", sb.Name)
 	}
-	p, err := sandbox.Exec(sandbox.ExecSpec{Target: target, Args: spec.Args, Env: spec.Env, Stdin: spec.Stdin, Stdout: spec.Stdout, Stderr: spec.Stderr})
+	p, err := sandbox.Exec(sandbox.ExecSpec{Target: target, Args: spec.Args, Env: spec.Env, Stdin: spec.Stdin, Stdout: spec.Stdout, Stderr: spec.Stderr, Terminal: spec.Terminal})
 	if errors.Is(err, os.ErrProcessDone) {
 		return nil, cnm.Conflict("sandbox %s is not running", sb.Name)
 	}

@@ -16,8 +16,12 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 // InitMain must be called first thing in main. In the re-executed init
 // child (os.Args[1] == InitArg) it sets the sandbox up and execs the user
-// command, never returning; otherwise it returns at once.
+// command, and in a terminal holder (HoldArg) it holds the terminal,
+// never returning; otherwise it returns at once.
 func InitMain() {
+	if len(os.Args) == 2 && os.Args[1] == HoldArg {
+		holdMain() // a terminal holder (see ptyhold.go)
+	}
 	if len(os.Args) < 2 || os.Args[1] != InitArg {
 		return
 	}

@@ -52,8 +52,12 @@ type nsEnter struct {
 
 // launch re-executes this binary as the init child, hands it is and
 // waits until it has exec'd the user command or failed; with hold, until
-// it waits at the gate (see ProcSpec.Hold).
-func launch(is initSpec, nsFiles []*os.File, cloneflags uintptr, stdio [3]*os.File, hold bool) (_ *Process, retErr error) {
+// it waits at the gate (see ProcSpec.Hold). With ctty, stdio[0] is a
+// terminal that becomes the controlling terminal of the new session.
+func launch(is initSpec, nsFiles []*os.File, cloneflags uintptr, stdio [3]*os.File, ctty, hold bool) (_ *Process, retErr error) {
+	if ctty && stdio[0] == nil {
+		return nil, fmt.Errorf("start init process: a controlling terminal needs a terminal as stdin")
+	}
 	for i := range is.Enter {
 		is.Enter[i].Fd = firstNsFd + i
 	}
@@ -100,6 +104,8 @@ func launch(is initSpec, nsFiles []*os.File, cloneflags uintptr, stdio [3]*os.Fi
 		ExtraFiles: append([]*os.File{statusW, specR, gateR}, nsFiles...),
 		SysProcAttr: &syscall.SysProcAttr{
 			Setsid:     true,
+			Setctty:    ctty,
+			Ctty:       0, // the child's stdin
 			Cloneflags: cloneflags,
 		},
 	}

@@ -35,6 +35,10 @@ type ProcSpec struct {
 	Mounts []Mount
 	// Stdio; nil means /dev/null.
 	Stdin, Stdout, Stderr *os.File
+	// Terminal says Stdin is the slave of a pseudo-terminal (see
+	// OpenPTY) that becomes the process's controlling terminal; the
+	// process leads its own session either way.
+	Terminal bool
 	// Hold makes Start return once the sandbox is set up but before the
 	// command is exec'd: the process waits until Release (or gives up on
 	// Abort), and exits without exec'ing if the calling process dies
@@ -52,6 +56,8 @@ type ExecSpec struct {
 	Env []string
 	// Stdio; nil means /dev/null.
 	Stdin, Stdout, Stderr *os.File
+	// Terminal is as in ProcSpec.
+	Terminal bool
 }
 
 // Process is a process running in a sandbox, held by a pidfd (see
@@ -132,7 +138,7 @@ func Start(spec ProcSpec) (*Process, error) {
 	if spec.Hostname != "" {
 		flags |= unix.CLONE_NEWUTS
 	}
-	p, err := launch(is, nsFiles, flags, [3]*os.File{spec.Stdin, spec.Stdout, spec.Stderr}, spec.Hold)
+	p, err := launch(is, nsFiles, flags, [3]*os.File{spec.Stdin, spec.Stdout, spec.Stderr}, spec.Terminal, spec.Hold)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", spec.Args[0], err)
 	}
@@ -184,7 +190,7 @@ func Exec(spec ExecSpec) (*Process, error) {
 	if !spec.Target.alive() {
 		return nil, fmt.Errorf("exec %s in process %d: %w", spec.Args[0], pid, os.ErrProcessDone)
 	}
-	p, err := launch(is, nsFiles, 0, [3]*os.File{spec.Stdin, spec.Stdout, spec.Stderr}, false)
+	p, err := launch(is, nsFiles, 0, [3]*os.File{spec.Stdin, spec.Stdout, spec.Stderr}, spec.Terminal, false)
 	if err != nil {
 		return nil, fmt.Errorf("exec %s in process %d: %w", spec.Args[0], pid, err)
 	}

@@ -173,6 +173,10 @@ type ProcessRequest struct {
 	Env        []string `json:"Env,omitempty"`
 	Detached   bool     `json:"Detached,omitempty"`
 	AutoRemove bool     `json:"AutoRemove,omitempty"`
+	// Restart is the restart policy, as --restart takes it.
+	Restart string `json:"Restart,omitempty"`
+	// Terminal settings (see terminal.go).
+	Terminal
 }
 
 // SandboxCreateResponse is the reply to POST /sandboxes/create.
@@ -193,6 +197,9 @@ type Sandbox struct {
 	HostConfig      HostConfig      `json:"HostConfig"`
 	NetworkSettings NetworkSettings `json:"NetworkSettings"`
 	LogPath         string          `json:"LogPath"`
+	// RestartCount counts restarts by policy since the last start by
+	// hand.
+	RestartCount int `json:"RestartCount"`
 	// PortConflicts are published ports not in force, because another
 	// program took their host port while patchbay was down; they are not
 	// in NetworkSettings.Ports. patchbay's own field: Docker's container
@@ -230,17 +237,20 @@ type SandboxConfig struct {
 	Domainname string   `json:"Domainname"`
 	Cmd        []string `json:"Cmd"`
 	Env        []string `json:"Env"`
+	Tty        bool     `json:"Tty"`
+	OpenStdin  bool     `json:"OpenStdin"`
 }
 
 // HostConfig holds how the sandbox was set up.
 type HostConfig struct {
-	NetworkMode string   `json:"NetworkMode"`
-	AutoRemove  bool     `json:"AutoRemove"`
-	Adopted     bool     `json:"Adopted"`
-	DNS         []string `json:"Dns"`
-	DNSSearch   []string `json:"DnsSearch"`
-	DNSOptions  []string `json:"DnsOptions"`
-	ExtraHosts  []string `json:"ExtraHosts"`
+	NetworkMode   string        `json:"NetworkMode"`
+	RestartPolicy RestartPolicy `json:"RestartPolicy"`
+	AutoRemove    bool          `json:"AutoRemove"`
+	Adopted       bool          `json:"Adopted"`
+	DNS           []string      `json:"Dns"`
+	DNSSearch     []string      `json:"DnsSearch"`
+	DNSOptions    []string      `json:"DnsOptions"`
+	ExtraHosts    []string      `json:"ExtraHosts"`
 	// Links are Docker's "/target:/sandbox/alias".
 	Links []string `json:"Links"`
 }
@@ -287,6 +297,8 @@ type EndpointSettingsOut struct {
 type ExecRequest struct {
 	Args []string `json:"Args"`
 	Env  []string `json:"Env,omitempty"`
+	// Terminal settings (see terminal.go).
+	Terminal
 }
 
 // StreamMessage is one line of the attached-run protocol (see stream.go).
@@ -296,4 +308,8 @@ type StreamMessage struct {
 	Status   int    `json:"Status,omitempty"`
 	ExitCode *int   `json:"ExitCode,omitempty"`
 	Signal   int    `json:"Signal,omitempty"`
+	// Terminal sessions (see terminal.go): the client's new window size,
+	// and the server's word that the client detached.
+	Resize   *[2]uint16 `json:"Resize,omitempty"`
+	Detached bool       `json:"Detached,omitempty"`
 }

@@ -1,0 +1,181 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/patchbay/patchbay/api/types"
+	"github.com/patchbay/patchbay/cnm"
+	"github.com/patchbay/patchbay/engine"
+)
+
+// Lifecycle routes of patchbay's own API: start, restart and attach.
+
+// logPoll is how often a followed log is read again.
+const logPoll = 200 * time.Millisecond
+
+// sandboxStart is POST /sandboxes/{id}/start: 204 once the recorded
+// command runs again, 304 if it was running.
+func (s *Server) sandboxStart(w http.ResponseWriter, r *http.Request) {
+	started, err := s.eng.StartAgain(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if !started {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// sandboxRestart is POST /sandboxes/{id}/restart?t=SECONDS.
+func (s *Server) sandboxRestart(w http.ResponseWriter, r *http.Request) {
+	t, err := stopTimeout(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := s.eng.Restart(r.Context(), r.PathValue("id"), t); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// stopTimeout reads the t parameter (seconds; default 10).
+func stopTimeout(r *http.Request) (time.Duration, error) {
+	v := r.URL.Query().Get("t")
+	if v == "" {
+		return 10 * time.Second, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < -1 {
+		return 0, cnm.Invalid("invalid timeout %q", v)
+	}
+	if n == -1 {
+		n = 1 << 20 // wait for ever, as Docker's -1
+	}
+	return time.Duration(n) * time.Second, nil
+}
+
+// sandboxAttach is POST /sandboxes/{id}/attach, a terminal session
+// (Upgrade: patchbay-tty) on the sandbox's process: its terminal, or the
+// output it logs when it has none. A stopped sandbox is attached from
+// its next start. Closing the connection detaches.
+func (s *Server) sandboxAttach(w http.ResponseWriter, r *http.Request) {
+	info, err := s.eng.Sandbox(r.PathValue("id"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if r.Header.Get("Upgrade") != types.UpgradeTTY {
+		writeError(w, cnm.Invalid("attach must upgrade to %s", types.UpgradeTTY))
+		return
+	}
+	if info.Process == nil {
+		writeError(w, cnm.Conflict("sandbox %s has no process to attach to", info.Name))
+		return
+	}
+	id := info.ID
+	s.serveTerminal(w, func(ctx context.Context, out *types.FrameWriter) (*ttySession, error) {
+		con, stream, err := s.attachTo(ctx, id, out, false)
+		if err != nil {
+			return nil, err
+		}
+		return &ttySession{id: id, console: con, input: con != nil, wait: stream,
+			signal: func(sig syscall.Signal) error { return s.eng.Kill(id, sig) }}, nil
+	})
+}
+
+// attachTo attaches out to the sandbox's process, waiting for its next
+// start if it is stopped: out gets its terminal's output (the console is
+// returned for input), or what it logs from now on, from the start with
+// logs. stream passes the output until the process ends and returns its
+// exit code.
+func (s *Server) attachTo(ctx context.Context, id string, out io.Writer, logs bool) (*engine.Console, func() (int, error), error) {
+	info, err := s.eng.Sandbox(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if info.Process == nil {
+		return nil, nil, cnm.Conflict("sandbox %s has no process to attach to", info.Name)
+	}
+	path, err := s.eng.LogPath(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Where this attachment's output starts in the log: the end, now.
+	var from int64
+	if st, err := os.Stat(path); err == nil && !logs {
+		from = st.Size()
+	}
+	var withdraw func() bool
+	if info.Process.TTY && !info.Running() {
+		if withdraw, err = s.eng.AttachNext(id, out); err != nil {
+			return nil, nil, err
+		}
+	}
+	since := info.Process.Started
+	if info.Running() {
+		since = time.Time{}
+	}
+	if err := s.eng.UntilStarted(ctx, id, since); err != nil {
+		if withdraw != nil {
+			withdraw()
+		}
+		return nil, nil, err
+	}
+	wait := func() (int, error) { return s.eng.Wait(ctx, id) }
+	if info.Process.TTY {
+		// taken: the start attached out to the new terminal already.
+		taken := withdraw != nil && !withdraw()
+		con, err := s.eng.Console(id)
+		switch {
+		case err != nil && !taken:
+			return nil, nil, err
+		case con != nil && !taken:
+			con.Attach(out) // out is dropped at its first failed write
+		}
+		return con, wait, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open log: %w", err)
+	}
+	if _, err := f.Seek(from, io.SeekStart); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("open log: %w", err)
+	}
+	return nil, func() (int, error) {
+		defer f.Close()
+		s.followLog(ctx, id, f, out)
+		return s.eng.Wait(ctx, id)
+	}, nil
+}
+
+// followLog copies f to w until the sandbox's process has ended (and its
+// last output is copied), w fails or ctx ends.
+func (s *Server) followLog(ctx context.Context, id string, f *os.File, w io.Writer) {
+	for {
+		if _, err := io.Copy(w, f); err != nil {
+			return
+		}
+		sb, err := s.eng.Sandbox(id)
+		if err != nil || !sb.Running() {
+			_, _ = io.Copy(w, f)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(logPoll):
+		}
+	}
+}
