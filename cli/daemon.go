@@ -50,6 +50,7 @@ func newDaemonCmd(e *env) *cobra.Command {
 	f.StringVar(&cfg.Cluster.Advertise, "cluster-advertise", "", "interface or IP address of this host the others reach it at (with --cluster-store)")
 	f.StringVar(&cfg.Cluster.NodeName, "node-name", "", "this host's name in the cluster, unique among hosts (default the hostname)")
 	f.DurationVar(&cfg.Cluster.TTL, "cluster-ttl", daemon.DefaultClusterTTL, "a host that stops refreshing its lease is gone for the others after this")
+	f.Uint16Var(&cfg.Cluster.DataPathPort, "data-path-port", 0, "UDP port of overlay (VXLAN) traffic, the same on every host (default 4789)")
 	f.StringArrayVar(&cfg.PluginDirs, "plugin-dir", nil, "directory of Docker plugin sockets and spec files (repeatable; default /run/docker/plugins, /etc/docker/plugins, /usr/lib/docker/plugins)")
 	f.StringVarP(&cfg.Group, "group", "G", "", "group (name or GID) that may use the API socket (0660); default root only (0600)")
 	f.BoolVarP(&debug, "debug", "D", false, "debug logging")

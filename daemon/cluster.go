@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/patchbay/patchbay/cnm"
+	"github.com/patchbay/patchbay/driver"
+	"github.com/patchbay/patchbay/drivers/overlay"
 	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/store/etcd"
 )
@@ -46,6 +48,24 @@ type ClusterConfig struct {
 	// stops refreshing it is gone for the others after TTL. Default
 	// DefaultClusterTTL.
 	TTL time.Duration
+	// DataPathPort is the UDP port of overlay (VXLAN) traffic
+	// (--data-path-port, Docker's name); default 4789. Every host of a
+	// cluster must use the same.
+	DataPathPort uint16
+}
+
+// drivers are the drivers a cluster store brings: overlay.
+func (c ClusterConfig) drivers(ecfg engine.Config) []driver.Driver {
+	if ecfg.Cluster == nil {
+		return nil
+	}
+	d, err := overlay.New(overlay.Config{Cluster: ecfg.Cluster, Advertise: ecfg.AdvertiseAddr, Port: c.DataPathPort})
+	if err != nil {
+		// open checked the advertise address: this cannot happen.
+		ecfg.Logger.Error("overlay driver", "err", err)
+		return nil
+	}
+	return []driver.Driver{d}
 }
 
 // open checks the configuration, connects to the store and sets the
@@ -162,6 +182,13 @@ func clusterTLS(opts []string) (*tls.Config, error) {
 // host, in the daemon's network namespace: an IP address must be on one
 // of its interfaces; an interface name gives its first IPv4 address.
 func resolveAdvertise(s string) (netip.Addr, error) {
+	// Docker took IFACE:PORT or IP:PORT (the port was its own API's);
+	// patchbay needs the address only.
+	if host, port, err := net.SplitHostPort(s); err == nil && host != "" {
+		if _, err := strconv.ParseUint(port, 10, 16); err == nil {
+			s = host
+		}
+	}
 	if a, err := netip.ParseAddr(s); err == nil {
 		a = a.Unmap()
 		if a.IsUnspecified() || a.IsMulticast() {

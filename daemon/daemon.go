@@ -63,6 +63,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer closeCluster()
+	if ecfg.Drivers, err = Drivers(plugs.findDriverOr(ecfg.Cluster != nil), cfg.Cluster.drivers(ecfg)...); err != nil {
+		return err
+	}
 	eng, err := engine.New(ctx, ecfg)
 	if err != nil {
 		return err

@@ -10,10 +10,10 @@ import (
 )
 
 // Drivers returns the registry of patchbay's built-in network drivers:
-// bridge, host, macvlan and null. find (may be nil) finds others by name
-// (plugins).
-func Drivers(find driver.Finder) (*driver.Registry, error) {
-	return driver.NewRegistry(find, bridge.New(), host.New(), macvlan.New(), null.New())
+// bridge, host, macvlan and null, and extra (overlay, with a cluster
+// store). find (may be nil) finds others by name (plugins).
+func Drivers(find driver.Finder, extra ...driver.Driver) (*driver.Registry, error) {
+	return driver.NewRegistry(find, append([]driver.Driver{bridge.New(), host.New(), macvlan.New(), null.New()}, extra...)...)
 }
 
 // DefaultNetworks are the networks a fresh daemon has, as Docker's:

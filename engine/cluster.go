@@ -11,6 +11,7 @@ import (
 
 	"github.com/patchbay/patchbay/cnm"
 	"github.com/patchbay/patchbay/driver"
+	"github.com/patchbay/patchbay/ipam"
 	"github.com/patchbay/patchbay/store"
 	"github.com/patchbay/patchbay/store/cluster"
 )
@@ -62,7 +63,18 @@ func (e *Engine) claimGlobal(ctx context.Context, n *network) (_ func(), retErr 
 		return nil, fmt.Errorf("claim network name %s in the cluster store: %w", n.Name, err)
 	}
 	keys = append(keys, nameKey(n.Name))
-	for _, c := range n.IPAM.Config {
+	for i := range n.IPAM.Config {
+		c := &n.IPAM.Config[i]
+		if c.Subnet.Bits() == 0 && c.Subnet.Addr().IsUnspecified() {
+			// No subnet asked for: the first free one of the cluster.
+			p, err := e.chooseGlobalSubnet(ctx, n, c.Subnet.Addr().Is6())
+			if err != nil {
+				return nil, err
+			}
+			c.Subnet = p
+			keys = append(keys, subnetKey(p))
+			continue
+		}
 		k := subnetKey(c.Subnet)
 		if _, err := e.cfg.Cluster.Put(ctx, k, []byte(n.ID), cluster.PutOptions{Create: true}); err != nil {
 			if errors.Is(err, cnm.ErrConflict) {
@@ -73,6 +85,46 @@ func (e *Engine) claimGlobal(ctx context.Context, n *network) (_ func(), retErr 
 		keys = append(keys, k)
 	}
 	return undo, nil
+}
+
+// globalPools are where subnets of global networks are chosen from when
+// none is asked for: Docker's overlay default, 10.0.0.0/8 in /24s.
+var globalPools = []ipam.PoolSpec{{Base: netip.MustParsePrefix("10.0.0.0/8"), Size: 24}}
+
+// chooseGlobalSubnet claims the first subnet of the global pools that no
+// global network of the cluster holds (nor overlaps), trying the next
+// when another host wins a race for one.
+func (e *Engine) chooseGlobalSubnet(ctx context.Context, n *network, v6 bool) (netip.Prefix, error) {
+	kvs, _, err := e.cfg.Cluster.List(ctx, clusterPrefix+"subnets/")
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("list the cluster's subnets: %w", err)
+	}
+	var taken []netip.Prefix
+	for _, kv := range kvs {
+		s := strings.ReplaceAll(strings.TrimPrefix(kv.Key, clusterPrefix+"subnets/"), "_", "/")
+		if p, err := netip.ParsePrefix(s); err == nil {
+			taken = append(taken, p)
+		}
+	}
+	pools := globalPools
+	if v6 {
+		pools = []ipam.PoolSpec{{Base: e.ula, Size: 64}}
+	}
+	for range maxClaims {
+		p, err := ipam.ChooseSubnet(pools, taken, v6)
+		if err != nil {
+			return netip.Prefix{}, cnm.Unavailable("no free subnet for global network %s: %v", n.Name, err)
+		}
+		_, err = e.cfg.Cluster.Put(ctx, subnetKey(p), []byte(n.ID), cluster.PutOptions{Create: true})
+		if err == nil {
+			return p, nil
+		}
+		if !errors.Is(err, cnm.ErrConflict) {
+			return netip.Prefix{}, fmt.Errorf("claim subnet %s in the cluster store: %w", p, err)
+		}
+		taken = append(taken, p)
+	}
+	return netip.Prefix{}, cnm.Unavailable("no free subnet for global network %s after %d tries: other hosts took them", n.Name, maxClaims)
 }
 
 // publishGlobal writes a new global network's record to the cluster

@@ -63,7 +63,7 @@ func (e *Engine) CreateNetwork(ctx context.Context, req NetworkCreate) (cnm.Netw
 }
 
 func (e *Engine) commitNewNetwork(ctx context.Context, n *network) (retErr error) {
-	if len(n.IPAM.Config) > 0 {
+	if len(n.IPAM.Config) > 0 && !(isGlobal(n) && e.cfg.Cluster != nil) {
 		var undoIPAM func()
 		err := e.afterDeletions(func() error {
 			var err error
@@ -132,6 +132,17 @@ func (e *Engine) createGlobal(ctx context.Context, n *network) (retErr error) {
 	defer func() {
 		if retErr != nil {
 			unclaim()
+		}
+	}()
+	// Only once the cluster gave them: a subnet this host's IPAM held
+	// before that could be one another host's network just won.
+	undoIPAM, err := e.requestPools(ctx, n, n.cap.External, false)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			undoIPAM()
 		}
 	}()
 	if err := e.createLocal(ctx, n); err != nil {
