@@ -240,7 +240,7 @@ func (e *Engine) planNetwork(ctx context.Context, req NetworkCreate, drv found) 
 	if d == nil || drv.name != req.Driver {
 		return nil, fmt.Errorf("plan network %s: driver %s was not looked up", req.Name, req.Driver)
 	}
-	if req.IPAMDriver != "default" && e.cfg.IPAMFinder == nil {
+	if req.IPAMDriver != "default" && req.IPAMDriver != nullIPAMName && e.cfg.IPAMFinder == nil {
 		return nil, cnm.NotFound("ipam driver %q not found (have default)", req.IPAMDriver)
 	}
 	for k := range req.IPAMOptions {
