@@ -88,11 +88,11 @@ func NewServer(eng *engine.Engine, log *slog.Logger) *Server {
 		"GET /sandboxes/{id}/logs":       s.sandboxLogs,
 		"POST /sandboxes/{id}/exec":      s.sandboxExec,
 		"GET /firewall":                  s.firewall,
-		"GET /plugins/legacy":            s.pluginList,
 	}
 	for pattern, h := range routes {
 		s.mux.HandleFunc(pattern, h)
 	}
+	s.pluginRoutes()
 	return s
 }
 
