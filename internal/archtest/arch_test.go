@@ -39,6 +39,11 @@ var rules = []rule{
 		why:     "bbolt is used only by store",
 	},
 	{
+		imports: []string{"github.com/docker/go-plugins-helpers"},
+		allowed: []string{"internal/testplugin/helpersplugin"},
+		why:     "go-plugins-helpers is a test dependency: only the test plugin written with it (internal/testplugin/helpersplugin) uses it",
+	},
+	{
 		imports: []string{Module + "/drivers"},
 		in:      []string{"engine/..."},
 		why:     "the engine names no concrete driver; daemon/ registers them",
