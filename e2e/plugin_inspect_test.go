@@ -49,6 +49,13 @@ func TestPluginInspectAndDockerCLI(t *testing.T) {
 		c.fails("kuryr", "plugin", "inspect", "kuryr")
 		// A managed plugin's verbs are refused naming what patchbay is.
 		c.fails("plugin", "plugin", "install", "example/plugin")
+		// --ipam-driver null from the docker CLI.
+		c.ok("network", "create", "-d", "kuryr", "--ipam-driver", "null", "dnull")
+		if out := c.ok("network", "inspect", "-f", "{{.IPAM.Driver}} {{range .IPAM.Config}}{{.Subnet}}|{{.Gateway}}{{end}}", "dnull"); strings.TrimSpace(out) != "null 0.0.0.0/0|" {
+			t.Errorf("%s network inspect of a null-IPAM network: %q", bin, out)
+		}
+		c.fails("null ipam driver does not handle specific address pool requests", "network", "create", "-d", "kuryr", "--ipam-driver", "null", "--subnet", "10.9.0.0/24", "dnull2")
+		c.ok("network", "rm", "dnull")
 	}
 	d.ok("network", "rm", "mykuryr", "viaipam")
 }
