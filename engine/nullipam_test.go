@@ -14,7 +14,9 @@ import (
 // --ipam-driver null, as Docker has it: the network's one pool is
 // 0.0.0.0/0 with no gateway, its endpoints get no address, and a subnet,
 // an IP range, IPv6 or a static address is refused. On a bridge it makes
-// an L2-only network: a bridge without an address.
+// an L2-only network: a bridge without an address (Docker's bridge driver
+// refuses it); drivers whose subnets mean something outside the host (a
+// LAN segment, a cluster network) refuse it, as Docker's do.
 func TestNullIPAM(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
@@ -24,6 +26,8 @@ func TestNullIPAM(t *testing.T) {
 	}{
 		{engine.NetworkCreate{Name: "n1", IPAMDriver: "null", IPAM: []engine.IPAMRequest{{Subnet: "10.77.0.0/24"}}}, "specific address pool"},
 		{engine.NetworkCreate{Name: "n2", IPAMDriver: "null", EnableIPv6: true}, "IPv6"},
+		// A LAN segment needs its subnet, as Docker's macvlan does.
+		{engine.NetworkCreate{Name: "n3", Driver: "macvlan", IPAMDriver: "null"}, "ipv4 pool is empty"},
 	} {
 		_, err := f.eng.CreateNetwork(ctx, c.req)
 		if !errors.Is(err, cnm.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
