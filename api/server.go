@@ -89,7 +89,6 @@ func NewServer(eng *engine.Engine, log *slog.Logger) *Server {
 		"GET /sandboxes/{id}/logs":       s.sandboxLogs,
 		"POST /sandboxes/{id}/exec":      s.sandboxExec,
 		"GET /firewall":                  s.firewall,
-		"GET /plugins/legacy":            s.pluginList,
 	}
 	// Exec, attach and lifecycle routes (see processRoutes), and the
 	// swarm and image answers clients depend on (see compatRoutes).
@@ -98,6 +97,7 @@ func NewServer(eng *engine.Engine, log *slog.Logger) *Server {
 	for pattern, h := range routes {
 		s.mux.HandleFunc(pattern, h)
 	}
+	s.pluginRoutes()
 	return s
 }
 

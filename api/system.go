@@ -93,7 +93,7 @@ var dockerAreas = map[string]string{
 	"containers": "containers beyond list, inspect, exec and the lifecycle verbs (create, pause, export...)",
 	"images":     "images", "build": "image builds", "commit": "image commits",
 	"volumes": "volumes", "exec": "exec instances", "events": "events",
-	"system": "system data usage", "plugins": "plugins", "auth": "registry login",
+	"system": "system data usage", "plugins": "managed plugins (legacy plugins are found in the plugin directories: patchbay plugin ls)", "auth": "registry login",
 	"distribution": "registry distribution", "session": "build sessions", "grpc": "build sessions",
 	"swarm": "swarm", "nodes": "swarm nodes", "services": "swarm services", "tasks": "swarm tasks",
 	"secrets": "swarm secrets", "configs": "swarm configs",

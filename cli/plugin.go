@@ -15,7 +15,7 @@ type pluginRow struct {
 const defaultPluginTable = "table {{.Name}}\t{{.Implements}}\t{{.Address}}\t{{.Status}}"
 
 func newPluginCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "plugin", Short: "List the Docker network and IPAM plugins the daemon finds"}
+	cmd := &cobra.Command{Use: "plugin", Short: "List and inspect the Docker network and IPAM plugins the daemon finds"}
 	var format string
 	ls := &cobra.Command{
 		Use:     "ls [OPTIONS]",
@@ -35,7 +35,28 @@ func newPluginCmd(e *env) *cobra.Command {
 		},
 	}
 	ls.Flags().StringVar(&format, "format", "", "format the output: table, json, or a Go template")
-	cmd.AddCommand(ls)
+	cmd.AddCommand(ls, newPluginInspectCmd(e))
+	return cmd
+}
+
+// newPluginInspectCmd is plugin inspect: each plugin as JSON, checked to
+// answer, with the networks that use it.
+func newPluginInspectCmd(e *env) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "inspect [OPTIONS] PLUGIN [PLUGIN...]",
+		Short: "Display detailed information on one or more legacy plugins",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			get := func(name string) (types.Plugin, error) { return c.PluginInspect(cmd.Context(), name) }
+			return inspectAll(e.stdout, format, "plugin", args, get)
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", "format output using a Go template, or 'json'")
 	return cmd
 }
 

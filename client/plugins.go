@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"net/http"
+	"net/url"
 
 	"github.com/patchbay/patchbay/api/types"
 )
@@ -15,4 +16,12 @@ func (c *Client) Plugins(ctx context.Context) ([]types.Plugin, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// PluginInspect reports one legacy plugin, with the networks that use it
+// (GET /plugins/legacy/{name}/json).
+func (c *Client) PluginInspect(ctx context.Context, name string) (types.Plugin, error) {
+	var out types.Plugin
+	err := c.do(ctx, http.MethodGet, "/plugins/legacy/"+url.PathEscape(name)+"/json", nil, nil, &out)
+	return out, err
 }

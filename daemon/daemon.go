@@ -77,7 +77,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	ecfg.Logger.Info("patchbay daemon ready", "socket", path, "root", ecfg.Root)
 	srv := api.NewServer(eng, ecfg.Logger)
-	srv.SetPlugins(plugs.list)
+	srv.SetPlugins(plugs)
 	return srv.Serve(ctx, l)
 }
 

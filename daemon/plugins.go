@@ -54,11 +54,29 @@ func (p *plugins) findIPAM(_ context.Context, name string) (ipam.Driver, error) 
 	return d, nil
 }
 
-// list is what GET /plugins/legacy serves.
-func (p *plugins) list(ctx context.Context) []types.Plugin {
+// List is what GET /plugins/legacy serves (api.PluginLister).
+func (p *plugins) List(ctx context.Context) []types.Plugin {
 	var out []types.Plugin
 	for _, i := range p.m.List(ctx) {
-		out = append(out, types.Plugin{Name: i.Name, Implements: i.Implements, Address: i.Addr, File: i.File, Status: i.Status})
+		out = append(out, pluginInfo(i))
+	}
+	return out
+}
+
+// Inspect is what GET /plugins/legacy/{name}/json serves
+// (api.PluginLister).
+func (p *plugins) Inspect(ctx context.Context, name string) (types.Plugin, error) {
+	i, err := p.m.Inspect(ctx, name)
+	if err != nil {
+		return types.Plugin{}, err
+	}
+	return pluginInfo(i), nil
+}
+
+func pluginInfo(i plugin.Info) types.Plugin {
+	out := types.Plugin{Name: i.Name, Implements: i.Implements, Address: i.Addr, File: i.File, Status: i.Status}
+	if t := i.TLS; t != nil {
+		out.TLS = &types.PluginTLS{InsecureSkipVerify: t.InsecureSkipVerify, CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile}
 	}
 	return out
 }

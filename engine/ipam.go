@@ -76,6 +76,9 @@ func (e *Engine) ipamOf(ctx context.Context, n *network) (ipam.Driver, error) {
 	if n.IPAM.Driver == "" || n.IPAM.Driver == "default" {
 		return e.ipam, nil
 	}
+	if n.IPAM.Driver == nullIPAMName {
+		return nullIPAM{}, nil
+	}
 	if e.cfg.IPAMFinder == nil {
 		return nil, cnm.NotFound("ipam driver %q not found (have default)", n.IPAM.Driver)
 	}
@@ -463,3 +466,59 @@ func loadCursors(st *store.Store) (*cursorCache, error) {
 	}
 	return c, nil
 }
+
+// nullIPAMName is Docker's built-in IPAM driver that allocates nothing
+// (--ipam-driver null): for a plugin network driver that assigns its own
+// addresses (in CreateEndpoint's reply), or a network carrying no IP.
+const nullIPAMName = "null"
+
+// nullIPAM is Docker's null IPAM driver: one IPv4 pool, 0.0.0.0/0, which
+// the network shows as its subnet and a plugin gets in CreateNetwork's
+// IPv4Data (address space "null"), no gateway, and no address for any
+// endpoint. As in Docker, a subnet, an IP range, IPv6 or a static
+// address cannot be asked of it.
+type nullIPAM struct{}
+
+const nullPoolID = "null/0.0.0.0/0"
+
+func (nullIPAM) Capabilities(context.Context) (ipam.Capabilities, error) {
+	return ipam.Capabilities{}, nil
+}
+
+func (nullIPAM) DefaultAddressSpaces(context.Context) (string, string, error) {
+	return nullIPAMName, nullIPAMName, nil
+}
+
+func (nullIPAM) RequestPool(_ context.Context, req ipam.PoolRequest) (ipam.Pool, error) {
+	switch {
+	case req.Pool.IsValid():
+		return ipam.Pool{}, cnm.Invalid("null ipam driver does not handle specific address pool requests")
+	case req.SubPool.IsValid():
+		return ipam.Pool{}, cnm.Invalid("null ipam driver does not handle specific address subpool requests")
+	case req.V6:
+		return ipam.Pool{}, cnm.Invalid("null ipam driver does not handle IPv6 address pool requests")
+	}
+	return ipam.Pool{ID: nullPoolID, Prefix: netip.PrefixFrom(netip.IPv4Unspecified(), 0)}, nil
+}
+
+func (nullIPAM) ReleasePool(_ context.Context, poolID string) error {
+	if poolID != nullPoolID {
+		return cnm.NotFound("unknown pool id: %s", poolID)
+	}
+	return nil
+}
+
+// RequestAddress hands out nothing: the zero prefix. A static address
+// is refused, as Docker refuses one on a network without configured
+// subnets.
+func (nullIPAM) RequestAddress(_ context.Context, poolID string, addr netip.Addr, opts map[string]string) (netip.Prefix, error) {
+	if poolID != nullPoolID {
+		return netip.Prefix{}, cnm.NotFound("unknown pool id: %s", poolID)
+	}
+	if addr.IsValid() {
+		return netip.Prefix{}, cnm.Invalid("user specified IP address %s is supported only when connecting to networks with user configured subnets (this one has --ipam-driver null)", addr)
+	}
+	return netip.Prefix{}, nil
+}
+
+func (nullIPAM) ReleaseAddress(context.Context, string, netip.Addr) error { return nil }

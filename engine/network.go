@@ -251,7 +251,7 @@ func (e *Engine) planNetwork(ctx context.Context, req NetworkCreate, drv found) 
 	if d == nil || drv.name != req.Driver {
 		return nil, fmt.Errorf("plan network %s: driver %s was not looked up", req.Name, req.Driver)
 	}
-	if req.IPAMDriver != "default" && e.cfg.IPAMFinder == nil {
+	if req.IPAMDriver != "default" && req.IPAMDriver != nullIPAMName && e.cfg.IPAMFinder == nil {
 		return nil, cnm.NotFound("ipam driver %q not found (have default)", req.IPAMDriver)
 	}
 	for k := range req.IPAMOptions {
@@ -325,6 +325,11 @@ func (e *Engine) checkConflicts(ctx context.Context, n *network) error {
 // each family the network needs and names none of; the pools are
 // requested when the network is committed (requestPools).
 func (e *Engine) planIPAM(n *network, reqs []IPAMRequest, external bool) error {
+	// The null IPAM's 0.0.0.0/0 would be a LAN segment's or a cluster
+	// network's subnet: Docker's built-in drivers refuse it all so.
+	if n.IPAM.Driver == nullIPAMName && !n.cap.OutOfProcess && (external || n.cap.DataScope == driver.ScopeGlobal) {
+		return cnm.Invalid("ipv4 pool is empty: network driver %s needs the network's subnets (--ipam-driver null is for plugin drivers and L2-only bridge networks)", n.Driver)
+	}
 	var have4, have6 bool
 	for _, r := range reqs {
 		c, err := parseIPAM(r, external)

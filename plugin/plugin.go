@@ -96,12 +96,14 @@ func (m *Manager) Forget(name string) {
 	m.mu.Unlock()
 }
 
-// Info is one plugin as `plugin ls` shows it.
+// Info is one plugin as `plugin ls` and `plugin inspect` show it.
 type Info struct {
 	Name       string
 	Addr       string
 	File       string
 	Implements []string
+	// TLS is the TLS configuration of a .json spec file (nil without).
+	TLS *TLSConfig
 	// Status is "active" or why the plugin cannot be used.
 	Status string
 }
@@ -114,33 +116,50 @@ const listTimeout = 5 * time.Second
 func (m *Manager) List(ctx context.Context) []Info {
 	var out []Info
 	for _, name := range m.disc.Names() {
-		info := Info{Name: name, Status: "active"}
-		spec, err := m.disc.Locate(name)
-		if err != nil {
-			info.Status = err.Error()
-			out = append(out, info)
-			continue
-		}
-		info.Addr, info.File = spec.Addr, spec.File
-		m.mu.Lock()
-		p := m.active[name]
-		m.mu.Unlock()
-		actx, cancel := context.WithTimeout(ctx, listTimeout)
-		if p == nil || p.Client.Spec().Addr != spec.Addr {
-			p, err = m.activate(actx, name)
-		} else {
-			// Known: check it still answers.
-			_, err = p.Client.Activate(actx)
-		}
-		cancel()
-		if err != nil {
-			info.Status = "unavailable: " + err.Error()
-		} else {
-			info.Implements = p.Implements
-		}
+		info, _ := m.check(ctx, name)
 		out = append(out, info)
 	}
 	return out
+}
+
+// Inspect reports the named plugin as List does. A plugin no file names
+// is an error of kind cnm.ErrNotFound (an invalid name, cnm.ErrInvalid);
+// one that does not answer is reported, not an error.
+func (m *Manager) Inspect(ctx context.Context, name string) (Info, error) {
+	info, err := m.check(ctx, name)
+	if err != nil {
+		return Info{}, err
+	}
+	return info, nil
+}
+
+// check locates the named plugin and checks that it answers the
+// handshake (within listTimeout of ctx). The error is Locate's.
+func (m *Manager) check(ctx context.Context, name string) (Info, error) {
+	info := Info{Name: name, Status: "active"}
+	spec, err := m.disc.Locate(name)
+	if err != nil {
+		info.Status = err.Error()
+		return info, err
+	}
+	info.Addr, info.File, info.TLS = spec.Addr, spec.File, spec.TLSConfig
+	m.mu.Lock()
+	p := m.active[name]
+	m.mu.Unlock()
+	actx, cancel := context.WithTimeout(ctx, listTimeout)
+	defer cancel()
+	if p == nil || p.Client.Spec().Addr != spec.Addr {
+		p, err = m.activate(actx, name)
+	} else {
+		// Known: check it still answers.
+		_, err = p.Client.Activate(actx)
+	}
+	if err != nil {
+		info.Status = "unavailable: " + err.Error()
+	} else {
+		info.Implements = p.Implements
+	}
+	return info, nil
 }
 
 // Caller calls one interface of a named plugin through a Manager: it

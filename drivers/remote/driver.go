@@ -39,6 +39,10 @@ const (
 	OptInternal   = "com.docker.network.internal"
 )
 
+// NullAddressSpace is the address space of the null IPAM driver's one
+// pool, 0.0.0.0/0, as CreateNetwork's IPv4Data names it.
+const NullAddressSpace = "null"
+
 // Driver is a plugin's network driver.
 type Driver struct {
 	name string
@@ -126,7 +130,13 @@ func ipamData(nw driver.Network) (v4, v6 []wire.IPAMData) {
 			continue
 		}
 		space := s.AddressSpace
-		if space == "" {
+		switch {
+		case space != "":
+		case s.Prefix.Bits() == 0:
+			// Only the null IPAM driver's pool (--ipam-driver null)
+			// is a /0; Docker names its address space "null".
+			space = NullAddressSpace
+		default:
 			space = ipam.LocalDefaultSpace
 		}
 		data := wire.IPAMData{AddressSpace: space, Pool: s.Prefix.String()}

@@ -44,6 +44,11 @@ var rules = []rule{
 		why:     "etcd is used only by store/etcd (and internal/etcdtest, its test server); the rest sees cluster.Store",
 	},
 	{
+		imports: []string{"github.com/docker/go-plugins-helpers"},
+		allowed: []string{"internal/testplugin/helpersplugin"},
+		why:     "go-plugins-helpers is a test dependency: only the test plugin written with it (internal/testplugin/helpersplugin) uses it",
+	},
+	{
 		imports: []string{Module + "/drivers"},
 		in:      []string{"engine/..."},
 		why:     "the engine names no concrete driver; daemon/ registers them",

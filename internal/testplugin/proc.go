@@ -14,32 +14,61 @@ import (
 	"time"
 )
 
-// buildOnce builds the program once per test binary.
-var buildOnce struct {
-	sync.Once
-	bin string
-	err error
-	out []byte
+// builds are the programs built so far by this test binary, by package.
+var builds struct {
+	sync.Mutex
+	m map[string]*build
 }
+
+type build struct {
+	once sync.Once
+	bin  string
+	err  error
+	out  []byte
+}
+
+// Package paths of the plugin programs tests build and run.
+const (
+	// TestPluginPkg is cmd/pbtestplugin, this package's plugin.
+	TestPluginPkg = "github.com/patchbay/patchbay/internal/testplugin/cmd/pbtestplugin"
+	// BridgePluginPkg wraps patchbay's own bridge driver in a plugin.
+	BridgePluginPkg = "github.com/patchbay/patchbay/internal/testplugin/bridgeplugin"
+	// HelpersPluginPkg is written with github.com/docker/go-plugins-helpers.
+	HelpersPluginPkg = "github.com/patchbay/patchbay/internal/testplugin/helpersplugin"
+)
 
 // Build compiles cmd/pbtestplugin (once per test binary) and returns the
 // program's path.
-func Build(t testing.TB) string {
+func Build(t testing.TB) string { return BuildPkg(t, TestPluginPkg) }
+
+// BuildPkg compiles the program pkg (once per test binary) and returns
+// its path.
+func BuildPkg(t testing.TB, pkg string) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "pbtestplugin")
+	builds.Lock()
+	if builds.m == nil {
+		builds.m = map[string]*build{}
+	}
+	b := builds.m[pkg]
+	if b == nil {
+		b = &build{}
+		builds.m[pkg] = b
+	}
+	builds.Unlock()
+	b.once.Do(func() {
+		dir, err := os.MkdirTemp("", "pbplugin")
 		if err != nil {
-			buildOnce.err = err
+			b.err = err
 			return
 		}
-		buildOnce.bin = filepath.Join(dir, "pbtestplugin")
-		cmd := exec.Command("go", "build", "-o", buildOnce.bin, "github.com/patchbay/patchbay/internal/testplugin/cmd/pbtestplugin")
-		buildOnce.out, buildOnce.err = cmd.CombinedOutput()
+		b.bin = filepath.Join(dir, filepath.Base(pkg))
+		cmd := exec.Command("go", "build", "-o", b.bin, pkg)
+		b.out, b.err = cmd.CombinedOutput()
 	})
-	if buildOnce.err != nil {
-		t.Fatalf("build the test plugin: %v\n%s", buildOnce.err, buildOnce.out)
+	if b.err != nil {
+		t.Fatalf("build the plugin %s: %v\n%s", pkg, b.err, b.out)
 	}
-	return buildOnce.bin
+	return b.bin
 }
 
 // Proc is a running test plugin process.
@@ -69,14 +98,23 @@ type Config struct {
 // it is killed on cleanup.
 func Start(t testing.TB, cfg Config) *Proc {
 	t.Helper()
-	bin := Build(t)
-	p := &Proc{t: t, Sock: cfg.Sock, Journal: cfg.Sock + ".journal"}
-	p.args = []string{bin, "-sock", cfg.Sock, "-journal", p.Journal, "-state", cfg.Sock + ".state"}
-	if cfg.Netns != "" {
-		p.args = append(p.args, "-netns", cfg.Netns)
-	}
+	args := []string{"-journal", cfg.Sock + ".journal", "-state", cfg.Sock + ".state"}
 	if len(cfg.Implements) > 0 {
-		p.args = append(p.args, "-implements", strings.Join(cfg.Implements, ","))
+		args = append(args, "-implements", strings.Join(cfg.Implements, ","))
+	}
+	return StartPkg(t, TestPluginPkg, cfg.Sock, cfg.Netns, args...)
+}
+
+// StartPkg builds the plugin program pkg and runs it with -sock sock,
+// -netns netns (when not empty) and args, as Start does. Every plugin
+// program of this tree takes -sock and -netns.
+func StartPkg(t testing.TB, pkg, sock, netns string, args ...string) *Proc {
+	t.Helper()
+	bin := BuildPkg(t, pkg)
+	p := &Proc{t: t, Sock: sock, Journal: sock + ".journal"}
+	p.args = append([]string{bin, "-sock", sock}, args...)
+	if netns != "" {
+		p.args = append(p.args, "-netns", netns)
 	}
 	p.start()
 	t.Cleanup(p.Kill)
