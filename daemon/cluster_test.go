@@ -71,13 +71,15 @@ func TestClusterTLS(t *testing.T) {
 }
 
 func TestResolveAdvertise(t *testing.T) {
-	// Loopback is on every host (and in every namespace).
-	for _, in := range []string{"lo", "127.0.0.1"} {
+	// Loopback is on every host (and in every namespace). Docker's
+	// IFACE:PORT and IP:PORT forms (the seed types eth0:2376) name the
+	// same address.
+	for _, in := range []string{"lo", "127.0.0.1", "lo:2376", "127.0.0.1:2376"} {
 		if a, err := resolveAdvertise(in); err != nil || a != netip.MustParseAddr("127.0.0.1") {
 			t.Errorf("%q: %v, %v; want 127.0.0.1", in, a, err)
 		}
 	}
-	for _, in := range []string{"nosuchif0", "203.0.113.77", "0.0.0.0", "224.0.0.1", "eth0:2376"} {
+	for _, in := range []string{"nosuchif0", "203.0.113.77", "0.0.0.0", "224.0.0.1", "nosuchif0:2376"} {
 		if a, err := resolveAdvertise(in); !errors.Is(err, cnm.ErrInvalid) {
 			t.Errorf("%q: %v, %v; want invalid", in, a, err)
 		}

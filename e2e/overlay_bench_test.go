@@ -1,0 +1,177 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/patchbay/patchbay/api/types"
+)
+
+// sandboxPath is a sandbox's namespace path (Docker's SandboxKey).
+func sandboxPath(t testing.TB, d *daemon, name string) string {
+	t.Helper()
+	return strings.TrimSpace(d.ok("inspect", "-f", "{{.NetworkSettings.SandboxKey}}", name))
+}
+
+// etcdCounters reads etcd's write counters (puts and transactions) from
+// its metrics, fetched inside the underlay namespace where it listens.
+func etcdCounters(b testing.TB, l *lab) (puts, txns float64) {
+	b.Helper()
+	inNetns(b, l.u.Path, func() {
+		resp, err := http.Get("http://" + l.etcd.Endpoint() + "/metrics")
+		if err != nil {
+			b.Fatalf("etcd metrics: %v", err)
+		}
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			f := strings.Fields(sc.Text())
+			if len(f) != 2 {
+				continue
+			}
+			v, _ := strconv.ParseFloat(f[1], 64)
+			switch f[0] {
+			case "etcd_mvcc_put_total":
+				puts = v
+			case "etcd_mvcc_txn_total":
+				txns = v
+			}
+		}
+	})
+	return puts, txns
+}
+
+// BenchmarkOverlay measures the overlay as users meet it, on three hosts
+// with one daemon each and a real etcd:
+//   - convergence: from `run -d` returning on h1 until the new sandbox
+//     resolves by name and answers TCP from a sandbox on h2, over 100 joins;
+//   - etcd writes per attach (puts and transactions, from etcd's metrics);
+//   - throughput: iperf3 between sandboxes on two hosts over the overlay,
+//     against iperf3 between the same hosts over the underlay;
+//   - attach p50/p99 through the API with 3 hosts × 300 sandboxes;
+//   - how long after a host's death its forwarding entries are gone
+//     from another host (default lease TTL, 10 s).
+func BenchmarkOverlay(b *testing.B) {
+	l := startLab(b, labOptions{})
+	h1, h2, h3 := l.daemons[0], l.daemons[1], l.daemons[2]
+	h1.ok("network", "create", "-d", "overlay", "--subnet", "10.20.0.0/16", "ov")
+	waitFor(b, 10*time.Second, "overlay on h2", func() bool { return networkScope(b, h2, "ov") == "global" })
+	waitFor(b, 10*time.Second, "overlay on h3", func() bool { return networkScope(b, h3, "ov") == "global" })
+	h2.ok("run", "-d", "--name", "probe", "--network", "ov", "--", "sleep", "3600")
+	probe := sandboxPath(b, h2, "probe")
+
+	// Convergence, with a DNS client and TCP dials from inside h2's probe.
+	var conv latencies
+	puts0, txns0 := etcdCounters(b, l)
+	const joins = 100
+	for i := range joins {
+		name := fmt.Sprintf("c%d", i)
+		h1.ok("run", "-d", "--name", name, "--network", "ov", "--", "busybox", "httpd", "-f", "-p", "80")
+		start := time.Now()
+		inNetns(b, probe, func() {
+			c := &dns.Client{Timeout: 200 * time.Millisecond}
+			m := new(dns.Msg)
+			m.SetQuestion(name+".", dns.TypeA)
+			var addr string
+			for deadline := time.Now().Add(10 * time.Second); addr == ""; {
+				if time.Now().After(deadline) {
+					b.Fatalf("%s does not resolve from h2", name)
+				}
+				if r, _, err := c.Exchange(m, "127.0.0.11:53"); err == nil && len(r.Answer) > 0 {
+					if a, ok := r.Answer[0].(*dns.A); ok {
+						addr = a.A.String()
+					}
+				}
+			}
+			for deadline := time.Now().Add(10 * time.Second); ; {
+				conn, err := net.DialTimeout("tcp", addr+":80", 200*time.Millisecond)
+				if err == nil {
+					conn.Close()
+					break
+				}
+				if time.Now().After(deadline) {
+					b.Fatalf("%s (%s) does not answer TCP from h2: %v", name, addr, err)
+				}
+				time.Sleep(time.Millisecond)
+			}
+		})
+		conv = append(conv, time.Since(start))
+	}
+	puts1, txns1 := etcdCounters(b, l)
+	conv.report(b, "overlay-convergence")
+	// Keepalives are leases, not puts; node records do not change: the
+	// writes counted are the joins'.
+	b.ReportMetric((puts1-puts0)/joins, "etcd-puts/attach")
+	b.ReportMetric((txns1-txns0)/joins, "etcd-txns/attach")
+	b.Logf("etcd writes per attach: %.2f puts, %.2f transactions (run -d: sandbox create + start)", (puts1-puts0)/joins, (txns1-txns0)/joins)
+
+	// Throughput, overlay against underlay.
+	h1.ok("run", "-d", "--name", "iperfs", "--network", "ov", "--", "iperf3", "-s")
+	srvIP := strings.TrimSpace(h1.ok("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", "iperfs"))
+	over := iperf(b, probe, srvIP)
+	under := func() float64 {
+		srv := exec.Command("nsenter", "--net="+l.u.Hosts[0].Path, "--", "iperf3", "-s", "-p", "5201")
+		if err := srv.Start(); err != nil {
+			b.Fatal(err)
+		}
+		defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
+		return iperf(b, l.u.Hosts[1].Path, l.u.Hosts[0].Addr.Addr().String())
+	}()
+	b.ReportMetric(over, "overlay-Gbit/s")
+	b.ReportMetric(under, "underlay-Gbit/s")
+	b.ReportMetric(over/under, "overlay/underlay")
+	b.Logf("iperf3: overlay %.2f Gbit/s, underlay %.2f Gbit/s (%.2f×)", over, under, over/under)
+
+	// Attach at scale: 300 sandboxes per host through the API, at once.
+	ctx := context.Background()
+	var mu sync.Mutex
+	var all latencies
+	var wg sync.WaitGroup
+	for i, d := range l.daemons {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := d.client()
+			var mine latencies
+			for j := range 300 {
+				start := time.Now()
+				if _, err := c.SandboxCreate(ctx, types.SandboxCreateRequest{Name: fmt.Sprintf("s%d-%d", i, j), Network: "ov"}); err != nil {
+					b.Errorf("attach on h%d: %v", i+1, err)
+					return
+				}
+				mine = append(mine, time.Since(start))
+			}
+			mu.Lock()
+			all = append(all, mine[250:]...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	all.report(b, "overlay-attach@3x300")
+
+	// A host dies: its entries leave h1's forwarding table.
+	fdb := func() string {
+		return string(must(b, "nsenter", "--net="+l.u.Hosts[0].Path, "bridge", "fdb", "show", "nud", "permanent"))
+	}
+	dst := "dst " + l.u.Hosts[2].Addr.Addr().String() + " "
+	if !strings.Contains(fdb(), dst) {
+		b.Fatalf("h1 has no forwarding entry towards h3")
+	}
+	h3.kill9()
+	l.u.Hosts[2].Cut(b)
+	gone := waitFor(b, 30*time.Second, "a dead host's entries gone", func() bool { return !strings.Contains(fdb(), dst) })
+	b.ReportMetric(gone.Seconds(), "dead-host-gone-s")
+	b.Logf("a dead host's entries gone %.2fs after its death (lease TTL 10 s)", gone.Seconds())
+	l.u.Hosts[2].Restore(b)
+	h3.start()
+}
