@@ -3,7 +3,9 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -215,4 +217,79 @@ func removeEverywhere(t *testing.T, name string, hosts ...*fixture) {
 	for _, f := range hosts[1:] {
 		eventually(t, "the removal reaches the other host", func() bool { return !hasNetwork(f, name) })
 	}
+}
+
+// countingStore counts the calls of a cluster store that change it or
+// read it on a request path.
+type countingStore struct {
+	cluster.Store
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (c *countingStore) note(op string) {
+	c.mu.Lock()
+	c.calls[op]++
+	c.mu.Unlock()
+}
+
+func (c *countingStore) Get(ctx context.Context, key string) (cluster.KV, error) {
+	c.note("get")
+	return c.Store.Get(ctx, key)
+}
+
+func (c *countingStore) List(ctx context.Context, prefix string) ([]cluster.KV, int64, error) {
+	c.note("list")
+	return c.Store.List(ctx, prefix)
+}
+
+func (c *countingStore) Put(ctx context.Context, key string, value []byte, opts cluster.PutOptions) (int64, error) {
+	c.note("put")
+	return c.Store.Put(ctx, key, value, opts)
+}
+
+func (c *countingStore) Delete(ctx context.Context, key string, opts cluster.DeleteOptions) error {
+	c.note("delete")
+	return c.Store.Delete(ctx, key, opts)
+}
+
+func (c *countingStore) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, v := range c.calls {
+		n += v
+	}
+	return n
+}
+
+// An attach to a global network costs a constant number of cluster store
+// requests, whatever the network's size: the address claim and the
+// endpoint's record.
+func TestGlobalAttachStoreRequests(t *testing.T) {
+	mem := cluster.NewMemory(cluster.MemoryOptions{})
+	t.Cleanup(func() { mem.Close() })
+	a := clusterHost(t, mem)
+	counter := &countingStore{Store: mem.Client(), calls: map[string]int{}}
+	a.eng.Close()
+	a.cfg.Cluster = counter
+	openClustered(t, a)
+	ctx := context.Background()
+	if _, err := a.eng.CreateNetwork(ctx, engine.NetworkCreate{Name: "gnet", Driver: "gbridge"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{1, 20} {
+		before := counter.total()
+		for i := range n {
+			if _, err := a.eng.CreateSandbox(ctx, engine.SandboxCreate{Name: fmt.Sprintf("s%d-%d", n, i), Network: "gnet"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		per := float64(counter.total()-before) / float64(n)
+		t.Logf("cluster store requests per attach over %d attaches: %.2f (%v)", n, per, counter.calls)
+		if per > 3 {
+			t.Fatalf("%.2f cluster store requests per attach, want at most 3", per)
+		}
+	}
+	removeEverywhere(t, "gnet", a)
 }

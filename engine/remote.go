@@ -164,22 +164,19 @@ func (e *Engine) endpointEventLocked(ctx context.Context, ev cluster.Event) {
 		if json.Unmarshal(ev.KV.Value, &rec) != nil || rec.Node == e.cfg.NodeName {
 			return
 		}
-		e.addRemoteLocked(ctx, rec)
+		e.addRemoteLocked(ctx, rec, true)
 	case cluster.EventDelete:
-		e.removeRemoteLocked(ctx, netID, epID)
-	}
-	if n := e.networks[netID]; n != nil {
-		e.setPeersLocked(ctx, n)
+		e.removeRemoteLocked(ctx, netID, epID, true)
 	}
 }
 
 // addRemoteLocked records a remote endpoint. Caller holds opMu.
-func (e *Engine) addRemoteLocked(ctx context.Context, rec endpointRecord) {
+func (e *Engine) addRemoteLocked(ctx context.Context, rec endpointRecord, program bool) {
 	if old, ok := e.remote[rec.NetworkID][rec.ID]; ok {
 		if slices.Equal(old.Names, rec.Names) && old.IPv4 == rec.IPv4 && old.IPv6 == rec.IPv6 && old.MAC == rec.MAC && old.NodeAddr == rec.NodeAddr {
 			return
 		}
-		e.removeRemoteLocked(ctx, rec.NetworkID, rec.ID)
+		e.removeRemoteLocked(ctx, rec.NetworkID, rec.ID, false)
 	}
 	if e.remote[rec.NetworkID] == nil {
 		e.remote[rec.NetworkID] = map[string]endpointRecord{}
@@ -188,6 +185,11 @@ func (e *Engine) addRemoteLocked(ctx context.Context, rec endpointRecord) {
 	n := e.networks[rec.NetworkID]
 	if n == nil {
 		return // indexed when its network is adopted here
+	}
+	// Forwarding first: a name that resolves must be reachable, or the
+	// first packet finds no neighbour and TCP waits a second to retry.
+	if program {
+		e.setPeersLocked(ctx, n)
 	}
 	e.indexRemoteLocked(ctx, n, rec)
 }
@@ -208,7 +210,7 @@ func (e *Engine) indexRemoteLocked(ctx context.Context, n *network, rec endpoint
 }
 
 // removeRemoteLocked forgets a remote endpoint. Caller holds opMu.
-func (e *Engine) removeRemoteLocked(ctx context.Context, netID, epID string) {
+func (e *Engine) removeRemoteLocked(ctx context.Context, netID, epID string, program bool) {
 	rec, ok := e.remote[netID][epID]
 	if !ok {
 		return
@@ -216,6 +218,9 @@ func (e *Engine) removeRemoteLocked(ctx context.Context, netID, epID string) {
 	delete(e.remote[netID], epID)
 	if n := e.networks[netID]; n != nil {
 		e.names.removeEndpoint(netID, remoteName(rec), rec.ID, recordAddrs(rec))
+		if program {
+			e.setPeersLocked(ctx, n)
+		}
 		e.releaseEndpoint(n, &cnm.Endpoint{IPv4: rec.IPv4, IPv6: rec.IPv6})
 	}
 }
@@ -267,13 +272,13 @@ func (e *Engine) reconcileEndpointsLocked(ctx context.Context, kvs []cluster.KV)
 	for netID, eps := range e.remote {
 		for epID := range eps {
 			if _, ok := want[netID][epID]; !ok {
-				e.removeRemoteLocked(ctx, netID, epID)
+				e.removeRemoteLocked(ctx, netID, epID, false)
 			}
 		}
 	}
 	for _, eps := range want {
 		for _, rec := range eps {
-			e.addRemoteLocked(ctx, rec)
+			e.addRemoteLocked(ctx, rec, false)
 		}
 	}
 	// Every global network's driver gets its peers, even none: that
