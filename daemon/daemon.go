@@ -38,6 +38,9 @@ type Config struct {
 	// socket: it is then 0660 and owned by that group. Default: the
 	// socket is root-only (0600).
 	Group string
+	// DockerPlugin, when set, serves patchbay to dockerd as a network and
+	// IPAM plugin (--serve-docker-plugin; see dockerplugin.go).
+	DockerPlugin DockerPluginConfig
 }
 
 // Run opens the engine, serves the API on the unix socket and, when ctx
@@ -61,6 +64,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer eng.Close()
+	defer cfg.DockerPlugin.serve(ctx, eng, ecfg.Logger)()
 	l, err := listenUnix(path, gid)
 	if err != nil {
 		return err

@@ -227,6 +227,9 @@ func (e *Engine) RemoveSandbox(ctx context.Context, ref string, force bool) erro
 	if err != nil {
 		return err
 	}
+	if e.isDockerSandbox(&sb.Sandbox) {
+		return cnm.Forbidden("sandbox %s is dockerd's: remove its container with docker", sb.Name)
+	}
 	if deps := e.dependents(sb.ID); len(deps) > 0 {
 		if !force {
 			var names []string
