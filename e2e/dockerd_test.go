@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -409,6 +410,13 @@ func TestDockerdPlugin(t *testing.T) {
 	e.dok("network", "create", "-d", "patchbay", "--ipam-driver", "patchbay", "--subnet", "10.9.0.0/24", "pbnet")
 	e.dok("network", "create", "-d", "patchbay", "pbnet2")
 	id1, id2 := e.networkID("pbnet"), e.networkID("pbnet2")
+	// patchbay's IPAM chooses a subnet when none is given.
+	e.dok("network", "create", "-d", "patchbay", "--ipam-driver", "patchbay", "pbauto")
+	auto := e.dok("network", "inspect", "-f", "{{(index .IPAM.Config 0).Subnet}}", "pbauto")
+	if p, err := netip.ParsePrefix(auto); err != nil || p.Overlaps(netip.MustParsePrefix("10.9.0.0/24")) || p.Overlaps(netnstest.HostAddr.Masked()) {
+		t.Fatalf("patchbay's IPAM chose %q", auto)
+	}
+	e.dok("network", "rm", "pbauto")
 	for _, name := range dockerNames(id1, id2) {
 		if !slices.Contains(e.pbNetworks(), name) {
 			t.Fatalf("patchbay network ls lacks %s: %v", name, e.pbNetworks())
@@ -476,6 +484,16 @@ func TestDockerdPlugin(t *testing.T) {
 	}
 	e.dok("network", "disconnect", "pbnet2", "cli")
 	e.dok("network", "connect", "pbnet2", "cli")
+	// patchbay's IPAM kept its allocations: a new container gets an
+	// address no other holds.
+	e.dok("run", "-d", "--name", "late", "--network", "pbnet", "pbtest", "sleep", "100000")
+	ip := func(c string) string {
+		return e.dok("inspect", "-f", "{{(index .NetworkSettings.Networks \"pbnet\").IPAddress}}", c)
+	}
+	if late := ip("late"); late == ip("web") || late == ip("cli") || late == "10.9.0.1" || !strings.HasPrefix(late, "10.9.0.") {
+		t.Fatalf("after patchbay restart, a new container got %s (web %s, cli %s)", late, ip("web"), ip("cli"))
+	}
+	e.dok("rm", "-f", "late")
 	if got := len(e.pbSandboxes()); got != 3 {
 		t.Fatalf("patchbay sandboxes after restart: %v, want 3", e.pbSandboxes())
 	}
