@@ -18,14 +18,14 @@ import (
 
 // Options Docker puts in CreateNetwork and the endpoint calls.
 const (
-	optGeneric     = "com.docker.network.generic"
-	optEnableIPv6  = "com.docker.network.enable_ipv6"
-	optInternal    = "com.docker.network.internal"
-	optPortMap     = "com.docker.network.portmap"
-	optExposed     = "com.docker.network.endpoint.exposedports"
-	optDriver      = "patchbay.driver"
-	defaultDriver  = "bridge"
-	interfacePfx   = "eth"
+	optGeneric    = "com.docker.network.generic"
+	optEnableIPv6 = "com.docker.network.enable_ipv6"
+	optInternal   = "com.docker.network.internal"
+	optPortMap    = "com.docker.network.portmap"
+	optExposed    = "com.docker.network.endpoint.exposedports"
+	optDriver     = "patchbay.driver"
+	defaultDriver = "bridge"
+	interfacePfx  = "eth"
 )
 
 func (s *Server) networkHandlers() map[string]handler {

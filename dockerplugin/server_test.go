@@ -82,7 +82,7 @@ func (f *fakeEngine) PublishDocker(_ context.Context, netID, epID string, ports 
 }
 
 func (f *fakeEngine) UnpublishDocker(context.Context, string, string) error { return nil }
-func (f *fakeEngine) DefaultIPAM() ipam.Driver                                 { return f.ipam }
+func (f *fakeEngine) DefaultIPAM() ipam.Driver                              { return f.ipam }
 
 // call posts body to /<method> as dockerd does and decodes the reply.
 func call(t *testing.T, srv *httptest.Server, method string, body any, out any) int {
