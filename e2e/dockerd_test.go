@@ -41,7 +41,7 @@ func dockerdDir() string {
 
 // requireDockerd returns the extracted tree, or skips the test (fails it
 // under CI) when something is missing.
-func requireDockerd(t *testing.T) string {
+func requireDockerd(t testing.TB) string {
 	t.Helper()
 	netnstest.RequireRoot(t)
 	dir := dockerdDir()
@@ -69,7 +69,7 @@ func requireDockerd(t *testing.T) string {
 // dockerEnv is a real dockerd networked by patchbay, in throwaway
 // namespaces.
 type dockerEnv struct {
-	t     *testing.T
+	t     testing.TB
 	cache string
 	dir   string
 	host  *netnstest.Host
@@ -82,7 +82,7 @@ type dockerEnv struct {
 	pb      *daemon
 }
 
-func newDockerEnv(t *testing.T) *dockerEnv {
+func newDockerEnv(t testing.TB) *dockerEnv {
 	cache := requireDockerd(t)
 	e := &dockerEnv{t: t, cache: cache, dir: t.TempDir(), host: netnstest.NewHost(t)}
 	// The mount namespace: /run is a fresh tmpfs with an empty
@@ -282,7 +282,7 @@ func (e *dockerEnv) importImage() {
 	if err := os.WriteFile(filepath.Join(root, "bin/busybox"), bb, 0o755); err != nil {
 		e.t.Fatal(err)
 	}
-	for _, a := range []string{"sh", "ping", "wget", "ip", "sleep", "httpd", "cat", "nslookup", "hostname"} {
+	for _, a := range []string{"sh", "ping", "wget", "ip", "sleep", "httpd", "cat", "nslookup", "hostname", "true"} {
 		if err := os.Symlink("busybox", filepath.Join(root, "bin", a)); err != nil {
 			e.t.Fatal(err)
 		}
@@ -540,5 +540,43 @@ func TestDockerdPlugin(t *testing.T) {
 	rules, _ := exec.Command("nsenter", "--net="+e.host.Path, "--", "nft", "list", "ruleset").CombinedOutput()
 	if strings.Contains(string(rules), "8080") || strings.Contains(string(rules), "10.9.0.") {
 		t.Fatalf("nftables still maps the published port or the subnet:\n%s", rules)
+	}
+}
+
+// BenchmarkDockerd compares, on the same dockerd, patchbay's bridge
+// driver served as a plugin with Docker's own bridge driver (a network
+// made with `docker network create -d bridge`; dockerd runs with
+// --iptables=false, so Docker's side programs no firewall rules and no
+// port mappings, which flatters it): `docker network connect` and
+// `disconnect` of a running container, and the cost of `docker run` of a
+// container that exits at once. Every figure includes the docker CLI's
+// own start and its API round trip.
+//
+//	go test -run '^$' -bench BenchmarkDockerd -benchtime 20x ./e2e
+func BenchmarkDockerd(b *testing.B) {
+	e := newDockerEnv(b)
+	e.dok("network", "create", "-d", "bridge", "--subnet", "10.78.0.0/24", "base")
+	e.dok("network", "create", "-d", "patchbay", "--ipam-driver", "patchbay", "--subnet", "10.76.0.0/24", "pbnet")
+	e.dok("network", "create", "-d", "bridge", "--subnet", "10.77.0.0/24", "brnet")
+	e.dok("run", "-d", "--name", "ctr", "--network", "base", "pbtest", "sleep", "1000000")
+	for _, n := range []string{"pbnet", "brnet"} {
+		driver := map[string]string{"pbnet": "patchbay", "brnet": "docker-bridge"}[n]
+		b.Run("connect-disconnect/"+driver, func(b *testing.B) {
+			var conn, disc time.Duration
+			for range b.N {
+				t0 := time.Now()
+				e.dok("network", "connect", n, "ctr")
+				t1 := time.Now()
+				e.dok("network", "disconnect", n, "ctr")
+				conn, disc = conn+t1.Sub(t0), disc+time.Since(t1)
+			}
+			b.ReportMetric(float64(conn.Microseconds())/float64(b.N)/1000, "connect-ms/op")
+			b.ReportMetric(float64(disc.Microseconds())/float64(b.N)/1000, "disconnect-ms/op")
+		})
+		b.Run("run/"+driver, func(b *testing.B) {
+			for range b.N {
+				e.dok("run", "--rm", "--network", n, "pbtest", "true")
+			}
+		})
 	}
 }
