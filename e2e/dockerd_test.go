@@ -456,6 +456,10 @@ func TestDockerdPlugin(t *testing.T) {
 		}
 	}
 	check("first start")
+	webSB := "docker-" + filepath.Base(e.dok("inspect", "-f", "{{.NetworkSettings.SandboxKey}}", "web"))
+	if ports := e.pb.ok("port", webSB); !strings.Contains(ports, "80/tcp -> 0.0.0.0:8080") {
+		t.Fatalf("patchbay port %s does not show web's published port:\n%s", webSB, ports)
+	}
 	if len(e.pbSandboxes()) != 2 {
 		t.Fatalf("patchbay sandboxes: %v, want web's and cli's", e.pbSandboxes())
 	}
