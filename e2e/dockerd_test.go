@@ -522,6 +522,18 @@ func TestDockerdPlugin(t *testing.T) {
 		t.Fatalf("patchbay sandboxes after dockerd restart: %v, want 3", e.pbSandboxes())
 	}
 
+	// dockerd killed with -9 under running containers: started again, it
+	// cleans their sandboxes up (Leave, DeleteEndpoint) and starts anew.
+	_ = e.dockerd.Process.Signal(syscall.SIGKILL)
+	_ = e.dockerd.Wait()
+	e.startDockerd()
+	e.docker("start", "web", "other", "cli")
+	webIP = e.dok("inspect", "-f", "{{(index .NetworkSettings.Networks \"pbnet\").IPAddress}}", "web")
+	check("after dockerd kill -9")
+	if got := e.pbSandboxes(); len(got) != 3 {
+		t.Fatalf("patchbay sandboxes after dockerd kill -9: %v, want 3", got)
+	}
+
 	// Everything removed: nothing left in patchbay or the kernel.
 	e.dok("rm", "-f", "web", "cli", "other")
 	e.dok("network", "rm", "pbnet", "pbnet2")
