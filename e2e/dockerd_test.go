@@ -479,6 +479,17 @@ func TestDockerdPlugin(t *testing.T) {
 	}
 	e.dok("network", "connect", "pbnet2", "cli")
 
+	// A macvlan network on the uplink: the container is on the outside's
+	// LAN.
+	e.dok("network", "create", "-d", "patchbay", "-o", "patchbay.driver=macvlan", "-o", "parent=uplink",
+		"--subnet", "192.0.2.0/24", "--gateway", netnstest.OutsideAddr.Addr().String(), "lan")
+	e.dok("run", "-d", "--name", "onlan", "--network", "lan", "--ip", "192.0.2.50", "pbtest", "sleep", "100000")
+	if out := e.exec("onlan", "ping", "-c1", "-W5", netnstest.OutsideAddr.Addr().String()); !strings.Contains(out, "1 packets received") {
+		t.Fatalf("macvlan container to the outside: %q", out)
+	}
+	e.dok("rm", "-f", "onlan")
+	e.dok("network", "rm", "lan")
+
 	// patchbay killed with -9 and restarted under running containers.
 	e.pb.kill9()
 	e.startPatchbay()
