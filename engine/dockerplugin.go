@@ -197,6 +197,15 @@ func (e *Engine) isDockerSandbox(sb *cnm.Sandbox) bool {
 		!strings.HasPrefix(sb.NetnsPath, filepath.Clean(e.cfg.ExecRoot)+"/")
 }
 
+// refuseDocker refuses patchbay's own API the sandboxes of Docker's
+// containers: dockerd owns their namespace and names their interfaces.
+func (e *Engine) refuseDocker(sb *sbox) error {
+	if e.isDockerSandbox(&sb.Sandbox) {
+		return cnm.Forbidden("sandbox %s belongs to a Docker container: use docker to change it", sb.Name)
+	}
+	return nil
+}
+
 // dockerSandboxLocked returns the sandbox of a sandbox key, or a new one
 // (not yet published). Caller holds opMu.
 func (e *Engine) dockerSandboxLocked(key string) (*sbox, bool) {

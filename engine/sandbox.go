@@ -227,8 +227,8 @@ func (e *Engine) RemoveSandbox(ctx context.Context, ref string, force bool) erro
 	if err != nil {
 		return err
 	}
-	if e.isDockerSandbox(&sb.Sandbox) {
-		return cnm.Forbidden("sandbox %s is dockerd's: remove its container with docker", sb.Name)
+	if err := e.refuseDocker(sb); err != nil {
+		return err
 	}
 	if deps := e.dependents(sb.ID); len(deps) > 0 {
 		if !force {
