@@ -22,7 +22,6 @@ const (
 	optEnableIPv6 = "com.docker.network.enable_ipv6"
 	optInternal   = "com.docker.network.internal"
 	optPortMap    = "com.docker.network.portmap"
-	optExposed    = "com.docker.network.endpoint.exposedports"
 	optDriver     = "patchbay.driver"
 	defaultDriver = "bridge"
 	interfacePfx  = "eth"

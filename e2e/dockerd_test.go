@@ -564,6 +564,9 @@ func TestDockerdPlugin(t *testing.T) {
 		}
 		return true
 	})
+	// patchbay's IPAM holds nothing: the same subnet can be had again.
+	e.dok("network", "create", "-d", "patchbay", "--ipam-driver", "patchbay", "--subnet", "10.9.0.0/24", "again")
+	e.dok("network", "rm", "again")
 	rules, _ := exec.Command("nsenter", "--net="+e.host.Path, "--", "nft", "list", "ruleset").CombinedOutput()
 	if strings.Contains(string(rules), "8080") || strings.Contains(string(rules), "10.9.0.") {
 		t.Fatalf("nftables still maps the published port or the subnet:\n%s", rules)
