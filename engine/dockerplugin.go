@@ -398,4 +398,3 @@ func (e *Engine) LeaveDocker(ctx context.Context, netID, epID string) error {
 	e.leaveKernel(ctx, ep)
 	return nil
 }
-
