@@ -14,6 +14,14 @@ TEST_DEBS := busybox iproute2 util-linux nftables socat iperf3 dnsutils
 # containerd and iptables, and could start a Docker daemon that changes
 # the machine's own network namespace.
 DOCKER_CLI_DIR := $(CURDIR)/.cache/docker-cli
+# The real-dockerd tests (e2e/dockerd_test.go) run Debian's dockerd,
+# containerd and runc, with iptables (dockerd programs its embedded DNS
+# inside each container's namespace with it) and a static busybox for the
+# image they build, all extracted into DOCKERD_DIR: nothing is installed,
+# so no service starts and the machine's own namespaces are never touched.
+DOCKERD_DIR := $(CURDIR)/.cache/dockerd
+DOCKERD_DEBS := docker.io containerd runc busybox-static iptables libip4tc2 libip6tc2 \
+	libxtables12 libnetfilter-conntrack3 libnfnetlink0 libnftnl11 libmnl0
 
 .PHONY: build run test deps lint fuzz bench demo clean
 
@@ -42,6 +50,13 @@ deps:
 		rm -rf $(DOCKER_CLI_DIR) && mkdir -p $(DOCKER_CLI_DIR) && cd $(DOCKER_CLI_DIR) && \
 		{ apt-get download docker.io 2>/dev/null || { apt-get update -qq && apt-get download docker.io; }; } && \
 		dpkg -x docker.io_*.deb . && rm -f docker.io_*.deb; \
+	fi
+	@if [ ! -x $(DOCKERD_DIR)/usr/sbin/dockerd ] || [ ! -x $(DOCKERD_DIR)/xbin/iptables ]; then \
+		echo "extracting dockerd, containerd, runc, iptables and busybox-static (nothing is installed)"; \
+		rm -rf $(DOCKERD_DIR) && mkdir -p $(DOCKERD_DIR)/xbin && cd $(DOCKERD_DIR) && \
+		{ apt-get download $(DOCKERD_DEBS) 2>/dev/null || { apt-get update -qq && apt-get download $(DOCKERD_DEBS); }; } && \
+		for f in *.deb; do dpkg -x $$f . || exit 1; done && rm -f *.deb && \
+		ln -sf ../usr/sbin/xtables-nft-multi xbin/iptables && ln -sf ../usr/sbin/xtables-nft-multi xbin/ip6tables; \
 	fi
 	$(GO) mod download
 

@@ -53,6 +53,8 @@ func newDaemonCmd(e *env) *cobra.Command {
 	f.Uint16Var(&cfg.Cluster.DataPathPort, "data-path-port", 0, "UDP port of overlay (VXLAN) traffic, the same on every host (default 4789)")
 	f.StringArrayVar(&cfg.PluginDirs, "plugin-dir", nil, "directory of Docker plugin sockets and spec files (repeatable; default /run/docker/plugins, /etc/docker/plugins, /usr/lib/docker/plugins)")
 	f.StringVarP(&cfg.Group, "group", "G", "", "group (name or GID) that may use the API socket (0660); default root only (0600)")
+	f.BoolVar(&cfg.DockerPlugin.Serve, "serve-docker-plugin", false, "also serve dockerd as its network and IPAM plugin \"patchbay\" (docker network create -d patchbay --ipam-driver patchbay)")
+	f.StringVar(&cfg.DockerPlugin.Dir, "docker-plugin-dir", "/run/docker/plugins", "directory of the Docker plugin socket patchbay.sock (with --serve-docker-plugin)")
 	f.BoolVarP(&debug, "debug", "D", false, "debug logging")
 	return cmd
 }

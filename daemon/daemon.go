@@ -40,6 +40,9 @@ type Config struct {
 	Group string
 	// Cluster joins other hosts through a cluster store (cluster.go).
 	Cluster ClusterConfig
+	// DockerPlugin, when set, serves patchbay to dockerd as a network and
+	// IPAM plugin (--serve-docker-plugin; see dockerplugin.go).
+	DockerPlugin DockerPluginConfig
 }
 
 // Run opens the engine, serves the API on the unix socket and, when ctx
@@ -71,6 +74,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer eng.Close()
+	defer cfg.DockerPlugin.serve(ctx, eng, ecfg.Logger)()
 	l, err := listenUnix(path, gid)
 	if err != nil {
 		return err

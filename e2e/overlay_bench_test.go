@@ -33,8 +33,8 @@ func BenchmarkOverlay(b *testing.B) {
 	l := startLab(b, labOptions{})
 	h1, h2, h3 := l.daemons[0], l.daemons[1], l.daemons[2]
 	h1.ok("network", "create", "-d", "overlay", "--subnet", "10.20.0.0/16", "ov")
-	waitFor(b, 10*time.Second, "overlay on h2", func() bool { return networkScope(b, h2, "ov") == "global" })
-	waitFor(b, 10*time.Second, "overlay on h3", func() bool { return networkScope(b, h3, "ov") == "global" })
+	waitWithin(b, 10*time.Second, "overlay on h2", func() bool { return networkScope(b, h2, "ov") == "global" })
+	waitWithin(b, 10*time.Second, "overlay on h3", func() bool { return networkScope(b, h3, "ov") == "global" })
 	h2.ok("run", "-d", "--name", "probe", "--network", "ov", "--", "sleep", "3600")
 	probe := sandboxPath(b, h2, "probe")
 
@@ -132,7 +132,7 @@ func BenchmarkOverlay(b *testing.B) {
 	}
 	h3.kill9()
 	l.u.Hosts[2].Cut(b)
-	gone := waitFor(b, 30*time.Second, "a dead host's entries gone", func() bool { return !strings.Contains(fdb(), dst) })
+	gone := waitWithin(b, 30*time.Second, "a dead host's entries gone", func() bool { return !strings.Contains(fdb(), dst) })
 	b.ReportMetric(gone.Seconds(), "dead-host-gone-s")
 	b.Logf("a dead host's entries gone %.2fs after its death (lease TTL 10 s)", gone.Seconds())
 	l.u.Hosts[2].Restore(b)

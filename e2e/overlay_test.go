@@ -10,8 +10,8 @@ import (
 	"time"
 )
 
-// waitFor polls cond until it holds or limit passes.
-func waitFor(t testing.TB, limit time.Duration, what string, cond func() bool) time.Duration {
+// waitWithin polls cond until it holds or limit passes.
+func waitWithin(t testing.TB, limit time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
 	start := time.Now()
 	for !cond() {
@@ -41,7 +41,7 @@ func TestOverlayAcrossHosts(t *testing.T) {
 	h1, h2, h3 := l.daemons[0], l.daemons[1], l.daemons[2]
 	h1.ok("network", "create", "-d", "overlay", "--subnet", "10.10.0.0/16", "ovnet")
 	for _, d := range []*daemon{h2, h3} {
-		waitFor(t, 10*time.Second, "overlay network on every host", func() bool { return networkScope(t, d, "ovnet") == "global" })
+		waitWithin(t, 10*time.Second, "overlay network on every host", func() bool { return networkScope(t, d, "ovnet") == "global" })
 	}
 	if out := h3.ok("network", "ls"); !strings.Contains(out, "overlay") || !strings.Contains(out, "global") {
 		t.Fatalf("network ls on another host:\n%s", out)
@@ -62,7 +62,7 @@ func TestOverlayAcrossHosts(t *testing.T) {
 
 	// A second overlay is a separate segment.
 	h2.ok("network", "create", "-d", "overlay", "--subnet", "10.11.0.0/16", "other")
-	waitFor(t, 10*time.Second, "second overlay on h1", func() bool { return networkScope(t, h1, "other") == "global" })
+	waitWithin(t, 10*time.Second, "second overlay on h1", func() bool { return networkScope(t, h1, "other") == "global" })
 	if r := h2.pb("run", "--rm", "--network", "other", "--", "busybox", "ping", "-c", "1", "-W", "2", apiIP); r.code == 0 {
 		t.Fatalf("a sandbox of another overlay reached %s", apiIP)
 	}
@@ -86,7 +86,7 @@ func TestOverlayAcrossHosts(t *testing.T) {
 	h3.ok("rm", "-f", "udp")
 	h1.ok("network", "rm", "ovnet")
 	for _, d := range []*daemon{h2, h3} {
-		waitFor(t, 10*time.Second, "overlay removed everywhere", func() bool { return networkScope(t, d, "ovnet") == "" })
+		waitWithin(t, 10*time.Second, "overlay removed everywhere", func() bool { return networkScope(t, d, "ovnet") == "" })
 	}
 }
 
@@ -119,7 +119,7 @@ func TestOverlayConcurrent(t *testing.T) {
 		Options map[string]string
 		IPAM    struct{ Config []struct{ Subnet string } }
 	}
-	waitFor(t, 10*time.Second, "every overlay on h1", func() bool {
+	waitWithin(t, 10*time.Second, "every overlay on h1", func() bool {
 		return strings.Count(l.daemons[0].ok("network", "ls", "-q", "-f", "driver=overlay"), "\n") == 12
 	})
 	names := strings.Fields(l.daemons[0].ok("network", "ls", "-f", "driver=overlay", "--format", "{{.Name}}"))
@@ -137,7 +137,7 @@ func TestOverlayConcurrent(t *testing.T) {
 
 	l.daemons[0].ok("network", "create", "-d", "overlay", "--subnet", "10.50.0.0/24", "many")
 	for _, d := range l.daemons[1:] {
-		waitFor(t, 10*time.Second, "network many everywhere", func() bool { return networkScope(t, d, "many") == "global" })
+		waitWithin(t, 10*time.Second, "network many everywhere", func() bool { return networkScope(t, d, "many") == "global" })
 	}
 	const perHost = 10
 	addrs := make([][]string, len(l.daemons))
@@ -188,13 +188,13 @@ func TestOverlayHostDeath(t *testing.T) {
 	l := startLab(t, labOptions{args: []string{"--cluster-ttl", "3s"}})
 	h1, h2 := l.daemons[0], l.daemons[1]
 	h1.ok("network", "create", "-d", "overlay", "--subnet", "10.12.0.0/24", "ov")
-	waitFor(t, 10*time.Second, "overlay on h2", func() bool { return networkScope(t, h2, "ov") == "global" })
+	waitWithin(t, 10*time.Second, "overlay on h2", func() bool { return networkScope(t, h2, "ov") == "global" })
 	h2.ok("run", "-d", "--name", "client", "--network", "ov", "--", "sleep", "600")
 	h1.ok("run", "-d", "--name", "doomed", "--network", "ov", "--", "sleep", "600")
 	resolves := func() bool {
 		return h2.pb("exec", "client", "--", "busybox", "nslookup", "doomed", "127.0.0.11").code == 0
 	}
-	waitFor(t, 5*time.Second, "doomed resolvable from h2", resolves)
+	waitWithin(t, 5*time.Second, "doomed resolvable from h2", resolves)
 	fdb := func() string {
 		return string(must(t, "nsenter", "--net="+l.u.Hosts[1].Path, "bridge", "fdb", "show", "nud", "permanent"))
 	}
@@ -204,15 +204,15 @@ func TestOverlayHostDeath(t *testing.T) {
 	}
 	h1.kill9()
 	l.u.Hosts[0].Cut(t)
-	gone := waitFor(t, 3*time.Second+5*time.Second, "a dead host's forwarding entries gone", func() bool {
+	gone := waitWithin(t, 3*time.Second+5*time.Second, "a dead host's forwarding entries gone", func() bool {
 		return !strings.Contains(fdb(), "dst 198.51.100.1 ")
 	})
 	t.Logf("dead host's forwarding entries gone %v after the kill (TTL 3s)", gone)
-	waitFor(t, 10*time.Second, "a dead host's names gone", func() bool { return !resolves() })
+	waitWithin(t, 10*time.Second, "a dead host's names gone", func() bool { return !resolves() })
 
 	l.u.Hosts[0].Restore(t)
 	h1.start()
-	waitFor(t, 10*time.Second, "a returning host's names back", resolves)
+	waitWithin(t, 10*time.Second, "a returning host's names back", resolves)
 	if n := strings.Count(fdb(), "dst 198.51.100.1 "); n != before {
 		t.Fatalf("h2 has %d forwarding entries towards h1 after its return, want %d:\n%s", n, before, fdb())
 	}
@@ -224,11 +224,11 @@ func TestOverlaySmallUnderlayMTU(t *testing.T) {
 	l := startLab(t, labOptions{hosts: 2, mtu: 1400})
 	h1, h2 := l.daemons[0], l.daemons[1]
 	h1.ok("network", "create", "-d", "overlay", "--subnet", "10.13.0.0/24", "ov")
-	waitFor(t, 10*time.Second, "overlay on h2", func() bool { return networkScope(t, h2, "ov") == "global" })
+	waitWithin(t, 10*time.Second, "overlay on h2", func() bool { return networkScope(t, h2, "ov") == "global" })
 	count := "/tmp/pb-mtu-" + l.u.Hosts[0].Name + "-count"
 	t.Cleanup(func() { os.Remove(count) })
 	h1.ok("run", "-d", "--name", "sink", "--network", "ov", "--", "sh", "-c", "socat -u TCP-LISTEN:9000,reuseaddr - | wc -c > "+count+"; sleep 600")
-	waitFor(t, 10*time.Second, "the sink listens", func() bool {
+	waitWithin(t, 10*time.Second, "the sink listens", func() bool {
 		return strings.Contains(h1.pb("exec", "sink", "--", "busybox", "netstat", "-ltn").stdout, ":9000")
 	})
 	r := h2.pb("run", "--rm", "--network", "ov", "--", "sh", "-c", "head -c 1048576 /dev/zero | socat -u - TCP:sink:9000")
@@ -236,7 +236,7 @@ func TestOverlaySmallUnderlayMTU(t *testing.T) {
 		t.Fatalf("1 MB across an MTU 1400 underlay: %s", r)
 	}
 	var got string
-	waitFor(t, 10*time.Second, "the transfer arrives whole", func() bool {
+	waitWithin(t, 10*time.Second, "the transfer arrives whole", func() bool {
 		b, _ := os.ReadFile(count)
 		got = strings.TrimSpace(string(b))
 		return got == "1048576"

@@ -36,6 +36,9 @@ func (e *Engine) Connect(ctx context.Context, netRef, sbRef string, opts Endpoin
 	if err != nil {
 		return cnm.Endpoint{}, err
 	}
+	if err := e.refuseDocker(sb); err != nil {
+		return cnm.Endpoint{}, err
+	}
 	ep, undo, err := e.joinLocked(ctx, n, sb, opts)
 	if err != nil {
 		return cnm.Endpoint{}, err
@@ -348,6 +351,9 @@ func (e *Engine) Disconnect(ctx context.Context, netRef, sbRef string, force boo
 	}
 	sb, err := e.findSandbox(sbRef)
 	if err != nil {
+		return err
+	}
+	if err := e.refuseDocker(sb); err != nil {
 		return err
 	}
 	e.mu.RLock()

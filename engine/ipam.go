@@ -79,6 +79,9 @@ func (e *Engine) ipamOf(ctx context.Context, n *network) (ipam.Driver, error) {
 	if n.IPAM.Driver == nullIPAMName {
 		return nullIPAM{}, nil
 	}
+	if n.IPAM.Driver == DockerIPAM {
+		return e.dockerIPAMOf(n), nil
+	}
 	if e.cfg.IPAMFinder == nil {
 		return nil, cnm.NotFound("ipam driver %q not found (have default)", n.IPAM.Driver)
 	}

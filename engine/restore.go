@@ -223,6 +223,13 @@ func (e *Engine) restoreEndpoint(ctx context.Context, n *network, sb *sbox, ep *
 	if c, ok := d.(driver.Checker); ok && !fresh && c.EndpointOK(ctx, e.host, dn, dep) {
 		return false
 	}
+	if e.isDockerSandbox(&sb.Sandbox) {
+		// dockerd owns the namespace and named the interface.
+		if _, ok := d.(driver.Checker); ok {
+			e.log.Warn("endpoint of a Docker container is broken; not re-joined", "sb", sb.Name, "ep", ep.ID)
+		}
+		return false
+	}
 	if c, ok := d.(driver.SandboxChecker); ok && !fresh {
 		intact := false
 		_ = e.withSandboxNS(&sb.Sandbox, func(dsb driver.Sandbox) error {

@@ -227,6 +227,9 @@ func (e *Engine) RemoveSandbox(ctx context.Context, ref string, force bool) erro
 	if err != nil {
 		return err
 	}
+	if err := e.refuseDocker(sb); err != nil {
+		return err
+	}
 	if deps := e.dependents(sb.ID); len(deps) > 0 {
 		if !force {
 			var names []string
