@@ -23,7 +23,7 @@ DOCKERD_DIR := $(CURDIR)/.cache/dockerd
 DOCKERD_DEBS := docker.io containerd runc busybox-static iptables libip4tc2 libip6tc2 \
 	libxtables12 libnetfilter-conntrack3 libnfnetlink0 libnftnl11 libmnl0
 
-.PHONY: build run test deps lint fuzz bench demo clean
+.PHONY: build run test deps lint fuzz bench demo demo-multihost clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/patchbay
@@ -79,6 +79,11 @@ bench:
 # The README's quick start, in throwaway namespaces.
 demo:
 	$(GO) test -count=1 -run 'TestQuickStart' -v ./e2e
+
+# Three hosts in namespaces on one underlay, a real etcd, one daemon
+# each: an overlay network used by name across hosts.
+demo-multihost: deps
+	$(GO) test -count=1 -run 'TestOverlayAcrossHosts' -v ./e2e
 
 clean:
 	rm -rf bin
