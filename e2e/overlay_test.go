@@ -242,3 +242,55 @@ func TestOverlaySmallUnderlayMTU(t *testing.T) {
 		return got == "1048576"
 	})
 }
+
+// Overlay networks need a cluster store: without one, the error says so.
+func TestOverlayNeedsClusterStore(t *testing.T) {
+	d := startDaemon(t)
+	r := d.pb("network", "create", "-d", "overlay", "ovnet")
+	if r.code == 0 || !strings.Contains(r.stderr, "cluster store") {
+		t.Fatalf("overlay without a cluster store: %s", r)
+	}
+	if out := d.ok("network", "ls"); strings.Contains(out, "ovnet") {
+		t.Fatalf("a refused overlay is listed:\n%s", out)
+	}
+}
+
+// With etcd away, sandboxes on an overlay keep their traffic, local work
+// goes on, operations that need etcd fail within a deadline naming it,
+// and everything catches up when it returns.
+func TestOverlayEtcdAway(t *testing.T) {
+	l := startLab(t, labOptions{hosts: 2})
+	h1, h2 := l.daemons[0], l.daemons[1]
+	h1.ok("network", "create", "-d", "overlay", "--subnet", "10.14.0.0/24", "ov")
+	waitWithin(t, 10*time.Second, "overlay on h2", func() bool { return networkScope(t, h2, "ov") == "global" })
+	h1.ok("run", "-d", "--name", "sa", "--network", "ov", "--", "sleep", "600")
+	h2.ok("run", "-d", "--name", "sb", "--network", "ov", "--", "sleep", "600")
+	aIP := strings.TrimSpace(h1.ok("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", "sa"))
+	waitWithin(t, 5*time.Second, "b reaches a", func() bool {
+		return h2.pb("exec", "sb", "--", "busybox", "ping", "-c", "1", "-W", "1", aIP).code == 0
+	})
+
+	l.etcd.Stop()
+	if r := h2.pb("exec", "sb", "--", "busybox", "ping", "-c", "2", "-W", "2", aIP); r.code != 0 {
+		t.Fatalf("traffic across hosts with etcd away: %s", r)
+	}
+	start := time.Now()
+	r := h2.pb("run", "-d", "--name", "sc", "--network", "ov", "--", "sleep", "600")
+	if r.code == 0 || !strings.Contains(r.stderr, "cluster store") {
+		t.Fatalf("attach to an overlay with etcd away: %s", r)
+	}
+	if took := time.Since(start); took > 15*time.Second {
+		t.Fatalf("the failed attach took %v", took)
+	}
+	h2.ok("network", "create", "--subnet", "10.15.0.0/24", "local")
+	h2.ok("run", "--rm", "--network", "local", "--", "busybox", "ping", "-c", "1", "-W", "2", "10.15.0.1")
+
+	l.etcd.Start()
+	waitWithin(t, 30*time.Second, "attach once etcd is back", func() bool {
+		return h2.pb("run", "-d", "--name", "sc", "--network", "ov", "--", "sleep", "600").code == 0
+	})
+	cIP := strings.TrimSpace(h2.ok("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", "sc"))
+	waitWithin(t, 10*time.Second, "a reaches the sandbox attached after etcd came back", func() bool {
+		return h1.pb("exec", "sa", "--", "busybox", "ping", "-c", "1", "-W", "1", cIP).code == 0
+	})
+}

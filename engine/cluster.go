@@ -305,8 +305,9 @@ func decodeNetwork(kv cluster.KV) *cnm.Network {
 func (e *Engine) adoptGlobalLocked(ctx context.Context, rec *cnm.Network) {
 	e.mu.RLock()
 	_, live := e.networks[rec.ID]
+	_, ours := e.creating[rec.ID] // this host is making it, lock released
 	e.mu.RUnlock()
-	if live {
+	if live || ours {
 		return
 	}
 	if o, err := e.findNetwork(rec.Name); err == nil {

@@ -114,7 +114,7 @@ func (e *Engine) replayWaiting(ctx context.Context, d ipam.Driver, n *network) e
 	eps := slices.Collect(maps.Values(n.eps))
 	e.mu.Unlock()
 	for _, ep := range eps {
-		e.reserveEndpointIn(ctx, d, n, ep)
+		e.reserveEndpointIn(ctx, d, n, ep, false)
 	}
 	e.log.Info("ipam driver available again; pools replayed", "net", n.Name, "ipam", n.IPAM.Driver)
 	return e.update(func(tx *store.Tx) error { return tx.PutNetwork(&n.Network) })
@@ -401,6 +401,17 @@ func (e *Engine) releaseEndpoint(n *network, ep *cnm.Endpoint) {
 // reserveEndpoint requests an endpoint's addresses again after a
 // restart.
 func (e *Engine) reserveEndpoint(ctx context.Context, n *network, ep *cnm.Endpoint) {
+	e.reserve(ctx, n, ep, false)
+}
+
+// reserveRemote keeps a remote endpoint's addresses out of this host's
+// allocations. One this host already holds for it (a claim it lost to
+// that endpoint's host) is not worth a warning.
+func (e *Engine) reserveRemote(ctx context.Context, n *network, ep *cnm.Endpoint) {
+	e.reserve(ctx, n, ep, true)
+}
+
+func (e *Engine) reserve(ctx context.Context, n *network, ep *cnm.Endpoint, remote bool) {
 	e.mu.RLock()
 	waiting := e.ipamWaiting[n.ID]
 	e.mu.RUnlock()
@@ -416,18 +427,18 @@ func (e *Engine) reserveEndpoint(ctx context.Context, n *network, ep *cnm.Endpoi
 	if need, err := e.needsReplay(ctx, d, n); err != nil || !need {
 		return
 	}
-	e.reserveEndpointIn(ctx, d, n, ep)
+	e.reserveEndpointIn(ctx, d, n, ep, remote)
 }
 
 // reserveEndpointIn is reserveEndpoint with the driver found.
-func (e *Engine) reserveEndpointIn(ctx context.Context, d ipam.Driver, n *network, ep *cnm.Endpoint) {
+func (e *Engine) reserveEndpointIn(ctx context.Context, d ipam.Driver, n *network, ep *cnm.Endpoint, remote bool) {
 	for _, p := range []netip.Prefix{ep.IPv4, ep.IPv6} {
 		if !p.IsValid() {
 			continue
 		}
 		for _, c := range n.IPAM.Config {
 			if c.PoolID != "" && c.Subnet.Contains(p.Addr()) {
-				if _, err := d.RequestAddress(ctx, c.PoolID, p.Addr(), nil); err != nil {
+				if _, err := d.RequestAddress(ctx, c.PoolID, p.Addr(), nil); err != nil && !(remote && errors.Is(err, cnm.ErrConflict)) {
 					e.log.Warn("reserve endpoint address", "net", n.Name, "addr", p.Addr(), "err", err)
 				}
 				break

@@ -205,7 +205,7 @@ func (e *Engine) indexRemoteLocked(ctx context.Context, n *network, rec endpoint
 		if a.Is6() {
 			ep = &cnm.Endpoint{ID: rec.ID, IPv6: netip.PrefixFrom(a, a.BitLen())}
 		}
-		e.reserveEndpoint(ctx, n, ep)
+		e.reserveRemote(ctx, n, ep)
 	}
 }
 
