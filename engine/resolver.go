@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -49,18 +48,17 @@ func (e *Engine) startResolverLocked(sb *sbox) error {
 		ups := upstreamsOf(sb.DNS)
 		r = dns.New(dns.Config{Upstreams: func() []netip.AddrPort { return ups }, Logger: e.log})
 	}
-	ctx, cancel := context.WithCancel(e.ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		r.Serve(ctx, udp, tcp, view{e.names, sb.ID})
-	}()
-	e.mu.Lock()
-	sb.dnsStop = func() {
-		cancel()
+	stop, err := r.Start(udp, tcp, view{e.names, sb.ID})
+	if err != nil {
 		udp.Close()
 		tcp.Close()
-		<-done
+		return fmt.Errorf("serve resolver of sandbox %s: %w", sb.Name, err)
+	}
+	e.mu.Lock()
+	sb.dnsStop = func() {
+		stop()
+		udp.Close()
+		tcp.Close()
 	}
 	e.mu.Unlock()
 	return nil
