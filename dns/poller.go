@@ -135,7 +135,7 @@ func (p *poller) loop(ep *os.File, done chan struct{}) {
 	events := make([]unix.EpollEvent, 64)
 	_ = raw.Read(func(fd uintptr) bool {
 		for {
-			n, err := unix.EpollWait(int(fd), events, 0)
+			n, err := epollPoll(fd, events)
 			if err == unix.EINTR {
 				continue
 			}
