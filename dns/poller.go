@@ -6,16 +6,18 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// The poller answers the UDP sockets of every sandbox a Resolver serves
-// from one goroutine: the sockets sit in an epoll set of its own, whose
-// descriptor the runtime's poller watches. A sandbox thus costs no
-// goroutine and no buffers while it asks nothing; one query in flight
-// costs one wake-up and four system calls (epoll_wait, recvmmsg,
-// sendmmsg, and an epoll_wait that finds nothing more to do).
+// The poller answers the UDP sockets, and accepts on the TCP listeners,
+// of every sandbox a Resolver serves, from one goroutine: the sockets sit
+// in an epoll set of its own, whose descriptor the runtime's poller
+// watches. A sandbox thus costs no goroutine and no buffers while it asks
+// nothing; one query in flight costs one wake-up and four system calls
+// (epoll_wait, recvmmsg, sendmmsg, and an epoll_wait that finds nothing
+// more to do). TCP connections, rare, get a goroutine each.
 
 // pollBatch is how many packets one system call reads or writes at most.
 const pollBatch = 32
@@ -25,29 +27,32 @@ const pollBatch = 32
 type poller struct {
 	// mu guards the fields below.
 	mu    sync.Mutex
-	socks map[int32]*udpSock // by registration id
+	socks map[int32]*pollSock // by registration id
 	next  int32
 	ep    *os.File // the epoll set, nil while nothing is registered
 	fd    int      // ep's descriptor
 	done  chan struct{}
 }
 
-// udpSock is a registered socket and the server it answers for.
-type udpSock struct {
+// pollSock is a registered socket and the server it answers for.
+type pollSock struct {
 	id   int32
 	s    *server
-	c    *net.UDPConn
+	udp  *net.UDPConn // nil for a TCP listener
 	raw  syscall.RawConn
 	busy sync.Mutex // held while its packets are handled
 	gone bool       // guarded by busy: unregistered, do not touch
 }
 
-// add registers c, answered for s.
-func (p *poller) add(s *server, c *net.UDPConn) (*udpSock, error) {
+// add registers c, a *net.UDPConn or a *net.TCPListener, answered for s.
+func (p *poller) add(s *server, c interface {
+	SyscallConn() (syscall.RawConn, error)
+}) (*pollSock, error) {
 	raw, err := c.SyscallConn()
 	if err != nil {
 		return nil, fmt.Errorf("register resolver socket: %w", err)
 	}
+	udp, _ := c.(*net.UDPConn)
 	p.mu.Lock()
 	if p.ep == nil {
 		if err := p.startLocked(); err != nil {
@@ -56,7 +61,7 @@ func (p *poller) add(s *server, c *net.UDPConn) (*udpSock, error) {
 		}
 	}
 	p.next++
-	u := &udpSock{id: p.next, s: s, c: c, raw: raw}
+	u := &pollSock{id: p.next, s: s, udp: udp, raw: raw}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: u.id}
 	var cerr error
 	if err := raw.Control(func(fd uintptr) { cerr = unix.EpollCtl(p.epfd(), unix.EPOLL_CTL_ADD, int(fd), &ev) }); err != nil {
@@ -85,7 +90,7 @@ func (p *poller) startLocked() error {
 		return fmt.Errorf("epoll: %w", err)
 	}
 	p.ep, p.fd = os.NewFile(uintptr(fd), "resolver-epoll"), fd
-	p.socks = make(map[int32]*udpSock)
+	p.socks = make(map[int32]*pollSock)
 	p.done = make(chan struct{})
 	go p.loop(p.ep, p.done)
 	return nil
@@ -93,7 +98,7 @@ func (p *poller) startLocked() error {
 
 // remove unregisters u; once it returns, the poller no longer touches
 // u's socket. The last removal stops the poller's goroutine.
-func (p *poller) remove(u *udpSock) {
+func (p *poller) remove(u *pollSock) {
 	u.busy.Lock()
 	u.gone = true
 	u.busy.Unlock()
@@ -170,15 +175,68 @@ func newPollBufs() *pollBufs {
 	return b
 }
 
-// serve answers what is queued on u's socket: local answers at once, in
-// one sendmmsg per batch read; forwarded queries from goroutines of
-// their own.
-func (u *udpSock) serve(b *pollBufs) {
+// serve handles what is ready on u's socket.
+func (u *pollSock) serve(b *pollBufs) {
 	u.busy.Lock()
 	defer u.busy.Unlock()
 	if u.gone {
 		return
 	}
+	if u.udp == nil {
+		u.accept()
+		return
+	}
+	u.answer(b)
+}
+
+// accept takes a connection waiting on a TCP listener and serves it
+// from a goroutine of its own, within maxTCPConns.
+func (u *pollSock) accept() {
+	nfd := -1
+	// A listener's RawConn has no Read; Control holds the descriptor open
+	// as well, and nothing else accepts on it.
+	_ = u.raw.Control(func(fd uintptr) {
+		for {
+			var err error
+			nfd, _, err = unix.Accept4(int(fd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+			if err != unix.EINTR && err != unix.ECONNABORTED {
+				if err != nil {
+					nfd = -1
+					if err != unix.EAGAIN {
+						// Out of descriptors, say: the listener stays
+						// readable, so do not spin on it.
+						time.Sleep(time.Millisecond)
+					}
+				}
+				return
+			}
+		}
+	})
+	if nfd < 0 {
+		return
+	}
+	f := os.NewFile(uintptr(nfd), "resolver-tcp")
+	c, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return
+	}
+	s := u.s
+	if s.tcpConns.Add(1) > maxTCPConns {
+		s.tcpConns.Add(-1)
+		_ = c.Close()
+		return
+	}
+	s.wg.Go(func() {
+		defer s.tcpConns.Add(-1)
+		s.serveConn(c)
+	})
+}
+
+// answer answers what is queued on a UDP socket: local answers at once,
+// in one sendmmsg per batch read; forwarded queries from goroutines of
+// their own.
+func (u *pollSock) answer(b *pollBufs) {
 	s := u.s
 	for {
 		n := 0
@@ -210,7 +268,7 @@ func (u *udpSock) serve(b *pollBufs) {
 					w++
 				case verdictForward:
 					if to, ok := addrPortOf(name); ok {
-						c := u.c
+						c := u.udp
 						s.forwardUDP(req, func(resp []byte) { _, _ = c.WriteToUDPAddrPort(resp, to) })
 					}
 				}

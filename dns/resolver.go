@@ -112,32 +112,49 @@ func (r *Resolver) Serve(ctx context.Context, udp net.PacketConn, tcp net.Listen
 
 // Start answers the queries arriving on udp and tcp (either may be nil)
 // with names from view, until stop is called. It costs no goroutine of
-// its own: a *net.UDPConn is served by the Resolver's poller, shared by
-// every sandbox, and only a TCP listener has an accepting goroutine.
+// its own: a *net.UDPConn and a *net.TCPListener are served by the
+// Resolver's poller, shared by every sandbox (other kinds of socket get
+// goroutines).
 // Once stop has returned nothing Start began runs any more (forwards
 // and TCP connections have ended) and the caller closes the sockets.
 func (r *Resolver) Start(udp net.PacketConn, tcp net.Listener, view View) (stop func(), err error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{r: r, view: view, ctx: ctx}
 	var loops sync.WaitGroup
-	var sock *udpSock
+	var socks []*pollSock
+	stopAll := func() {
+		for _, u := range socks {
+			r.poll.remove(u)
+		}
+	}
 	switch c := udp.(type) {
 	case nil:
 	case *net.UDPConn:
-		if sock, err = r.poll.add(s, c); err != nil {
+		u, err := r.poll.add(s, c)
+		if err != nil {
 			cancel()
 			return nil, err
 		}
+		socks = append(socks, u)
 	default:
 		loops.Go(func() { s.readPackets(c) })
 	}
-	if tcp != nil {
-		loops.Go(func() { s.serveTCP(tcp) })
+	switch l := tcp.(type) {
+	case nil:
+	case *net.TCPListener:
+		u, err := r.poll.add(s, l)
+		if err != nil {
+			stopAll()
+			cancel()
+			loops.Wait()
+			return nil, err
+		}
+		socks = append(socks, u)
+	default:
+		loops.Go(func() { s.serveTCP(l) })
 	}
 	return func() {
-		if sock != nil {
-			r.poll.remove(sock)
-		}
+		stopAll()
 		cancel()
 		// Readers and the accepting goroutine stop on ctx through their
 		// sockets' deadlines.
