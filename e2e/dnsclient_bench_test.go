@@ -38,8 +38,10 @@ func buildDNSLoad(b *testing.B) string {
 // local name; p50/p99 latency and queries per second, and the daemon's
 // CPU meanwhile. When aardvark-dns is installed, the same client in the
 // same run asks it too, serving the same names on the network's gateway
-// address as Podman runs it, and the ratios are reported. Rounds
-// alternate between the two; the medians are reported.
+// address as Podman runs it, and the ratios are reported. The floor is
+// the same client against the least a server can do (dnsload -echo: a
+// blocking recvfrom/sendto loop on one thread, no parsing) in the
+// client's own namespace. Rounds alternate; the medians are reported.
 // Run: go test -run '^$' -bench DNSClient -benchtime 1x ./e2e
 func BenchmarkDNSClient(b *testing.B) {
 	load := buildDNSLoad(b)
@@ -48,6 +50,7 @@ func BenchmarkDNSClient(b *testing.B) {
 	d.ok("run", "-d", "--name", "target", "--network", "app", "--", "sleep", "600")
 	d.ok("run", "-d", "--name", "client", "--network", "app", "--", "sleep", "600")
 	aardvark := startAardvark(b, d, "10.0.41.1", "target", "client")
+	startEcho(b, load, d, "client", "127.0.0.1:5300")
 	pid := d.cmd.Process.Pid
 	const n = 20000
 	query := func(server string) (dnsload.Result, float64) {
@@ -72,10 +75,12 @@ func BenchmarkDNSClient(b *testing.B) {
 		w.cores = append(w.cores, cores)
 	}
 	median := func(v []float64) float64 { s := slices.Clone(v); slices.Sort(s); return s[len(s)/2] }
-	var pb, av row
+	var pb, av, floor row
 	for range 3 {
 		r, cores := query("127.0.0.11:53")
 		add(&pb, r, cores)
+		r, _ = query("127.0.0.1:5300")
+		add(&floor, r, 0)
 		if aardvark != 0 {
 			r, _ := query("10.0.41.1:53")
 			add(&av, r, 0)
@@ -85,7 +90,11 @@ func BenchmarkDNSClient(b *testing.B) {
 	b.ReportMetric(median(pb.p99), "p99-us@1")
 	b.ReportMetric(median(pb.qps), "qps@1")
 	b.ReportMetric(median(pb.cores), "daemon-cores@1")
+	b.ReportMetric(median(floor.p50), "floor-p50-us@1")
+	b.ReportMetric(median(floor.p99), "floor-p99-us@1")
+	b.ReportMetric(median(floor.qps), "floor-qps@1")
 	b.Logf("patchbay:     p50 %v µs, p99 %v µs, qps %v", pb.p50, pb.p99, pb.qps)
+	b.Logf("floor (echo): p50 %v µs, p99 %v µs, qps %v", floor.p50, floor.p99, floor.qps)
 	if aardvark == 0 {
 		b.Logf("%s is not installed: no comparison", aardvarkDNS)
 		return
@@ -136,4 +145,20 @@ func startAardvark(b *testing.B, d *daemon, gateway string, sandboxes ...string)
 	}
 	b.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
 	return pid
+}
+
+// startEcho runs dnsload -echo on addr in the namespace of sandbox name,
+// until the benchmark ends.
+func startEcho(b *testing.B, load string, d *daemon, name, addr string) {
+	b.Helper()
+	sb, err := d.client().SandboxInspect(context.Background(), name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command("nsenter", "--net="+sb.NetworkSettings.SandboxKey, "--", load, "-echo", addr)
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	time.Sleep(100 * time.Millisecond) // let it bind
 }

@@ -3,6 +3,12 @@
 // sandbox meets it. It prints the result as JSON.
 //
 //	dnsload -server 127.0.0.11:53 -name target -window 1 -n 20000
+//
+// With -echo it is instead the floor to compare a resolver with: a
+// responder that turns each query around unparsed, from one thread
+// blocked in recvfrom, the least a user-space server can do per query.
+//
+//	dnsload -echo 127.0.0.1:5300
 package main
 
 import (
@@ -21,7 +27,15 @@ func main() {
 	window := flag.Int("window", 1, "queries outstanding")
 	n := flag.Int("n", 10000, "queries to measure")
 	warm := flag.Int("warm", 1000, "queries sent first, not measured")
+	echo := flag.String("echo", "", "answer queries on this address instead (floor)")
 	flag.Parse()
+	if *echo != "" {
+		if err := serveEcho(*echo); err != nil {
+			fmt.Fprintln(os.Stderr, "dnsload:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*server, *name, *window, *n, *warm); err != nil {
 		fmt.Fprintln(os.Stderr, "dnsload:", err)
 		os.Exit(1)
