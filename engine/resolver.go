@@ -12,8 +12,8 @@ import (
 
 // The embedded resolver: every sandbox on a user-defined network gets
 // sockets on 127.0.0.11 inside its namespace, on ports of their own, and
-// an nftables redirect of port 53 to them, so the sandbox's programs keep
-// port 53. One dns.Resolver serves them all from the engine's name index;
+// a stateless nftables redirect of port 53 to them, so the sandbox's
+// programs keep port 53. One dns.Resolver serves them all from the engine's name index;
 // what it does not know it forwards to the host's name servers, dialled
 // from the daemon's namespace (so 127.0.0.53 works), or to the sandbox's
 // own --dns servers.
