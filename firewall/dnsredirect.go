@@ -38,15 +38,17 @@ func RedirectDNS(ns netns.NsHandle, addr netip.Addr, udpPort, tcpPort uint16) er
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
-	// Add, delete and add again: the table is replaced whatever was there
-	// (an older daemon's DNAT chain included).
-	t := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: DNSTable}
-	c.AddTable(t)
-	c.DelTable(t)
-	c.AddTable(t)
+	t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: DNSTable})
+	// An older daemon redirected with a DNAT chain, "output": delete it.
+	// Only then: a chain with a hook costs a kernel-wide RCU grace period
+	// (milliseconds) to remove, so the common case adds and flushes only.
+	if old, err := c.ListChain(t, "output"); err == nil && old != nil {
+		c.DelChain(old)
+	}
 	accept := nftables.ChainPolicyAccept
-	out := c.AddChain(&nftables.Chain{Table: t, Name: "output", Type: nftables.ChainTypeFilter,
+	out := c.AddChain(&nftables.Chain{Table: t, Name: "rewrite", Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityRaw, Policy: &accept})
+	c.FlushChain(out)
 	a := addr.As4()
 	for _, r := range []struct {
 		proto   byte
