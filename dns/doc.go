@@ -3,7 +3,7 @@
 //
 // The engine owns names and sockets; this package owns DNS. The engine
 // opens a UDP socket and a TCP listener inside a sandbox's namespace and
-// hands them to [Resolver.Serve] together with a [View], the sandbox's
+// hands them to [Resolver.Start] together with a [View], the sandbox's
 // view of the names on the networks it is attached to. The resolver
 // answers A and AAAA queries for those names (all addresses, rotated per
 // answer), PTR queries for their addresses, and forwards everything else

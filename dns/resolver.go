@@ -63,6 +63,8 @@ type Resolver struct {
 	inflight chan struct{}
 	// next rotates the order of addresses in answers.
 	next atomic.Uint32
+	// poll serves the UDP sockets of every Start.
+	poll poller
 }
 
 // New returns a Resolver with cfg, defaults filled in.
@@ -87,37 +89,87 @@ func New(cfg Config) *Resolver {
 
 // Serve answers the queries arriving on udp and tcp (either may be nil),
 // sockets the engine opened inside a sandbox's namespace, with names from
-// view, until ctx ends or both sockets are closed. Serve owns the sockets:
-// it closes them when ctx ends, and returns once every goroutine it
-// started (readers, TCP connections, forwards) has stopped. Forwarded
-// queries leave from the daemon's namespace (ordinary sockets of the
-// process), so loopback upstreams work.
+// view, until ctx ends. Serve owns the sockets: it closes them when ctx
+// ends, and returns once everything it started (TCP connections,
+// forwards) has stopped. Forwarded queries leave from the daemon's
+// namespace (ordinary sockets of the process), so loopback upstreams
+// work.
 func (r *Resolver) Serve(ctx context.Context, udp net.PacketConn, tcp net.Listener, view View) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	s := &server{r: r, view: view, ctx: ctx}
-	stop := context.AfterFunc(ctx, func() {
-		if udp != nil {
-			_ = udp.Close()
-		}
-		if tcp != nil {
-			_ = tcp.Close()
-		}
-	})
-	defer stop()
-	var loops sync.WaitGroup
+	stop, err := r.Start(udp, tcp, view)
+	if err != nil {
+		r.cfg.Logger.Debug("serve resolver", "err", err)
+	} else {
+		<-ctx.Done()
+		stop()
+	}
 	if udp != nil {
-		s.serveUDP(&loops, udp)
+		_ = udp.Close()
 	}
 	if tcp != nil {
-		loops.Go(func() { s.serveTCP(tcp) })
+		_ = tcp.Close()
 	}
-	loops.Wait()
-	cancel()
-	s.wg.Wait()
 }
 
-// server is one Serve call: one sandbox's sockets and view.
+// Start answers the queries arriving on udp and tcp (either may be nil)
+// with names from view, until stop is called. It costs no goroutine of
+// its own: a *net.UDPConn and a *net.TCPListener are served by the
+// Resolver's poller, shared by every sandbox (other kinds of socket get
+// goroutines).
+// Once stop has returned nothing Start began runs any more (forwards
+// and TCP connections have ended) and the caller closes the sockets.
+func (r *Resolver) Start(udp net.PacketConn, tcp net.Listener, view View) (stop func(), err error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &server{r: r, view: view, ctx: ctx}
+	var loops sync.WaitGroup
+	var socks []*pollSock
+	stopAll := func() {
+		for _, u := range socks {
+			r.poll.remove(u)
+		}
+	}
+	switch c := udp.(type) {
+	case nil:
+	case *net.UDPConn:
+		u, err := r.poll.add(s, c)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		socks = append(socks, u)
+	default:
+		loops.Go(func() { s.readPackets(c) })
+	}
+	switch l := tcp.(type) {
+	case nil:
+	case *net.TCPListener:
+		u, err := r.poll.add(s, l)
+		if err != nil {
+			stopAll()
+			cancel()
+			loops.Wait()
+			return nil, err
+		}
+		socks = append(socks, u)
+	default:
+		loops.Go(func() { s.serveTCP(l) })
+	}
+	return func() {
+		stopAll()
+		cancel()
+		// Readers and the accepting goroutine stop on ctx through their
+		// sockets' deadlines.
+		if udp != nil {
+			_ = udp.SetReadDeadline(time.Now())
+		}
+		if d, ok := tcp.(interface{ SetDeadline(time.Time) error }); ok {
+			_ = d.SetDeadline(time.Now())
+		}
+		loops.Wait()
+		s.wg.Wait()
+	}, nil
+}
+
+// server is one sandbox's sockets and view.
 type server struct {
 	r    *Resolver
 	view View

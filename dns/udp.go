@@ -4,61 +4,14 @@ import (
 	"errors"
 	"net"
 	"slices"
-	"sync"
 	"time"
 
 	mdns "github.com/miekg/dns"
 )
 
-// udpReaders is how many goroutines read one UDP socket: while one waits
-// in the kernel, another answers.
-const udpReaders = 2
-
-// serveUDP starts the readers of c on loops.
-func (s *server) serveUDP(loops *sync.WaitGroup, c net.PacketConn) {
-	uc, ok := c.(*net.UDPConn)
-	if !ok {
-		loops.Go(func() { s.readPackets(c) })
-		return
-	}
-	// Batch I/O is for IPv4 sockets (x/net/ipv4), the resolver's case.
-	batch := false
-	if la, ok := uc.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() != nil {
-		batch = true
-	}
-	for range udpReaders {
-		if batch {
-			loops.Go(func() { s.readBatch(uc) })
-		} else {
-			loops.Go(func() { s.readUDP(uc) })
-		}
-	}
-}
-
-// readUDP answers the queries on c until it is closed, one per system
-// call, without allocating for local answers.
-func (s *server) readUDP(c *net.UDPConn) {
-	buf := make([]byte, maxUDP)
-	out := make([]byte, 0, maxUDP)
-	for {
-		n, from, err := c.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if s.stopped(err) {
-				return
-			}
-			continue
-		}
-		resp, v := s.r.handle(s.view, buf[:n], out[:0], false)
-		switch v {
-		case verdictReply:
-			_, _ = c.WriteToUDPAddrPort(resp, from)
-		case verdictForward:
-			s.forwardUDP(buf[:n], func(resp []byte) { _, _ = c.WriteToUDPAddrPort(resp, from) })
-		}
-	}
-}
-
-// readPackets is readUDP for any other net.PacketConn.
+// readPackets answers the queries on a net.PacketConn other than a
+// *net.UDPConn (which the poller serves), one per system call, until
+// the server stops.
 func (s *server) readPackets(c net.PacketConn) {
 	buf := make([]byte, maxUDP)
 	out := make([]byte, 0, maxUDP)

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -13,8 +12,8 @@ import (
 
 // The embedded resolver: every sandbox on a user-defined network gets
 // sockets on 127.0.0.11 inside its namespace, on ports of their own, and
-// an nftables redirect of port 53 to them, so the sandbox's programs keep
-// port 53. One dns.Resolver serves them all from the engine's name index;
+// a stateless nftables redirect of port 53 to them, so the sandbox's
+// programs keep port 53. One dns.Resolver serves them all from the engine's name index;
 // what it does not know it forwards to the host's name servers, dialled
 // from the daemon's namespace (so 127.0.0.53 works), or to the sandbox's
 // own --dns servers.
@@ -49,18 +48,17 @@ func (e *Engine) startResolverLocked(sb *sbox) error {
 		ups := upstreamsOf(sb.DNS)
 		r = dns.New(dns.Config{Upstreams: func() []netip.AddrPort { return ups }, Logger: e.log})
 	}
-	ctx, cancel := context.WithCancel(e.ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		r.Serve(ctx, udp, tcp, view{e.names, sb.ID})
-	}()
-	e.mu.Lock()
-	sb.dnsStop = func() {
-		cancel()
+	stop, err := r.Start(udp, tcp, view{e.names, sb.ID})
+	if err != nil {
 		udp.Close()
 		tcp.Close()
-		<-done
+		return fmt.Errorf("serve resolver of sandbox %s: %w", sb.Name, err)
+	}
+	e.mu.Lock()
+	sb.dnsStop = func() {
+		stop()
+		udp.Close()
+		tcp.Close()
 	}
 	e.mu.Unlock()
 	return nil

@@ -205,6 +205,8 @@ func (p *Process) Wait() (int, error) {
 		return -1, fmt.Errorf("wait process %d: %w", p.Pid, cnm.Invalid("not a child of this process"))
 	}
 	p.Abort()
+	// Reaping an exited process does not block, so it holds no thread.
+	p.awaitExit()
 	err := p.cmd.Wait()
 	if p.pidfd != nil {
 		p.pidfd.Close()
