@@ -110,6 +110,17 @@ func (r *Registry) Builtins() []Driver {
 	return out
 }
 
+// All returns the built-in drivers and those found so far.
+func (r *Registry) All() []Driver {
+	out := r.Builtins()
+	r.mu.Lock()
+	for _, n := range slices.Sorted(maps.Keys(r.found)) {
+		out = append(out, r.found[n].d)
+	}
+	r.mu.Unlock()
+	return out
+}
+
 // Names lists the built-in drivers and those found so far, sorted.
 func (r *Registry) Names() []string {
 	var out []string

@@ -131,7 +131,7 @@ func (e *Engine) keepAlive() {
 	}
 }
 
-// nodesChanged hands the multi-host drivers the current set of other
+// setNodesLocked hands the multi-host drivers the current set of other
 // hosts. Caller holds opMu.
 func (e *Engine) setNodesLocked(ctx context.Context) {
 	nodes := make([]driver.Node, 0, len(e.nodes))
@@ -141,7 +141,8 @@ func (e *Engine) setNodesLocked(ctx context.Context) {
 		}
 	}
 	slices.SortFunc(nodes, func(a, b driver.Node) int { return strings.Compare(a.Name, b.Name) })
-	for _, d := range e.drivers.Builtins() {
+	// Plugins found so far too: DiscoverNew/DiscoverDelete.
+	for _, d := range e.drivers.All() {
 		if ns, ok := d.(driver.NodeSetter); ok {
 			sctx, cancel := e.dctx(ctx)
 			if err := ns.SetNodes(sctx, e.host, nodes); err != nil {

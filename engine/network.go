@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/patchbay/patchbay/cnm"
 	"github.com/patchbay/patchbay/driver"
@@ -40,7 +40,23 @@ type IPAMRequest struct {
 	AuxAddresses map[string]string
 }
 
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+// checkNetworkName applies Docker's rule for network names, which is
+// looser than the one for containers: spaces and most printable
+// characters are allowed. A name must not be blank, hold control
+// characters or '/' (it is a path element of the API), or be "." or "..".
+func checkNetworkName(name string) error {
+	switch {
+	case strings.TrimSpace(name) == "":
+		return cnm.Invalid("invalid network name %q: it must not be blank", name)
+	case name == "." || name == "..":
+		return cnm.Invalid("invalid network name %q", name)
+	case strings.ContainsRune(name, '/'):
+		return cnm.Invalid("invalid network name %q: it must not contain '/'", name)
+	case strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }) >= 0:
+		return cnm.Invalid("invalid network name %q: it must not contain control characters", name)
+	}
+	return nil
+}
 
 // CreateNetwork creates a network through its driver.
 func (e *Engine) CreateNetwork(ctx context.Context, req NetworkCreate) (cnm.Network, error) {
@@ -230,8 +246,8 @@ func (e *Engine) planNetwork(ctx context.Context, req NetworkCreate, drv found) 
 	if err := checkNameLen("network", req.Name); err != nil {
 		return nil, err
 	}
-	if !validName.MatchString(req.Name) {
-		return nil, cnm.Invalid("invalid network name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", req.Name)
+	if err := checkNetworkName(req.Name); err != nil {
+		return nil, err
 	}
 	if req.Driver == "" {
 		req.Driver = "bridge"
@@ -250,6 +266,17 @@ func (e *Engine) planNetwork(ctx context.Context, req NetworkCreate, drv found) 
 	d, c := drv.d, drv.cap
 	if d == nil || drv.name != req.Driver {
 		return nil, fmt.Errorf("plan network %s: driver %s was not looked up", req.Name, req.Driver)
+	}
+	if !c.Connectable {
+		// host and null: one network each, as Docker has them.
+		e.mu.RLock()
+		for _, o := range e.networks {
+			if o.Driver == req.Driver {
+				e.mu.RUnlock()
+				return nil, cnm.Forbidden("only one instance of %q network is allowed", req.Driver)
+			}
+		}
+		e.mu.RUnlock()
 	}
 	if req.IPAMDriver != "default" && req.IPAMDriver != nullIPAMName && e.cfg.IPAMFinder == nil {
 		return nil, cnm.NotFound("ipam driver %q not found (have default)", req.IPAMDriver)

@@ -2,9 +2,11 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
+	"github.com/patchbay/patchbay/cnm"
 	"github.com/patchbay/patchbay/engine"
 	"github.com/vishvananda/netlink"
 )
@@ -67,4 +69,25 @@ func hasAddr(addrs []netlink.Addr, want string) bool {
 		}
 	}
 	return false
+}
+
+// Network names follow Docker's rule (spaces allowed), and host and null
+// have one network each.
+func TestNetworkNamesAndSingletons(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.eng.CreateNetwork(ctx, engine.NetworkCreate{Name: "my net"}); err != nil {
+		t.Fatalf("a network name with a space: %v", err)
+	}
+	for _, bad := range []string{" ", "a/b", "..", "tab\there"} {
+		if _, err := f.eng.CreateNetwork(ctx, engine.NetworkCreate{Name: bad}); !errors.Is(err, cnm.ErrInvalid) {
+			t.Errorf("network name %q: %v, want invalid", bad, err)
+		}
+	}
+	for _, d := range []string{"host", "null"} {
+		_, err := f.eng.CreateNetwork(ctx, engine.NetworkCreate{Name: "another-" + d, Driver: d})
+		if !errors.Is(err, cnm.ErrForbidden) || !strings.Contains(err.Error(), "only one instance") {
+			t.Errorf("a second %s network: %v, want forbidden", d, err)
+		}
+	}
 }

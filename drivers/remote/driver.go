@@ -49,13 +49,16 @@ type Driver struct {
 	c    Caller
 
 	// mu guards scope: the plugin's DataScope, as GetCapabilities last
-	// reported it.
-	mu    sync.Mutex
-	scope string
+	// reported it; and nodes, the hosts the plugin was told of
+	// (DiscoverNew), and noDiscovery, set once it answered 404.
+	mu          sync.Mutex
+	scope       string
+	nodes       map[string]bool
+	noDiscovery bool
 }
 
 // New returns the driver of the plugin name, called through c.
-func New(name string, c Caller) *Driver { return &Driver{name: name, c: c} }
+func New(name string, c Caller) *Driver { return &Driver{name: name, c: c, nodes: map[string]bool{}} }
 
 // Type implements driver.Driver: the plugin's name.
 func (d *Driver) Type() string { return d.name }
