@@ -273,6 +273,14 @@ type NetworkRetirer interface {
 	RetireNetwork(ctx context.Context, h Host, nw Network) error
 }
 
+// NetworkBulkDeleter is implemented by drivers that can delete many
+// networks' kernel objects at once (one kernel grace period for all the
+// devices instead of one each); the engine hands it the networks whose
+// deletion it had queued together.
+type NetworkBulkDeleter interface {
+	DeleteNetworks(ctx context.Context, h Host, nws []Network) error
+}
+
 // Exposure is how the host's firewall treats a network: the device its
 // traffic enters the host by, and what the engine's nftables table does
 // for it (see package firewall).

@@ -517,20 +517,17 @@ func (e *Engine) removeLocalNetworkLocked(ctx context.Context, n *network, free 
 		return nil
 	}
 	// Deleted after the endpoint removals already queued, off the
-	// request path.
-	e.reaper.deleteNetwork(func(ctx context.Context, h driver.Host) {
-		if err := d.DeleteNetwork(ctx, h, dn); err != nil {
-			// The record is gone; the tagged leftover is swept at next start.
-			e.log.Warn("delete network kernel objects", "net", dn.Name, "err", err)
-		}
-		// Network-wide resources are freed once, by the host that
-		// removes the network from the cluster.
-		if a, ok := d.(driver.Allocator); ok && free {
+	// request path; network-wide resources are freed once, by the host
+	// that removes the network from the cluster.
+	var after func(context.Context, driver.Host)
+	if a, ok := d.(driver.Allocator); ok && free {
+		after = func(ctx context.Context, _ driver.Host) {
 			if err := a.FreeNetwork(ctx, dn); err != nil {
 				e.log.Warn("free network", "net", dn.Name, "err", err)
 			}
 		}
-	})
+	}
+	e.reaper.deleteNetwork(d, dn, after)
 	return nil
 }
 

@@ -31,6 +31,7 @@ type reaper struct {
 	nets    atomic.Int32
 	mu      sync.Mutex
 	leaves  []leave
+	nwDels  []netDeletion
 	other   []func(context.Context)
 	wake    chan struct{}
 	done    chan struct{}
@@ -72,14 +73,64 @@ func (r *reaper) addCtx(f func(context.Context)) {
 	r.poke()
 }
 
+// netDeletion is a network whose kernel objects are to be removed, and
+// what to do after (free its network-wide resources).
+type netDeletion struct {
+	d     driver.Driver
+	nw    driver.Network
+	after func(context.Context, driver.Host)
+}
+
 // deleteNetwork queues a network's deletion after the endpoint removals
-// queued before it.
-func (r *reaper) deleteNetwork(f func(context.Context, driver.Host)) {
+// queued before it; after runs once its objects are gone.
+func (r *reaper) deleteNetwork(d driver.Driver, nw driver.Network, after func(context.Context, driver.Host)) {
 	r.nets.Add(1)
-	r.addCtx(func(ctx context.Context) {
-		defer r.nets.Add(-1)
-		f(ctx, r.host)
-	})
+	r.busy.Add(1)
+	r.mu.Lock()
+	r.nwDels = append(r.nwDels, netDeletion{d, nw, after})
+	r.mu.Unlock()
+	r.poke()
+}
+
+// removeNetworks deletes a round's networks, each driver's in one
+// DeleteNetworks if it has one (one kernel grace period for all of
+// them), else one by one.
+func (r *reaper) removeNetworks(dels []netDeletion) {
+	if len(dels) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+	defer cancel()
+	byDriver := map[driver.Driver][]driver.Network{}
+	var order []driver.Driver
+	for _, del := range dels {
+		if _, seen := byDriver[del.d]; !seen {
+			order = append(order, del.d)
+		}
+		byDriver[del.d] = append(byDriver[del.d], del.nw)
+	}
+	for _, d := range order {
+		nws := byDriver[d]
+		if bd, ok := d.(driver.NetworkBulkDeleter); ok && len(nws) > 1 {
+			if err := bd.DeleteNetworks(ctx, r.host, nws); err != nil {
+				r.onError("delete networks", "driver", d.Type(), "count", len(nws), "err", err)
+			}
+			continue
+		}
+		for _, nw := range nws {
+			if err := d.DeleteNetwork(ctx, r.host, nw); err != nil {
+				// The record is gone; the tagged leftover is swept at next start.
+				r.onError("delete network kernel objects", "net", nw.Name, "err", err)
+			}
+		}
+	}
+	for _, del := range dels {
+		if del.after != nil {
+			del.after(ctx, r.host)
+		}
+		r.nets.Add(-1)
+		r.busy.Done()
+	}
 }
 
 // flushNetworks waits for queued network deletions, if there are any.
@@ -100,10 +151,11 @@ func (r *reaper) run() {
 	for {
 		_, open := <-r.wake
 		r.mu.Lock()
-		leaves, other := r.leaves, r.other
-		r.leaves, r.other = nil, nil
+		leaves, nwDels, other := r.leaves, r.nwDels, r.other
+		r.leaves, r.nwDels, r.other = nil, nil, nil
 		r.mu.Unlock()
 		r.removeEndpoints(leaves)
+		r.removeNetworks(nwDels)
 		for _, f := range other {
 			ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
 			f(ctx)

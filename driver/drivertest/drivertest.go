@@ -150,6 +150,7 @@ func Run(t *testing.T, cfg Config) {
 	t.Run("Capabilities", func(t *testing.T) { testCapabilities(t, cfg) })
 	t.Run("Options", func(t *testing.T) { testOptions(t, cfg) })
 	t.Run("NetworkIdempotent", func(t *testing.T) { testNetworkIdempotent(t, cfg) })
+	t.Run("NetworkBulkDelete", func(t *testing.T) { testNetworkBulkDelete(t, cfg) })
 	t.Run("JoinInPlace", func(t *testing.T) { testJoin(t, cfg, true) })
 	t.Run("JoinByMove", func(t *testing.T) { testJoin(t, cfg, false) })
 	t.Run("RemoveMissing", func(t *testing.T) { testRemoveMissing(t, cfg) })
@@ -210,6 +211,33 @@ func testNetworkIdempotent(t *testing.T, cfg Config) {
 	}
 	if after := netnstest.LinkNames(t, l.host.Handle); !slices.Equal(before, after) {
 		t.Fatalf("links before %v, after create and delete %v", before, after)
+	}
+}
+
+// testNetworkBulkDelete: a driver that deletes networks together leaves
+// nothing of any of them, and deleting them again is not an error.
+func testNetworkBulkDelete(t *testing.T, cfg Config) {
+	l := newLab(t, cfg)
+	bd, ok := l.d.(driver.NetworkBulkDeleter)
+	if !ok {
+		t.Skip("the driver deletes networks one by one (no NetworkBulkDeleter)")
+	}
+	before := netnstest.LinkNames(t, l.host.Handle)
+	var nws []driver.Network
+	for i := range 3 {
+		nw := l.network(byte(10 + i))
+		if _, err := l.d.CreateNetwork(context.Background(), l.host, nw); err != nil {
+			t.Fatal(err)
+		}
+		nws = append(nws, nw)
+	}
+	for i := range 2 {
+		if err := bd.DeleteNetworks(context.Background(), l.host, nws); err != nil {
+			t.Fatalf("delete networks (call %d): %v", i+1, err)
+		}
+	}
+	if after := netnstest.LinkNames(t, l.host.Handle); !slices.Equal(before, after) {
+		t.Fatalf("links before %v, after creating and deleting three networks together %v", before, after)
 	}
 }
 

@@ -210,6 +210,38 @@ func (d *Driver) RetireNetwork(ctx context.Context, h driver.Host, nw driver.Net
 
 var _ driver.NetworkRetirer = (*Driver)(nil)
 
+// DeleteNetworks implements driver.NetworkBulkDeleter: the bridges join
+// the engine's reap group and go in one kernel operation, which pays the
+// device grace period once for all of them.
+func (d *Driver) DeleteNetworks(ctx context.Context, h driver.Host, nws []driver.Network) error {
+	group := nl.ReapGroup(h.Tag)
+	marked := 0
+	var errs []error
+	for _, nw := range nws {
+		link, err := h.Handle.LinkByName(DeviceName(nw))
+		if nl.IsNotFound(err) {
+			continue
+		}
+		if err == nil && link.Attrs().Alias != networkTag(h, nw) {
+			continue // not ours: leave it alone
+		}
+		if err == nil {
+			err = h.Handle.LinkSetGroup(link, int(group))
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("mark bridge %s for deletion: %w", DeviceName(nw), err))
+			continue
+		}
+		marked++
+	}
+	if marked > 0 {
+		errs = append(errs, nl.DeleteGroup(h.NS, group))
+	}
+	return errors.Join(errs...)
+}
+
+var _ driver.NetworkBulkDeleter = (*Driver)(nil)
+
 // DeleteNetwork removes the bridge.
 func (d *Driver) DeleteNetwork(ctx context.Context, h driver.Host, nw driver.Network) error {
 	name := DeviceName(nw)
