@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,6 +74,9 @@ func (r *reaper) addCtx(f func(context.Context)) {
 	r.poke()
 }
 
+// maxNetworkBatch bounds the networks deleted in one kernel operation.
+const maxNetworkBatch = 4
+
 // netDeletion is a network whose kernel objects are to be removed, and
 // what to do after (free its network-wide resources).
 type netDeletion struct {
@@ -112,8 +116,12 @@ func (r *reaper) removeNetworks(dels []netDeletion) {
 	for _, d := range order {
 		nws := byDriver[d]
 		if bd, ok := d.(driver.NetworkBulkDeleter); ok && len(nws) > 1 {
-			if err := bd.DeleteNetworks(ctx, r.host, nws); err != nil {
-				r.onError("delete networks", "driver", d.Type(), "count", len(nws), "err", err)
+			// In batches: one batch holds the kernel's rtnl lock for its
+			// whole deletion, and every request waits behind it.
+			for batch := range slices.Chunk(nws, maxNetworkBatch) {
+				if err := bd.DeleteNetworks(ctx, r.host, batch); err != nil {
+					r.onError("delete networks", "driver", d.Type(), "count", len(batch), "err", err)
+				}
 			}
 			continue
 		}
