@@ -58,6 +58,9 @@ type Driver struct {
 	// peersMu serialises SetPeers, whose list-then-change of a network's
 	// entries must not interleave with another call's.
 	peersMu sync.Mutex
+	// programmed is what SetPeers last made each VXLAN device hold, by
+	// device name; guarded by peersMu.
+	programmed map[string]programmed
 }
 
 // New returns the overlay driver, or an error if cfg cannot work.
@@ -78,7 +81,7 @@ func New(cfg Config) (*Driver, error) {
 	if cfg.VNIs.First == 0 || cfg.VNIs.Last > maxVNI || cfg.VNIs.First > cfg.VNIs.Last {
 		return nil, cnm.Invalid("overlay driver: invalid VNI range %d–%d (want 1 ≤ first ≤ last ≤ %d)", cfg.VNIs.First, cfg.VNIs.Last, maxVNI)
 	}
-	return &Driver{cfg: cfg}, nil
+	return &Driver{cfg: cfg, programmed: map[string]programmed{}}, nil
 }
 
 // Type implements driver.Driver.

@@ -55,13 +55,82 @@ func (d *Driver) SetPeers(ctx context.Context, h driver.Host, nw driver.Network,
 	}
 	want, errs := d.desired(peers)
 	idx := vx.Attrs().Index
+	// What this driver programmed last on this very device is known: only
+	// the difference goes to the kernel, not a dump of every entry, so a
+	// join costs each host the same whatever the network's size. The first
+	// call for a device (and any call after a failure) compares with the
+	// kernel's own tables, which clears what a crash or a dead host left.
+	if p, ok := d.programmed[name]; ok && p.idx == idx {
+		if err := applyDelta(h, idx, p.want, want); err == nil {
+			d.programmed[name] = programmed{idx, want}
+			return errors.Join(errs...)
+		}
+		delete(d.programmed, name)
+	}
+	synced := true
 	if err := d.syncFDB(h, idx, want.fdb); err != nil {
 		errs = append(errs, fmt.Errorf("set peers of network %s: %w", nw.Name, err))
+		synced = false
 	}
 	if err := syncNeigh(h, idx, want.neigh); err != nil {
 		errs = append(errs, fmt.Errorf("set peers of network %s: %w", nw.Name, err))
+		synced = false
+	}
+	if synced {
+		d.programmed[name] = programmed{idx, want}
 	}
 	return errors.Join(errs...)
+}
+
+// programmed is what SetPeers last made a VXLAN device hold.
+type programmed struct {
+	idx  int
+	want desired
+}
+
+// applyDelta changes a device's entries from what prev programmed to
+// want.
+func applyDelta(h driver.Host, idx int, prev, want desired) error {
+	for mac, dst := range prev.fdb {
+		if want.fdb[mac] == dst {
+			continue
+		}
+		hw, _ := net.ParseMAC(mac)
+		del := netlink.Neigh{LinkIndex: idx, Family: unix.AF_BRIDGE, Flags: netlink.NTF_SELF, IP: nl.IP(dst), HardwareAddr: hw}
+		if err := h.Handle.NeighDel(&del); err != nil && !nl.IsNotFound(err) {
+			return fmt.Errorf("delete forwarding entry %s dst %s: %w", mac, dst, err)
+		}
+	}
+	for ip, mac := range prev.neigh {
+		if _, keep := want.neigh[ip]; keep {
+			continue // replaced below if it changed
+		}
+		del := netlink.Neigh{LinkIndex: idx, Family: familyOf(ip), IP: nl.IP(ip)}
+		if err := h.Handle.NeighDel(&del); err != nil && !nl.IsNotFound(err) {
+			return fmt.Errorf("delete neighbour entry %s (%s): %w", ip, mac, err)
+		}
+	}
+	for mac, dst := range want.fdb {
+		if prev.fdb[mac] == dst {
+			continue
+		}
+		hw, _ := net.ParseMAC(mac)
+		add := netlink.Neigh{LinkIndex: idx, Family: unix.AF_BRIDGE, Flags: netlink.NTF_SELF, State: netlink.NUD_PERMANENT, IP: nl.IP(dst), HardwareAddr: hw}
+		if err := h.Handle.NeighSet(&add); err != nil {
+			return fmt.Errorf("add forwarding entry %s dst %s: %w", mac, dst, err)
+		}
+	}
+	for ip, mac := range want.neigh {
+		if prev.neigh[ip] == mac {
+			continue
+		}
+		hw, _ := net.ParseMAC(mac)
+		add := netlink.Neigh{LinkIndex: idx, Family: familyOf(ip), State: netlink.NUD_PERMANENT, IP: nl.IP(ip), HardwareAddr: hw}
+		if err := h.Handle.NeighSet(&add); err != nil {
+			return fmt.Errorf("add neighbour entry %s lladdr %s: %w", ip, mac, err)
+		}
+	}
+	return nil
 }
 
 var _ driver.PeerSetter = (*Driver)(nil)
