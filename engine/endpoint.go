@@ -154,15 +154,25 @@ func (e *Engine) joinOutside(ctx context.Context, d driver.Driver, n *network, s
 	}
 	dn := driverNetwork(n)
 	dep := driver.Endpoint{ID: ep.ID, IfName: ep.IfName, MAC: mac, IPv4: ep.IPv4, IPv6: ep.IPv6}
+	// A global network's endpoint record goes to the cluster store while
+	// the driver joins (its addresses, MAC and names are known already),
+	// so the join waits for one round trip less; other hosts may program
+	// it a moment before it is up, which costs nothing.
+	var published chan error
+	if isGlobal(n) && e.cfg.Cluster != nil {
+		published = make(chan error, 1)
+		rec := e.localRecord(sb, ep)
+		go func() { published <- e.publishEndpoint(ctx, rec) }()
+		steps = append(steps, func() { e.withdrawEndpoint(n, ep) })
+	}
 	steps, err := e.joinDriver(ctx, d, n, dn, sb, ep, dep, opts.MAC != "", steps)
+	if published != nil {
+		if perr := <-published; perr != nil && err == nil {
+			err = perr
+		}
+	}
 	if err != nil {
 		return steps, fmt.Errorf("connect %s to network %s: %w", sb.Name, n.Name, err)
-	}
-	if isGlobal(n) && e.cfg.Cluster != nil {
-		if err := e.publishEndpoint(ctx, e.localRecord(sb, ep)); err != nil {
-			return steps, fmt.Errorf("connect %s to network %s: %w", sb.Name, n.Name, err)
-		}
-		steps = append(steps, func() { e.withdrawEndpoint(n, ep) })
 	}
 	return steps, nil
 }
