@@ -123,7 +123,13 @@ func TestCrashWindowStrayProcess(t *testing.T) {
 	d := startDaemon(t)
 	d.ok("run", "-d", "--name", "web", "--", "sh", "-c", "sleep 600 & wait")
 	path, key := sandboxKey(t, d, "web")
-	before := netnsProcs(t, key)
+	// run -d returns once the shell runs; it starts sleep a moment later.
+	var before []sandbox.NetnsProcess
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if before = netnsProcs(t, key); len(before) == 2 || time.Now().After(deadline) {
+			break
+		}
+	}
 	if len(before) != 2 {
 		t.Fatalf("web runs %+v, want its shell and sleep", before)
 	}
