@@ -214,30 +214,15 @@ var _ driver.NetworkRetirer = (*Driver)(nil)
 // the engine's reap group and go in one kernel operation, which pays the
 // device grace period once for all of them.
 func (d *Driver) DeleteNetworks(ctx context.Context, h driver.Host, nws []driver.Network) error {
-	group := nl.ReapGroup(h.Tag)
-	marked := 0
-	var errs []error
+	tags := map[string]string{} // device name -> its network's tag
+	names := make([]string, 0, len(nws))
 	for _, nw := range nws {
-		link, err := h.Handle.LinkByName(DeviceName(nw))
-		if nl.IsNotFound(err) {
-			continue
-		}
-		if err == nil && link.Attrs().Alias != networkTag(h, nw) {
-			continue // not ours: leave it alone
-		}
-		if err == nil {
-			err = h.Handle.LinkSetGroup(link, int(group))
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("mark bridge %s for deletion: %w", DeviceName(nw), err))
-			continue
-		}
-		marked++
+		tags[DeviceName(nw)] = networkTag(h, nw)
+		names = append(names, DeviceName(nw))
 	}
-	if marked > 0 {
-		errs = append(errs, nl.DeleteGroup(h.NS, group))
-	}
-	return errors.Join(errs...)
+	// A device of that name that is not ours is left alone.
+	ours := func(l netlink.Link) bool { return l.Attrs().Alias == tags[l.Attrs().Name] }
+	return nl.DeleteNamed(h.Handle, h.NS, h.Tag, "bridge", names, ours)
 }
 
 var _ driver.NetworkBulkDeleter = (*Driver)(nil)
@@ -421,30 +406,11 @@ func (d *Driver) DeleteEndpoint(ctx context.Context, h driver.Host, nw driver.Ne
 // A crash in between leaves tagged links no record explains, which the
 // engine's sweep removes.
 func (d *Driver) DeleteEndpoints(ctx context.Context, h driver.Host, deps []driver.Departure) error {
-	group := nl.ReapGroup(h.Tag)
-	marked := 0
-	var errs []error
+	names := make([]string, 0, len(deps))
 	for _, dep := range deps {
-		if dep.Endpoint.HostIfName == "" {
-			continue
-		}
-		l, err := h.Handle.LinkByName(dep.Endpoint.HostIfName)
-		if nl.IsNotFound(err) {
-			continue
-		}
-		if err == nil {
-			err = h.Handle.LinkSetGroup(l, int(group))
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("mark veth %s for deletion: %w", dep.Endpoint.HostIfName, err))
-			continue
-		}
-		marked++
+		names = append(names, dep.Endpoint.HostIfName)
 	}
-	if marked > 0 {
-		errs = append(errs, nl.DeleteGroup(h.NS, group))
-	}
-	return errors.Join(errs...)
+	return nl.DeleteNamed(h.Handle, h.NS, h.Tag, "veth", names, nil)
 }
 
 var _ driver.BulkDeleter = (*Driver)(nil)

@@ -138,7 +138,16 @@ func loadProgram(name string, prog []insn) (int, error) {
 		logBuf:   uint64(uintptr(unsafe.Pointer(&logBuf[0]))),
 	}
 	copy(attr.progName[:15], name)
-	fd, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+	// The verifier gives up with EAGAIN when a signal reaches the thread
+	// (the Go runtime preempts goroutines with one): try again.
+	var fd uintptr
+	var errno unix.Errno
+	for range 10 {
+		fd, _, errno = unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+		if errno != unix.EAGAIN {
+			break
+		}
+	}
 	runtime.KeepAlive(prog)
 	runtime.KeepAlive(license)
 	runtime.KeepAlive(logBuf)

@@ -147,30 +147,11 @@ func (*Driver) DeleteEndpoint(ctx context.Context, h driver.Host, nw driver.Netw
 // DeleteEndpoints implements driver.BulkDeleter: the host ends join the
 // engine's reap group, which is deleted in one request.
 func (*Driver) DeleteEndpoints(ctx context.Context, h driver.Host, deps []driver.Departure) error {
-	group := nl.ReapGroup(h.Tag)
-	marked := 0
-	var errs []error
+	names := make([]string, 0, len(deps))
 	for _, dep := range deps {
-		if dep.Endpoint.HostIfName == "" {
-			continue
-		}
-		l, err := h.Handle.LinkByName(dep.Endpoint.HostIfName)
-		if nl.IsNotFound(err) {
-			continue
-		}
-		if err == nil {
-			err = h.Handle.LinkSetGroup(l, int(group))
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("mark veth %s for deletion: %w", dep.Endpoint.HostIfName, err))
-			continue
-		}
-		marked++
+		names = append(names, dep.Endpoint.HostIfName)
 	}
-	if marked > 0 {
-		errs = append(errs, nl.DeleteGroup(h.NS, group))
-	}
-	return errors.Join(errs...)
+	return nl.DeleteNamed(h.Handle, h.NS, h.Tag, "veth", names, nil)
 }
 
 var _ driver.BulkDeleter = (*Driver)(nil)

@@ -177,3 +177,38 @@ func SweepTagged(h *netlink.Handle, tag string, nets, eps map[string]bool) error
 	}
 	return nil
 }
+
+// DeleteNamed deletes the named links of the namespace together: each
+// joins the reap group of tag, then the group goes in one kernel
+// operation, which pays the device grace period once for all of them.
+// Missing links are skipped, and so are those ours rejects (nil: all are
+// ours). what names the links in errors ("veth", "bridge").
+func DeleteNamed(h *netlink.Handle, ns netns.NsHandle, tag, what string, names []string, ours func(netlink.Link) bool) error {
+	group := ReapGroup(tag)
+	marked := 0
+	var errs []error
+	for _, name := range names {
+		if name == "" {
+			continue
+		}
+		l, err := h.LinkByName(name)
+		if IsNotFound(err) {
+			continue
+		}
+		if err == nil && ours != nil && !ours(l) {
+			continue
+		}
+		if err == nil {
+			err = h.LinkSetGroup(l, int(group))
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("mark %s %s for deletion: %w", what, name, err))
+			continue
+		}
+		marked++
+	}
+	if marked > 0 {
+		errs = append(errs, DeleteGroup(ns, group))
+	}
+	return errors.Join(errs...)
+}
