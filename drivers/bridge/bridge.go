@@ -17,6 +17,7 @@ import (
 
 	"github.com/patchbay/patchbay/cnm"
 	"github.com/patchbay/patchbay/driver"
+	"github.com/patchbay/patchbay/drivers/internal/vethport"
 	"github.com/patchbay/patchbay/internal/nl"
 	"github.com/patchbay/patchbay/ipam"
 	"github.com/vishvananda/netlink"
@@ -247,11 +248,7 @@ func (d *Driver) DeleteNetwork(ctx context.Context, h driver.Host, nw driver.Net
 }
 
 // HostIfName is the host end of an endpoint's veth pair.
-func HostIfName(ep driver.Endpoint) string { return "veth" + ep.ID[:11] }
-
-// peerName is the sandbox end's name while it waits in the host namespace
-// for a caller to move it (see Join).
-func peerName(ep driver.Endpoint) string { return "pbc" + ep.ID[:11] }
+func HostIfName(ep driver.Endpoint) string { return vethport.HostIfName(ep) }
 
 // CreateEndpoint implements driver.Driver. The engine's MAC and addresses
 // are taken as they are; the pair itself is made in Join, where it can be
@@ -268,112 +265,21 @@ func (*Driver) CreateEndpoint(ctx context.Context, h driver.Host, nw driver.Netw
 // its inner end already inside, configured and up; otherwise the inner
 // end stays in the host namespace under a temporary name, returned in
 // JoinInfo.Interface for the caller to move in and configure.
-func (d *Driver) Join(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint, sb driver.Sandbox) (_ driver.JoinInfo, retErr error) {
+func (d *Driver) Join(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint, sb driver.Sandbox) (driver.JoinInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return driver.JoinInfo{}, err
 	}
-	if ep.HostIfName == "" {
-		ep.HostIfName = HostIfName(ep)
-	}
-	veth, err := d.createPair(h, nw, ep, sb)
-	if errors.Is(err, unix.EXFULL) {
-		// A bridge has at most 1024 ports.
-		return driver.JoinInfo{}, fmt.Errorf("%w: %w", driver.ErrBusy, err)
-	}
-	if err != nil {
-		return driver.JoinInfo{}, err
-	}
-	defer func() {
-		if retErr != nil {
-			_ = h.Handle.LinkDel(veth)
-		}
-	}()
-	var info driver.JoinInfo
-	if !nw.Internal {
-		info = driver.Gateways(nw, ep)
-	}
-	if !sb.InPlace() {
-		info.Interface = &driver.Move{SrcName: peerName(ep), DstPrefix: "eth"}
-		return info, nil
-	}
-	peer, err := sb.Handle.LinkByName(ep.IfName)
-	if err != nil {
-		return driver.JoinInfo{}, fmt.Errorf("find %s in sandbox: %w", ep.IfName, err)
-	}
-	if err := nl.BringUpEndpoint(sb.Handle, peer, ep.IPv4, ep.IPv6); err != nil {
-		return driver.JoinInfo{}, err
-	}
-	return info, nil
-}
-
-// createPair makes the endpoint's veth pair, its host end tagged, a port
-// of the bridge and up; its inner end inside the sandbox under its final
-// name when the sandbox is open, else in the host namespace. A bridge
-// full of ports is driver.ErrBusy: departed endpoints' ports may still
-// wait for deletion.
-func (d *Driver) createPair(h driver.Host, nw driver.Network, ep driver.Endpoint, sb driver.Sandbox) (_ *netlink.Veth, retErr error) {
 	o, err := options(nw)
 	if err != nil {
-		return nil, err
+		return driver.JoinInfo{}, err
 	}
-	brName := DeviceName(nw)
-	br, err := h.Handle.LinkByName(brName)
-	if err != nil {
-		return nil, fmt.Errorf("look up bridge %s: %w", brName, err)
-	}
-	veth := &netlink.Veth{
-		LinkAttrs: netlink.LinkAttrs{
-			Name: ep.HostIfName, MTU: o.MTU, TxQLen: -1,
-		},
-		PeerName:         ep.IfName,
-		PeerHardwareAddr: ep.MAC,
-		PeerMTU:          uint32(o.MTU),
-	}
-	if sb.InPlace() {
-		veth.PeerNamespace = netlink.NsFd(sb.NS)
-	} else {
-		veth.PeerName = peerName(ep)
-	}
-	if err := h.Handle.LinkAdd(veth); err != nil {
-		return nil, fmt.Errorf("create veth %s for %s: %w", ep.HostIfName, ep.IfName, err)
-	}
-	defer func() {
-		if retErr != nil {
-			_ = h.Handle.LinkDel(veth)
-		}
-	}()
-	// Tag first, so a crash at any later step leaves a link the engine's
-	// sweep recognises; the kernel ignores an alias in the create request.
-	if err := h.Handle.LinkSetAlias(veth, h.Tag+"ep:"+ep.ID); err != nil {
-		return nil, fmt.Errorf("tag veth %s: %w", ep.HostIfName, err)
-	}
-	// A bridge port needs no IPv6 address: without one it sends no DAD,
-	// MLD or router solicitations for the bridge to flood to every port.
-	if err := h.Handle.LinkSetIP6AddrGenMode(veth, nl.AddrGenModeNone); err != nil {
-		return nil, fmt.Errorf("set addrgenmode of veth %s: %w", ep.HostIfName, err)
-	}
-	if err := h.Handle.LinkSetMasterByIndex(veth, br.Attrs().Index); err != nil {
-		return nil, fmt.Errorf("attach veth %s to bridge %s: %w", ep.HostIfName, brName, err)
-	}
-	// A container reaching its own published port gets its packets back
-	// through the port they came in by.
-	if err := h.Handle.LinkSetHairpin(veth, true); err != nil {
-		return nil, fmt.Errorf("set hairpin on veth %s: %w", ep.HostIfName, err)
-	}
-	if !o.EnableICC && !bridgeNetfilter(h) {
-		// Isolated ports reach the bridge (the gateway, published ports)
-		// but not each other: containers of the network cannot talk.
-		// With br_netfilter, bridged traffic meets the firewall instead,
-		// which drops it but lets published (DNATed) traffic through;
-		// isolated ports would block that too.
-		if err := h.Handle.LinkSetIsolated(veth, true); err != nil {
-			return nil, fmt.Errorf("isolate veth %s: %w", ep.HostIfName, err)
-		}
-	}
-	if err := h.Handle.LinkSetUp(veth); err != nil {
-		return nil, fmt.Errorf("set veth %s up: %w", ep.HostIfName, err)
-	}
-	return veth, nil
+	// Without ICC, isolated ports reach the bridge (the gateway, published
+	// ports) but not each other: containers of the network cannot talk.
+	// With br_netfilter, bridged traffic meets the firewall instead, which
+	// drops it but lets published (DNATed) traffic through; isolated ports
+	// would block that too.
+	isolated := !o.EnableICC && !bridgeNetfilter(h)
+	return vethport.Join(h, nw, ep, sb, vethport.Port{Bridge: DeviceName(nw), MTU: o.MTU, Isolated: isolated})
 }
 
 // Leave implements driver.Driver. Nothing is to be done: the inner end

@@ -2,21 +2,15 @@ package overlay
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/patchbay/patchbay/driver"
+	"github.com/patchbay/patchbay/drivers/internal/vethport"
 	"github.com/patchbay/patchbay/internal/nl"
-	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 )
 
 // HostIfName is the host end of an endpoint's veth pair.
-func HostIfName(ep driver.Endpoint) string { return "veth" + ep.ID[:11] }
-
-// peerName is the sandbox end's name while it waits in the host namespace
-// for a caller to move it.
-func peerName(ep driver.Endpoint) string { return "pbc" + ep.ID[:11] }
+func HostIfName(ep driver.Endpoint) string { return vethport.HostIfName(ep) }
 
 // CreateEndpoint implements driver.Driver: the engine's MAC and addresses
 // are taken as they are; the pair is made in Join.
@@ -32,92 +26,11 @@ func (*Driver) CreateEndpoint(ctx context.Context, h driver.Host, nw driver.Netw
 // the sandbox under its final name, configured and up — or left in the
 // host namespace for the caller to move in. Both ends get the bridge's
 // MTU, the underlay's less the VXLAN overhead.
-func (d *Driver) Join(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint, sb driver.Sandbox) (_ driver.JoinInfo, retErr error) {
+func (d *Driver) Join(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint, sb driver.Sandbox) (driver.JoinInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return driver.JoinInfo{}, err
 	}
-	if ep.HostIfName == "" {
-		ep.HostIfName = HostIfName(ep)
-	}
-	veth, err := createPair(h, nw, ep, sb)
-	if errors.Is(err, unix.EXFULL) {
-		// A bridge has at most 1024 ports.
-		return driver.JoinInfo{}, fmt.Errorf("%w: %w", driver.ErrBusy, err)
-	}
-	if err != nil {
-		return driver.JoinInfo{}, err
-	}
-	defer func() {
-		if retErr != nil {
-			_ = h.Handle.LinkDel(veth)
-		}
-	}()
-	var info driver.JoinInfo
-	if !nw.Internal {
-		info = driver.Gateways(nw, ep)
-	}
-	if !sb.InPlace() {
-		info.Interface = &driver.Move{SrcName: peerName(ep), DstPrefix: "eth"}
-		return info, nil
-	}
-	peer, err := sb.Handle.LinkByName(ep.IfName)
-	if err != nil {
-		return driver.JoinInfo{}, fmt.Errorf("find %s in sandbox: %w", ep.IfName, err)
-	}
-	if err := nl.BringUpEndpoint(sb.Handle, peer, ep.IPv4, ep.IPv6); err != nil {
-		return driver.JoinInfo{}, err
-	}
-	return info, nil
-}
-
-// createPair makes the endpoint's veth pair, its host end tagged, a port
-// of the bridge and up.
-func createPair(h driver.Host, nw driver.Network, ep driver.Endpoint, sb driver.Sandbox) (_ *netlink.Veth, retErr error) {
-	brName := BridgeName(nw)
-	br, err := h.Handle.LinkByName(brName)
-	if err != nil {
-		return nil, fmt.Errorf("look up bridge %s: %w", brName, err)
-	}
-	mtu := br.Attrs().MTU
-	veth := &netlink.Veth{
-		LinkAttrs:        netlink.LinkAttrs{Name: ep.HostIfName, MTU: mtu, TxQLen: -1},
-		PeerName:         ep.IfName,
-		PeerHardwareAddr: ep.MAC,
-		PeerMTU:          uint32(mtu),
-	}
-	if sb.InPlace() {
-		veth.PeerNamespace = netlink.NsFd(sb.NS)
-	} else {
-		veth.PeerName = peerName(ep)
-	}
-	if err := h.Handle.LinkAdd(veth); err != nil {
-		return nil, fmt.Errorf("create veth %s for %s: %w", ep.HostIfName, ep.IfName, err)
-	}
-	defer func() {
-		if retErr != nil {
-			_ = h.Handle.LinkDel(veth)
-		}
-	}()
-	// Tag first, so a crash at any later step leaves a link the sweep
-	// recognises.
-	if err := h.Handle.LinkSetAlias(veth, h.Tag+"ep:"+ep.ID); err != nil {
-		return nil, fmt.Errorf("tag veth %s: %w", ep.HostIfName, err)
-	}
-	if err := h.Handle.LinkSetIP6AddrGenMode(veth, nl.AddrGenModeNone); err != nil && !errors.Is(err, unix.EAFNOSUPPORT) {
-		return nil, fmt.Errorf("set addrgenmode of veth %s: %w", ep.HostIfName, err)
-	}
-	if err := h.Handle.LinkSetMasterByIndex(veth, br.Attrs().Index); err != nil {
-		return nil, fmt.Errorf("attach veth %s to bridge %s: %w", ep.HostIfName, brName, err)
-	}
-	// A sandbox reaching its own published port gets its packets back
-	// through the port they came in by.
-	if err := h.Handle.LinkSetHairpin(veth, true); err != nil {
-		return nil, fmt.Errorf("set hairpin on veth %s: %w", ep.HostIfName, err)
-	}
-	if err := h.Handle.LinkSetUp(veth); err != nil {
-		return nil, fmt.Errorf("set veth %s up: %w", ep.HostIfName, err)
-	}
-	return veth, nil
+	return vethport.Join(h, nw, ep, sb, vethport.Port{Bridge: BridgeName(nw), MTU: -1})
 }
 
 // Leave implements driver.Driver: nothing to do; the pair is deleted by
