@@ -19,7 +19,7 @@ func TestPublishedRange(t *testing.T) {
 	d.ok("network", "create", "--subnet", "10.0.11.0/24", "rangenet")
 	d.ok("run", "-d", "--name", "ranged", "-p", "20000-20009:7000-7009", "--network", "rangenet", "--", "sh", "-c",
 		"socat TCP-LISTEN:7000,fork,reuseaddr SYSTEM:'echo p7000' & socat TCP-LISTEN:7004,fork,reuseaddr SYSTEM:'echo p7004' & exec socat TCP-LISTEN:7009,fork,reuseaddr SYSTEM:'echo p7009'")
-	time.Sleep(300 * time.Millisecond)
+	waitListening(t, d, "ranged", ":7000/tcp", ":7004/tcp", ":7009/tcp")
 	for _, c := range []struct{ ns, addr, want string }{
 		{d.host.Outside, hostIP + ":20000", "p7000"},
 		{d.host.Outside, hostIP + ":20004", "p7004"},
@@ -64,7 +64,7 @@ func TestPublishedIPv6(t *testing.T) {
 	d.ok("network", "create", "--ipv6", "--subnet", "10.0.12.0/24", "--subnet", "fd00:12::/64", "v6net")
 	d.ok("run", "-d", "--name", "web6", "--hostname", "web6host", "-p", "8080:80", "--network", "v6net", "--",
 		"busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
-	time.Sleep(300 * time.Millisecond)
+	waitListening(t, d, "web6", ":80/tcp")
 	for _, c := range []struct{ ns, url string }{
 		{d.host.Outside, "http://[" + host6 + "]:8080/hostname"},
 		{d.host.Outside, "http://" + hostIP + ":8080/hostname"},
@@ -203,7 +203,7 @@ func TestHostBindingIPv4(t *testing.T) {
 	d.ok("network", "create", "--subnet", "10.0.15.0/24", "-o", "com.docker.network.bridge.host_binding_ipv4=127.0.0.1", "localnet")
 	d.ok("run", "-d", "--name", "web", "--hostname", "localweb", "-p", "8085:80", "--network", "localnet", "--",
 		"busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
-	time.Sleep(300 * time.Millisecond)
+	waitListening(t, d, "web", ":80/tcp")
 	if out := d.ok("port", "web"); strings.TrimSpace(out) != "80/tcp -> 127.0.0.1:8085" {
 		t.Errorf("port web = %q, want 80/tcp -> 127.0.0.1:8085", out)
 	}

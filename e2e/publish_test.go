@@ -47,7 +47,7 @@ func TestPublishedPortsAndNAT(t *testing.T) {
 	d.ok("run", "-d", "--name", "web", "--hostname", "webhost", "-p", "8080:80", "-p", "127.0.0.1:8081:80",
 		"-p", "5353:53/udp", "--network", "pubnet", "--", "sh", "-c",
 		"socat UDP-RECVFROM:53,fork 'SYSTEM:echo udp-ok' & exec busybox httpd -f -p 80 -h /etc")
-	time.Sleep(300 * time.Millisecond)
+	waitListening(t, d, "web", ":80/tcp", ":53/udp")
 
 	fetch := func(ns, url string) (string, bool) {
 		return inNS(t, ns, "timeout", "3", "busybox", "wget", "-qO-", url)

@@ -3,7 +3,9 @@ package e2e
 import (
 	"os/exec"
 	"runtime"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/patchbay/patchbay/internal/netnstest"
 	"github.com/vishvananda/netlink"
@@ -48,4 +50,34 @@ func inNetns(t testing.TB, path string, f func()) {
 		}
 	}()
 	f()
+}
+
+// waitListening waits until the sandbox's processes listen on every port
+// (":80/tcp", ":53/udp"), as busybox netstat inside it shows: a `run -d`
+// returns once its command started, which may be before its servers bind.
+func waitListening(t testing.TB, d *daemon, sandbox string, ports ...string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		out := d.pb("exec", sandbox, "--", "busybox", "netstat", "-ltun").stdout
+		missing := ""
+		for _, p := range ports {
+			port, proto, _ := strings.Cut(p, "/")
+			found := false
+			for _, line := range strings.Split(out, "\n") {
+				f := strings.Fields(line)
+				if len(f) >= 4 && strings.HasPrefix(f[0], proto) && strings.HasSuffix(f[3], port) {
+					found = true
+				}
+			}
+			if !found {
+				missing = p
+			}
+		}
+		if missing == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sandbox %s does not listen on %s after 10 s:\n%s", sandbox, missing, out)
+		}
+	}
 }
