@@ -205,7 +205,7 @@ func TestContainerMode(t *testing.T) {
 	d.ok("network", "create", "--subnet", "10.0.33.0/24", "app")
 	d.ok("run", "-d", "--name", "web", "--hostname", "webhost", "--network", "app", "--",
 		"busybox", "httpd", "-f", "-p", "127.0.0.1:8080", "-h", "/etc")
-	time.Sleep(200 * time.Millisecond)
+	waitListening(t, d, "web", ":8080/tcp")
 	r := d.pb("run", "--rm", "--network", "container:web", "--", "sh", "-c",
 		"timeout 3 busybox wget -qO- http://127.0.0.1:8080/hostname; ip -o -4 addr show eth0")
 	if r.code != 0 || !strings.Contains(r.stdout, "webhost") || !strings.Contains(r.stdout, "10.0.33.2") {

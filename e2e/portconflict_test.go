@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestPortConflictAfterRestart: a program that takes a published port's
@@ -20,7 +19,7 @@ func TestPortConflictAfterRestart(t *testing.T) {
 	d.ok("network", "create", "--subnet", "10.0.11.0/24", "pubnet")
 	d.ok("run", "-d", "--name", "web", "--hostname", "webhost", "-p", "8080:80", "--network", "pubnet", "--",
 		"busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
-	time.Sleep(200 * time.Millisecond)
+	waitListening(t, d, "web", ":80/tcp")
 	get := func() string {
 		t.Helper()
 		out, _ := inNS(t, d.host.Outside, "timeout", "3", "busybox", "wget", "-qO-", "http://"+hostIP+":8080/hostname")

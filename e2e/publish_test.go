@@ -183,7 +183,7 @@ func TestPublishedPortSurvivesRestart(t *testing.T) {
 	d.ok("network", "create", "--subnet", "10.0.10.0/24", "pubnet")
 	d.ok("run", "-d", "--name", "web", "--hostname", "webhost", "-p", "8080:80", "--network", "pubnet", "--",
 		"busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
-	time.Sleep(200 * time.Millisecond)
+	waitListening(t, d, "web", ":80/tcp")
 	get := func(when string) {
 		t.Helper()
 		out, ok := inNS(t, d.host.Outside, "timeout", "3", "busybox", "wget", "-qO-", "http://"+hostIP+":8080/hostname")
