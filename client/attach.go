@@ -35,28 +35,9 @@ func (c *Client) attach(ctx context.Context, path string, body any, stdio Stdio,
 		return "", 0, err
 	}
 	defer conn.Close()
-	b, err := json.Marshal(body)
+	br, err := upgrade(conn, path, body, types.UpgradeProto)
 	if err != nil {
 		return "", 0, err
-	}
-	req, err := http.NewRequest(http.MethodPost, "http://patchbay"+path, bytes.NewReader(b))
-	if err != nil {
-		return "", 0, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Connection", "Upgrade")
-	req.Header.Set("Upgrade", types.UpgradeProto)
-	if err := req.Write(conn); err != nil {
-		return "", 0, fmt.Errorf("send request: %w", err)
-	}
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, req)
-	if err != nil {
-		return "", 0, fmt.Errorf("read reply: %w", err)
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		defer resp.Body.Close()
-		return "", 0, decodeError(resp)
 	}
 	files := []*os.File{orNull(stdio.Stdin, os.O_RDONLY), orNull(stdio.Stdout, os.O_WRONLY), orNull(stdio.Stderr, os.O_WRONLY)}
 	if err := types.SendFiles(conn.(*net.UnixConn), files...); err != nil {
@@ -107,4 +88,37 @@ func orNull(f *os.File, flag int) *os.File {
 		return os.Stdin
 	}
 	return n
+}
+
+// upgrade sends a POST of body to path on conn asking to switch to proto,
+// and returns the reader of what follows the 101 answer; any other answer
+// is the daemon's error.
+func upgrade(conn net.Conn, path string, body any, proto string) (*bufio.Reader, error) {
+	var b []byte
+	if body != nil {
+		var err error
+		if b, err = json.Marshal(body); err != nil {
+			return nil, err
+		}
+	}
+	req, err := http.NewRequest(http.MethodPost, "http://patchbay"+path, bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", proto)
+	if err := req.Write(conn); err != nil {
+		return nil, fmt.Errorf("send request: %w", err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, req)
+	if err != nil {
+		return nil, fmt.Errorf("read reply: %w", err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		defer resp.Body.Close()
+		return nil, decodeError(resp)
+	}
+	return br, nil
 }

@@ -1,8 +1,6 @@
 package client
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -86,30 +84,9 @@ func (c *Client) terminal(ctx context.Context, path string, body any, tio Termin
 		return "", 0, err
 	}
 	defer conn.Close()
-	var b []byte
-	if body != nil {
-		if b, err = json.Marshal(body); err != nil {
-			return "", 0, err
-		}
-	}
-	req, err := http.NewRequest(http.MethodPost, "http://patchbay"+path, bytes.NewReader(b))
+	br, err := upgrade(conn, path, body, types.UpgradeTTY)
 	if err != nil {
 		return "", 0, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Connection", "Upgrade")
-	req.Header.Set("Upgrade", types.UpgradeTTY)
-	if err := req.Write(conn); err != nil {
-		return "", 0, fmt.Errorf("send request: %w", err)
-	}
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, req)
-	if err != nil {
-		return "", 0, fmt.Errorf("read reply: %w", err)
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		defer resp.Body.Close()
-		return "", 0, decodeError(resp)
 	}
 	if tio.OnAttach != nil {
 		if err := tio.OnAttach(); err != nil {

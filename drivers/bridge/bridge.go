@@ -291,20 +291,7 @@ func (d *Driver) Leave(ctx context.Context, h driver.Host, nw driver.Network, ep
 
 // DeleteEndpoint deletes the host end; the kernel removes its peer with it.
 func (d *Driver) DeleteEndpoint(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint) error {
-	if ep.HostIfName == "" {
-		return nil
-	}
-	l, err := h.Handle.LinkByName(ep.HostIfName)
-	if nl.IsNotFound(err) {
-		return nil
-	}
-	if err == nil {
-		err = h.Handle.LinkDel(l)
-	}
-	if err != nil && !nl.IsNotFound(err) {
-		return fmt.Errorf("delete veth %s: %w", ep.HostIfName, err)
-	}
-	return nil
+	return vethport.DeleteEndpoint(h, ep)
 }
 
 // DeleteEndpoints removes many endpoints' veth pairs in one kernel operation:

@@ -2,7 +2,6 @@ package overlay
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/patchbay/patchbay/driver"
 	"github.com/patchbay/patchbay/drivers/internal/vethport"
@@ -41,20 +40,7 @@ func (*Driver) Leave(ctx context.Context, h driver.Host, nw driver.Network, ep d
 
 // DeleteEndpoint deletes the host end; the kernel removes its peer.
 func (*Driver) DeleteEndpoint(ctx context.Context, h driver.Host, nw driver.Network, ep driver.Endpoint) error {
-	if ep.HostIfName == "" {
-		return nil
-	}
-	l, err := h.Handle.LinkByName(ep.HostIfName)
-	if nl.IsNotFound(err) {
-		return nil
-	}
-	if err == nil {
-		err = h.Handle.LinkDel(l)
-	}
-	if err != nil && !nl.IsNotFound(err) {
-		return fmt.Errorf("delete veth %s: %w", ep.HostIfName, err)
-	}
-	return nil
+	return vethport.DeleteEndpoint(h, ep)
 }
 
 // DeleteEndpoints implements driver.BulkDeleter: the host ends join the

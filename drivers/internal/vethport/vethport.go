@@ -130,3 +130,22 @@ func createPair(h driver.Host, ep driver.Endpoint, sb driver.Sandbox, p Port) (_
 	}
 	return veth, nil
 }
+
+// DeleteEndpoint deletes the endpoint's host end, and the kernel its peer
+// with it; a missing one is not an error.
+func DeleteEndpoint(h driver.Host, ep driver.Endpoint) error {
+	if ep.HostIfName == "" {
+		return nil
+	}
+	l, err := h.Handle.LinkByName(ep.HostIfName)
+	if nl.IsNotFound(err) {
+		return nil
+	}
+	if err == nil {
+		err = h.Handle.LinkDel(l)
+	}
+	if err != nil && !nl.IsNotFound(err) {
+		return fmt.Errorf("delete veth %s: %w", ep.HostIfName, err)
+	}
+	return nil
+}
