@@ -21,6 +21,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/patchbay/patchbay/cnm"
 )
 
 // LeaseID names a lease. NoLease (zero) is no lease.
@@ -52,6 +54,43 @@ type PutOptions struct {
 	// Lease attaches the key to a lease: the key is deleted when the
 	// lease expires or is revoked. A Put without one detaches the key.
 	Lease LeaseID
+}
+
+// Write is one put of a PutAll.
+type Write struct {
+	Key     string
+	Value   []byte
+	Options PutOptions
+}
+
+// KeyConflict is the error of a PutAll whose write to Key failed its
+// condition. It is of kind cnm.ErrConflict.
+type KeyConflict struct {
+	Key string
+	Err error // the condition's failure, of kind cnm.ErrConflict
+}
+
+func (e *KeyConflict) Error() string { return e.Err.Error() }
+func (e *KeyConflict) Unwrap() error { return e.Err }
+
+// CheckWrites checks a PutAll's arguments, for its implementations: at
+// least one write, each key once, valid conditions.
+func CheckWrites(writes []Write) error {
+	if len(writes) == 0 {
+		return cnm.Invalid("put all: no writes")
+	}
+	seen := make(map[string]bool, len(writes))
+	for _, w := range writes {
+		o := w.Options
+		if w.Key == "" || o.PrevRevision < 0 || (o.Create && o.PrevRevision > 0) {
+			return cnm.Invalid("put all: %q: empty key, negative revision, or both Create and PrevRevision", w.Key)
+		}
+		if seen[w.Key] {
+			return cnm.Invalid("put all: key %s written twice", w.Key)
+		}
+		seen[w.Key] = true
+	}
+	return nil
 }
 
 // DeleteOptions are the conditions of a Delete.
@@ -112,6 +151,11 @@ type Store interface {
 	// Put writes the key under opts' conditions and returns the
 	// revision of the write.
 	Put(ctx context.Context, key string, value []byte, opts PutOptions) (int64, error)
+	// PutAll makes every write or none, in one request, all at one
+	// revision, which it returns. If a write's condition fails nothing
+	// is written, and the error, of kind ErrConflict, is a *KeyConflict
+	// naming the first such write's key.
+	PutAll(ctx context.Context, writes []Write) (int64, error)
 	// Delete removes the key under opts' conditions.
 	Delete(ctx context.Context, key string, opts DeleteOptions) error
 	// Watch streams every change under prefix with a revision above rev

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -244,23 +245,62 @@ func (c *memClient) Put(ctx context.Context, key string, value []byte, opts PutO
 	}
 	m := c.m
 	defer m.mu.Unlock()
-	prev, exists := m.kvs[key]
-	switch {
-	case opts.Create && exists:
-		return 0, cnm.Conflict("%s: key exists", op)
-	case opts.PrevRevision > 0 && !exists:
-		return 0, cnm.Conflict("%s: key does not exist, revision %d expected", op, opts.PrevRevision)
-	case opts.PrevRevision > 0 && prev.ModRevision != opts.PrevRevision:
-		return 0, cnm.Conflict("%s: key is at revision %d, not %d", op, prev.ModRevision, opts.PrevRevision)
+	if err := m.checkLocked(op, key, opts); err != nil {
+		return 0, err
 	}
-	var l *lease
-	if opts.Lease != NoLease {
-		if l = m.leases[opts.Lease]; l == nil {
-			return 0, cnm.NotFound("%s: no lease %d", op, opts.Lease)
+	m.rev++
+	m.appendLocked(m.putLocked(key, value, opts.Lease))
+	return m.rev, nil
+}
+
+func (c *memClient) PutAll(ctx context.Context, writes []Write) (int64, error) {
+	if err := CheckWrites(writes); err != nil {
+		return 0, err
+	}
+	if err := c.begin(ctx, "put all"); err != nil {
+		return 0, err
+	}
+	m := c.m
+	defer m.mu.Unlock()
+	for _, w := range writes {
+		if err := m.checkLocked("put "+w.Key, w.Key, w.Options); err != nil {
+			if errors.Is(err, cnm.ErrConflict) {
+				err = &KeyConflict{Key: w.Key, Err: err}
+			}
+			return 0, err
 		}
 	}
 	m.rev++
-	kv := KV{Key: key, Value: slices.Clone(value), CreateRevision: m.rev, ModRevision: m.rev, Lease: opts.Lease}
+	evs := make([]Event, 0, len(writes))
+	for _, w := range writes {
+		evs = append(evs, m.putLocked(w.Key, w.Value, w.Options.Lease))
+	}
+	m.appendLocked(evs...)
+	return m.rev, nil
+}
+
+// checkLocked checks a put's condition and lease.
+func (m *Memory) checkLocked(op, key string, opts PutOptions) error {
+	prev, exists := m.kvs[key]
+	switch {
+	case opts.Create && exists:
+		return cnm.Conflict("%s: key exists", op)
+	case opts.PrevRevision > 0 && !exists:
+		return cnm.Conflict("%s: key does not exist, revision %d expected", op, opts.PrevRevision)
+	case opts.PrevRevision > 0 && prev.ModRevision != opts.PrevRevision:
+		return cnm.Conflict("%s: key is at revision %d, not %d", op, prev.ModRevision, opts.PrevRevision)
+	}
+	if opts.Lease != NoLease && m.leases[opts.Lease] == nil {
+		return cnm.NotFound("%s: no lease %d", op, opts.Lease)
+	}
+	return nil
+}
+
+// putLocked writes a checked put at the current revision and returns
+// its event.
+func (m *Memory) putLocked(key string, value []byte, lease LeaseID) Event {
+	prev, exists := m.kvs[key]
+	kv := KV{Key: key, Value: slices.Clone(value), CreateRevision: m.rev, ModRevision: m.rev, Lease: lease}
 	ev := Event{Type: EventPut, KV: kv}
 	if exists {
 		kv.CreateRevision = prev.CreateRevision
@@ -270,12 +310,11 @@ func (c *memClient) Put(ctx context.Context, key string, value []byte, opts PutO
 			delete(old.keys, key)
 		}
 	}
-	if l != nil {
+	if l := m.leases[lease]; lease != NoLease && l != nil {
 		l.keys[key] = struct{}{}
 	}
 	m.kvs[key] = kv
-	m.appendLocked(ev)
-	return m.rev, nil
+	return ev
 }
 
 func (c *memClient) Delete(ctx context.Context, key string, opts DeleteOptions) error {

@@ -93,6 +93,63 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, opts cluster.
 	return resp.Header.Revision, nil
 }
 
+// PutAll makes every write or none in one transaction: it compares
+// every write's condition and, if one fails, reads those keys back
+// instead (in the same request) to name the one that failed.
+func (s *Store) PutAll(ctx context.Context, writes []cluster.Write) (int64, error) {
+	if err := cluster.CheckWrites(writes); err != nil {
+		return 0, err
+	}
+	op := "put all"
+	if err := s.begin(ctx, op); err != nil {
+		return 0, err
+	}
+	var (
+		cmps        []clientv3.Cmp
+		puts, reads []clientv3.Op
+		checked     []cluster.Write
+	)
+	for _, w := range writes {
+		var popts []clientv3.OpOption
+		if w.Options.Lease != cluster.NoLease {
+			popts = append(popts, clientv3.WithLease(clientv3.LeaseID(w.Options.Lease)))
+		}
+		puts = append(puts, clientv3.OpPut(w.Key, string(w.Value), popts...))
+		switch {
+		case w.Options.Create:
+			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(w.Key), "=", 0))
+		case w.Options.PrevRevision > 0:
+			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(w.Key), "=", w.Options.PrevRevision))
+		default:
+			continue
+		}
+		reads = append(reads, clientv3.OpGet(w.Key, clientv3.WithKeysOnly()))
+		checked = append(checked, w)
+	}
+	resp, err := s.kv.Txn(ctx).If(cmps...).Then(puts...).Else(reads...).Commit()
+	if err != nil {
+		return 0, classify(ctx, op, err)
+	}
+	if resp.Succeeded {
+		return resp.Header.Revision, nil
+	}
+	for i, w := range checked {
+		var modRev int64
+		if kvs := resp.Responses[i].GetResponseRange().GetKvs(); len(kvs) > 0 {
+			modRev = kvs[0].ModRevision
+		}
+		switch o := w.Options; {
+		case o.Create && modRev != 0:
+			return 0, &cluster.KeyConflict{Key: w.Key, Err: cnm.Conflict("put %s: key exists", w.Key)}
+		case o.PrevRevision > 0 && modRev != o.PrevRevision:
+			return 0, &cluster.KeyConflict{Key: w.Key, Err: cnm.Conflict("put %s: key is not at revision %d", w.Key, o.PrevRevision)}
+		}
+	}
+	// Not reached: the reads see the revision the compares saw.
+	w := checked[0]
+	return 0, &cluster.KeyConflict{Key: w.Key, Err: cnm.Conflict("put %s: condition failed", w.Key)}
+}
+
 // Delete removes the key under opts' conditions.
 func (s *Store) Delete(ctx context.Context, key string, opts cluster.DeleteOptions) error {
 	op := "delete " + key

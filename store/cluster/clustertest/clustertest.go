@@ -38,6 +38,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend) {
 		{"List", testList},
 		{"CreateOnly", testCreateOnly},
 		{"CompareAndSwap", testCompareAndSwap},
+		{"PutAll", testPutAll},
 		{"ConcurrentCASOneWinner", testConcurrentCAS},
 		{"ConcurrentCreateOneWinner", testConcurrentCreate},
 		{"ConcurrentIncrements", testConcurrentIncrements},
@@ -232,6 +233,67 @@ func testCompareAndSwap(t *testing.T, b Backend) {
 	if err := s.Delete(ctx, "/k", cluster.DeleteOptions{PrevRevision: r2}); err != nil {
 		t.Errorf("delete at the current revision: %v", err)
 	}
+}
+
+// testPutAll: a PutAll writes everything at one revision, seen by a
+// watch, or nothing, naming the key whose condition failed.
+func testPutAll(t *testing.T, b Backend) {
+	ctx := t.Context()
+	s := b.Client(t)
+	r0 := put(t, s, "/a", []byte("a0"), cluster.PutOptions{})
+	ch := s.Watch(ctx, "/", r0)
+	l := grant(t, s, time.Minute)
+	rev, err := s.PutAll(ctx, []cluster.Write{
+		{Key: "/a", Value: []byte("a1"), Options: cluster.PutOptions{PrevRevision: r0}},
+		{Key: "/b", Value: []byte("b1"), Options: cluster.PutOptions{Create: true, Lease: l}},
+		{Key: "/c", Value: []byte("c1")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"/a", "/b", "/c"} {
+		if kv := get(t, s, k); kv.ModRevision != rev || string(kv.Value) != k[1:]+"1" {
+			t.Errorf("%s after PutAll: %+v, want %s1 at revision %d", k, kv, k[1:], rev)
+		}
+	}
+	if kv := get(t, s, "/b"); kv.Lease != l {
+		t.Errorf("/b's lease is %d, want %d", kv.Lease, l)
+	}
+	expect(t, ch, change{cluster.EventPut, "/a", "a1", rev, "a0"}, change{cluster.EventPut, "/b", "b1", rev, ""},
+		change{cluster.EventPut, "/c", "c1", rev, ""})
+
+	for _, tc := range []struct {
+		name  string
+		fail  string
+		write cluster.Write
+	}{
+		{"create of an existing key", "/b", cluster.Write{Key: "/b", Options: cluster.PutOptions{Create: true}}},
+		{"put at a stale revision", "/a", cluster.Write{Key: "/a", Options: cluster.PutOptions{PrevRevision: r0}}},
+		{"conditional put of a missing key", "/m", cluster.Write{Key: "/m", Options: cluster.PutOptions{PrevRevision: rev}}},
+	} {
+		_, err := s.PutAll(ctx, []cluster.Write{
+			{Key: "/new", Value: []byte("x"), Options: cluster.PutOptions{Create: true}},
+			{Key: "/c", Value: []byte("c2"), Options: cluster.PutOptions{PrevRevision: rev}},
+			tc.write,
+		})
+		wantKind(t, tc.name, err, cnm.ErrConflict)
+		var kc *cluster.KeyConflict
+		if !errors.As(err, &kc) || kc.Key != tc.fail {
+			t.Errorf("%s: error %v names %+v, want key %s", tc.name, err, kc, tc.fail)
+		}
+		if _, err := s.Get(ctx, "/new"); !errors.Is(err, cnm.ErrNotFound) {
+			t.Errorf("%s: a refused PutAll wrote /new (%v)", tc.name, err)
+		}
+		if kv := get(t, s, "/c"); string(kv.Value) != "c1" {
+			t.Errorf("%s: a refused PutAll changed /c to %q", tc.name, kv.Value)
+		}
+	}
+	_, err = s.PutAll(ctx, nil)
+	wantKind(t, "an empty PutAll", err, cnm.ErrInvalid)
+	_, err = s.PutAll(ctx, []cluster.Write{{Key: "/x"}, {Key: "/x"}})
+	wantKind(t, "a PutAll writing a key twice", err, cnm.ErrInvalid)
+	_, err = s.PutAll(ctx, []cluster.Write{{Key: "/x", Options: cluster.PutOptions{Lease: l + 1000}}})
+	wantKind(t, "a PutAll with an unknown lease", err, cnm.ErrNotFound)
 }
 
 // clients returns n clients of b.
