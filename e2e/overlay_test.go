@@ -269,6 +269,9 @@ func TestOverlayEtcdAway(t *testing.T) {
 	waitWithin(t, 5*time.Second, "b reaches a", func() bool {
 		return h2.pb("exec", "sb", "--", "busybox", "ping", "-c", "1", "-W", "1", aIP).code == 0
 	})
+	waitWithin(t, 5*time.Second, "sb resolves on h1", func() bool {
+		return h1.pb("exec", "sa", "--", "busybox", "nslookup", "sb", "127.0.0.11").code == 0
+	})
 
 	l.etcd.Stop()
 	if r := h2.pb("exec", "sb", "--", "busybox", "ping", "-c", "2", "-W", "2", aIP); r.code != 0 {
@@ -284,8 +287,14 @@ func TestOverlayEtcdAway(t *testing.T) {
 	}
 	h2.ok("network", "create", "--subnet", "10.15.0.0/24", "local")
 	h2.ok("run", "--rm", "--network", "local", "--", "busybox", "ping", "-c", "1", "-W", "2", "10.15.0.1")
+	// Removing a sandbox of the overlay is local: it does not wait for
+	// etcd; its record goes once etcd is back.
+	h2.ok("rm", "-f", "sb")
 
 	l.etcd.Start()
+	waitWithin(t, 30*time.Second, "a sandbox removed while etcd was away leaves the other host's DNS", func() bool {
+		return h1.pb("exec", "sa", "--", "busybox", "nslookup", "sb", "127.0.0.11").code != 0
+	})
 	waitWithin(t, 30*time.Second, "attach once etcd is back", func() bool {
 		return h2.pb("run", "-d", "--name", "sc", "--network", "ov", "--", "sleep", "600").code == 0
 	})

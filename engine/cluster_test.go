@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -199,6 +200,79 @@ func TestGlobalEndpointsAcrossHosts(t *testing.T) {
 	removeEverywhere(t, "gnet", b, a)
 }
 
+// An address another host claimed first is passed over: the attach that
+// lost it (claim and record go out while the driver joins) undoes its
+// join and takes the next address, leaving no interface behind; a static
+// address another host holds is refused, changing nothing.
+func TestGlobalAddressClaimLost(t *testing.T) {
+	mem := cluster.NewMemory(cluster.MemoryOptions{})
+	t.Cleanup(func() { mem.Close() })
+	a := clusterHost(t, mem)
+	ctx := context.Background()
+	nw, err := a.eng.CreateNetwork(ctx, engine.NetworkCreate{Name: "gnet", Driver: "gbridge",
+		IPAM: []engine.IPAMRequest{{Subnet: "10.77.0.0/24"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := mem.Client()
+	claim := func(addr string) {
+		t.Helper()
+		key := "/patchbay/v1/addrs/" + nw.ID + "/" + addr
+		if _, err := other.Put(ctx, key, []byte("elsewhere"), cluster.PutOptions{Create: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	links := func() int {
+		t.Helper()
+		l, err := a.host.Handle.LinkList()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(l)
+	}
+	// The host allocates from a point of its own (ipam's Spread): the
+	// first sandbox shows where; the next three after it are claimed
+	// elsewhere, and one more far off for a static request.
+	first := a.sandbox(t, "first", "gnet").Endpoints[0].IPv4.Addr()
+	next := func(ip netip.Addr) netip.Addr { // .2 to .254, .1 the gateway
+		if ip == netip.MustParseAddr("10.77.0.254") {
+			return netip.MustParseAddr("10.77.0.2")
+		}
+		return ip.Next()
+	}
+	ip := first
+	for range 3 {
+		ip = next(ip)
+		claim(ip.String())
+	}
+	far := ip
+	for range 100 {
+		far = next(far)
+	}
+	claim(far.String())
+	before := links()
+	sb := a.sandbox(t, "second", "gnet")
+	if got, want := sb.Endpoints[0].IPv4.Addr(), next(ip); got != want {
+		t.Fatalf("the first free address after three claimed elsewhere is %s, want %s", got, want)
+	}
+	if got := links(); got != before+1 {
+		t.Fatalf("%d links in the host namespace after one attach, want %d: lost attempts left some", got, before+1)
+	}
+	state := a.state()
+	_, err = a.eng.CreateSandbox(ctx, engine.SandboxCreate{Name: "static", Network: "gnet",
+		Endpoint: engine.EndpointOptions{IPv4: far.String()}})
+	if !errors.Is(err, cnm.ErrConflict) || !strings.Contains(err.Error(), far.String()) || !strings.Contains(err.Error(), "another host") {
+		t.Fatalf("a static address another host holds: %v, want a conflict naming it", err)
+	}
+	if a.state() != state || links() != before+1 {
+		t.Fatalf("a refused attach changed the host: %q -> %q, %d links", state, a.state(), links())
+	}
+	if kvs, _, err := other.List(ctx, "/patchbay/v1/endpoints/"+nw.ID+"/"); err != nil || len(kvs) != 2 {
+		t.Fatalf("endpoint records after two attaches and one refused: %d (%v), want 2", len(kvs), err)
+	}
+	removeEverywhere(t, "gnet", a)
+}
+
 // removeEverywhere removes every sandbox of the hosts, then the global
 // network from the first host, and waits until the others lost it.
 func removeEverywhere(t *testing.T, name string, hosts ...*fixture) {
@@ -248,6 +322,11 @@ func (c *countingStore) Put(ctx context.Context, key string, value []byte, opts 
 	return c.Store.Put(ctx, key, value, opts)
 }
 
+func (c *countingStore) PutAll(ctx context.Context, writes []cluster.Write) (int64, error) {
+	c.note("putall")
+	return c.Store.PutAll(ctx, writes)
+}
+
 func (c *countingStore) Delete(ctx context.Context, key string, opts cluster.DeleteOptions) error {
 	c.note("delete")
 	return c.Store.Delete(ctx, key, opts)
@@ -264,8 +343,8 @@ func (c *countingStore) total() int {
 }
 
 // An attach to a global network costs a constant number of cluster store
-// requests, whatever the network's size: the address claim and the
-// endpoint's record.
+// requests, whatever the network's size: one, which claims the addresses
+// and writes the endpoint's record.
 func TestGlobalAttachStoreRequests(t *testing.T) {
 	mem := cluster.NewMemory(cluster.MemoryOptions{})
 	t.Cleanup(func() { mem.Close() })
@@ -287,8 +366,8 @@ func TestGlobalAttachStoreRequests(t *testing.T) {
 		}
 		per := float64(counter.total()-before) / float64(n)
 		t.Logf("cluster store requests per attach over %d attaches: %.2f (%v)", n, per, counter.calls)
-		if per > 3 {
-			t.Fatalf("%.2f cluster store requests per attach, want at most 3", per)
+		if per > 1 {
+			t.Fatalf("%.2f cluster store requests per attach, want 1", per)
 		}
 	}
 	removeEverywhere(t, "gnet", a)

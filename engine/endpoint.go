@@ -14,6 +14,7 @@ import (
 	"github.com/patchbay/patchbay/internal/nl"
 	"github.com/patchbay/patchbay/ipam"
 	"github.com/patchbay/patchbay/store"
+	"github.com/patchbay/patchbay/store/cluster"
 )
 
 // EndpointOptions are the per-endpoint settings of a connect.
@@ -94,11 +95,7 @@ func (e *Engine) joinLocked(ctx context.Context, n *network, sb *sbox, opts Endp
 	}
 	ep := &cnm.Endpoint{ID: newID(), NetworkID: n.ID, SandboxID: sb.ID, Aliases: opts.Aliases}
 	var steps []func()
-	undo := func() {
-		for i := len(steps) - 1; i >= 0; i-- {
-			steps[i]()
-		}
-	}
+	undo := func() { undoAll(steps) }
 	defer func() {
 		if retErr != nil {
 			undo()
@@ -134,10 +131,46 @@ func (e *Engine) joinLocked(ctx context.Context, n *network, sb *sbox, opts Endp
 	return ep, undo, nil
 }
 
-// joinOutside allocates the endpoint's addresses, joins it through the
-// driver and, on a global network, publishes it to the other hosts
-// before the join returns. It appends the undo of each step to steps.
+// joinOutside allocates the endpoint's addresses and joins it through
+// the driver; on a global network it claims them and publishes the
+// endpoint to the other hosts before the join returns. It appends the
+// undo of each step to steps.
 func (e *Engine) joinOutside(ctx context.Context, d driver.Driver, n *network, sb *sbox, ep *cnm.Endpoint, mac net.HardwareAddr, opts EndpointOptions, steps []func()) ([]func(), error) {
+	for try := 1; ; try++ {
+		releases, err := e.allocateEndpoint(ctx, n, ep, opts)
+		if err != nil {
+			return steps, err
+		}
+		joined, lost, err := e.joinOnce(ctx, d, n, sb, ep, mac, opts)
+		if err == nil {
+			return append(append(steps, releases...), joined...), nil
+		}
+		undoAll(joined)
+		for i, p := range []netip.Prefix{ep.IPv4, ep.IPv6} {
+			// An address another host won stays reserved here: its
+			// record arrives through the watch, and its removal frees it.
+			if releases[i] != nil && (!lost.IsValid() || p.Addr() != lost) {
+				releases[i]()
+			}
+		}
+		if lost.IsValid() {
+			e.log.Debug("address claimed by another host first", "net", n.Name, "addr", lost, "try", try)
+		}
+		switch {
+		case !lost.IsValid():
+			return steps, fmt.Errorf("connect %s to network %s: %w", sb.Name, n.Name, err)
+		case lost.Is4() && opts.IPv4 != "" || lost.Is6() && opts.IPv6 != "":
+			return steps, cnm.Conflict("connect %s to network %s: address %s is in use on another host", sb.Name, n.Name, lost)
+		case try == maxClaims:
+			return steps, cnm.Unavailable("connect %s to network %s: no free address after %d tries: other hosts took them", sb.Name, n.Name, maxClaims)
+		}
+	}
+}
+
+// allocateEndpoint allocates the endpoint's addresses and returns their
+// releases, IPv4's then IPv6's (nil for none).
+func (e *Engine) allocateEndpoint(ctx context.Context, n *network, ep *cnm.Endpoint, opts EndpointOptions) ([]func(), error) {
+	var releases []func()
 	for _, want := range []struct {
 		static string
 		v6     bool
@@ -145,36 +178,69 @@ func (e *Engine) joinOutside(ctx context.Context, d driver.Driver, n *network, s
 	}{{opts.IPv4, false, &ep.IPv4}, {opts.IPv6, true, &ep.IPv6}} {
 		p, release, err := e.allocate(ctx, n, want.static, want.v6)
 		if err != nil {
-			return steps, err
-		}
-		if release != nil {
-			steps = append(steps, release)
+			undoAll(releases)
+			return nil, err
 		}
 		*want.dst = p
+		releases = append(releases, release)
 	}
+	return releases, nil
+}
+
+// joinOnce joins the endpoint with the addresses allocated, returning
+// the undo of each step. On a global network the claim of its addresses
+// and its record go to the cluster store in one request while the driver
+// joins, so the join waits for no round trip of its own; if another host
+// claimed an address first, lost is that address and nothing was
+// written. Other hosts may program the endpoint a moment before it is
+// up, which costs nothing.
+func (e *Engine) joinOnce(ctx context.Context, d driver.Driver, n *network, sb *sbox, ep *cnm.Endpoint, mac net.HardwareAddr, opts EndpointOptions) (steps []func(), lost netip.Addr, _ error) {
 	dn := driverNetwork(n)
 	dep := driver.Endpoint{ID: ep.ID, IfName: ep.IfName, MAC: mac, IPv4: ep.IPv4, IPv6: ep.IPv6}
-	// A global network's endpoint record goes to the cluster store while
-	// the driver joins (its addresses, MAC and names are known already),
-	// so the join waits for one round trip less; other hosts may program
-	// it a moment before it is up, which costs nothing.
-	var published chan error
+	var (
+		published chan error
+		rec       endpointRecord
+	)
 	if isGlobal(n) && e.cfg.Cluster != nil {
 		published = make(chan error, 1)
-		rec := e.localRecord(sb, ep)
-		go func() { published <- e.publishEndpoint(ctx, rec) }()
-		steps = append(steps, func() { e.withdrawEndpoint(n, ep) })
+		rec = e.localRecord(sb, ep)
+		go func() { published <- e.claimAndPublish(ctx, n, rec) }()
 	}
-	steps, err := e.joinDriver(ctx, d, n, dn, sb, ep, dep, opts.MAC != "", steps)
-	if published != nil {
-		if perr := <-published; perr != nil && err == nil {
-			err = perr
+	steps, err := e.joinDriver(ctx, d, n, dn, sb, ep, dep, opts.MAC != "", nil)
+	if published == nil {
+		return steps, netip.Addr{}, err
+	}
+	perr := <-published
+	var kc *cluster.KeyConflict
+	if errors.As(perr, &kc) {
+		for _, p := range []netip.Prefix{ep.IPv4, ep.IPv6} {
+			if p.IsValid() && kc.Key == addrKey(n.ID, p.Addr()) {
+				return steps, p.Addr(), perr
+			}
 		}
 	}
-	if err != nil {
-		return steps, fmt.Errorf("connect %s to network %s: %w", sb.Name, n.Name, err)
+	if perr == nil || !errors.Is(perr, cnm.ErrConflict) {
+		// Written, or perhaps written (a timeout): withdrawn on undo.
+		steps = append(steps, func() { e.withdrawEndpoint(n, ep) })
 	}
-	return steps, nil
+	if err == nil {
+		err = perr
+	}
+	if err == nil && rec.MAC != ep.MAC {
+		// The driver chose the MAC: the record is published again.
+		rec.MAC = ep.MAC
+		err = e.publishEndpoint(ctx, rec)
+	}
+	return steps, netip.Addr{}, err
+}
+
+// undoAll runs undo steps in reverse order, skipping nil ones.
+func undoAll(steps []func()) {
+	for i := len(steps) - 1; i >= 0; i-- {
+		if steps[i] != nil {
+			steps[i]()
+		}
+	}
 }
 
 // joinDriver runs the driver's side of a join: CreateEndpoint, Join, the

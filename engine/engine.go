@@ -298,11 +298,17 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 		e.Close()
 		return nil, err
 	}
-	e.ipam = ipam.NewDefault(ipam.DefaultConfig{
+	icfg := ipam.DefaultConfig{
 		LocalPools:   append(slices.Clone(cfg.DefaultPools), ipam.PoolSpec{Base: e.ula, Size: 64}),
 		HostPrefixes: e.hostPrefixes,
 		Cursors:      e.cursors,
-	})
+	}
+	if cfg.Cluster != nil {
+		// Hosts allocate a global network's addresses from different
+		// points, so the claims they race with rarely collide.
+		icfg.Spread = cfg.NodeName
+	}
+	e.ipam = ipam.NewDefault(icfg)
 	// A node name another live host holds stops us before anything is
 	// made here; a cluster store that does not answer does not: we
 	// register when it does.

@@ -342,39 +342,11 @@ func (e *Engine) allocate(ctx context.Context, n *network, static string, v6 boo
 	if err != nil {
 		return netip.Prefix{}, nil, err
 	}
-	if isGlobal(n) && e.cfg.Cluster != nil {
-		return e.allocateGlobal(ctx, n, d, c.PoolID, want)
-	}
 	p, err := d.RequestAddress(ctx, c.PoolID, want, nil)
 	if err != nil {
 		return netip.Prefix{}, nil, err
 	}
 	return p, e.releaser(d, c.PoolID, p.Addr()), nil
-}
-
-// allocateGlobal allocates an address of a global network: the IPAM
-// driver proposes one this host does not know to be taken, and a
-// create-only claim in the cluster store decides between hosts racing
-// for it. An address another host won stays reserved here (its record
-// arrives through the watch, and its removal frees it); the next is
-// tried.
-func (e *Engine) allocateGlobal(ctx context.Context, n *network, d ipam.Driver, poolID string, want netip.Addr) (netip.Prefix, func(), error) {
-	for range maxClaims {
-		p, err := d.RequestAddress(ctx, poolID, want, nil)
-		if err != nil {
-			return netip.Prefix{}, nil, err
-		}
-		err = e.claimAddress(ctx, n, p.Addr())
-		if err == nil {
-			release := e.releaser(d, poolID, p.Addr())
-			return p, func() { e.releaseClaim(n, p.Addr()); release() }, nil
-		}
-		if want.IsValid() || !errors.Is(err, cnm.ErrConflict) {
-			e.releaser(d, poolID, p.Addr())()
-			return netip.Prefix{}, nil, err
-		}
-	}
-	return netip.Prefix{}, nil, cnm.Unavailable("no free address of network %s after %d tries: other hosts took them", n.Name, maxClaims)
 }
 
 // releaseEndpoint returns an endpoint's addresses to the IPAM driver.

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/patchbay/patchbay/cnm"
 	"github.com/patchbay/patchbay/driver"
@@ -58,15 +59,6 @@ func (e *Engine) claimAddress(ctx context.Context, n *network, a netip.Addr) err
 	return nil
 }
 
-// releaseClaim gives an address claim back.
-func (e *Engine) releaseClaim(n *network, a netip.Addr) {
-	ctx, cancel := e.bctx()
-	defer cancel()
-	if kv, err := e.cfg.Cluster.Get(ctx, addrKey(n.ID, a)); err == nil && string(kv.Value) == e.cfg.NodeName {
-		_ = e.cfg.Cluster.Delete(ctx, addrKey(n.ID, a), cluster.DeleteOptions{PrevRevision: kv.ModRevision})
-	}
-}
-
 // localRecord is the cluster record of a local endpoint.
 func (e *Engine) localRecord(sb *sbox, ep *cnm.Endpoint) endpointRecord {
 	return endpointRecord{
@@ -90,18 +82,85 @@ func (e *Engine) publishEndpoint(ctx context.Context, rec endpointRecord) error 
 	return nil
 }
 
-// withdrawEndpoint deletes a local endpoint's record and its address
-// claims, best effort: what stays goes with this host's lease, or with
-// the reconcile of the next start.
-func (e *Engine) withdrawEndpoint(n *network, ep *cnm.Endpoint) {
-	ctx, cancel := e.bctx()
-	defer cancel()
-	_ = e.cfg.Cluster.Delete(ctx, epKey(n.ID, ep.ID), cluster.DeleteOptions{})
-	for _, p := range []netip.Prefix{ep.IPv4, ep.IPv6} {
+// claimAndPublish claims a local endpoint's addresses and writes its
+// record, under this host's lease, in one request: a *cluster.KeyConflict
+// names the address key another host holds.
+func (e *Engine) claimAndPublish(ctx context.Context, n *network, rec endpointRecord) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	lease := e.currentLease()
+	var writes []cluster.Write
+	for _, p := range []netip.Prefix{rec.IPv4, rec.IPv6} {
 		if p.IsValid() {
-			e.releaseClaim(n, p.Addr())
+			writes = append(writes, cluster.Write{Key: addrKey(n.ID, p.Addr()), Value: []byte(e.cfg.NodeName),
+				Options: cluster.PutOptions{Create: true, Lease: lease}})
 		}
 	}
+	writes = append(writes, cluster.Write{Key: epKey(rec.NetworkID, rec.ID), Value: b, Options: cluster.PutOptions{Lease: lease}})
+	ctx, cancel := e.cctx(ctx)
+	defer cancel()
+	if _, err := e.cfg.Cluster.PutAll(ctx, writes); err != nil {
+		return fmt.Errorf("publish endpoint to the cluster store: %w", err)
+	}
+	return nil
+}
+
+// withdrawEndpoint deletes a local endpoint's record and its address
+// claims from the cluster store in the background, so a removal here
+// does not wait for a store that may be away: it retries until the store
+// answers or the engine closes, and what stays then goes with this
+// host's lease, or with the reconcile of the next start.
+func (e *Engine) withdrawEndpoint(n *network, ep *cnm.Endpoint) {
+	netID, name, epID, addrs := n.ID, n.Name, ep.ID, []netip.Prefix{ep.IPv4, ep.IPv6}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		for delay := 100 * time.Millisecond; ; delay = min(2*delay, 10*time.Second) {
+			ctx, cancel := e.cctx(e.ctx)
+			err := e.withdraw(ctx, netID, epID, addrs)
+			cancel()
+			if err == nil || e.ctx.Err() != nil {
+				return
+			}
+			e.log.Debug("withdraw endpoint from the cluster store", "net", name, "ep", epID[:12], "err", err, "retry", delay)
+			select {
+			case <-e.ctx.Done():
+				return
+			case <-time.After(delay):
+			}
+		}
+	}()
+}
+
+// withdraw deletes an endpoint's record and the claims this host holds
+// on its addresses.
+func (e *Engine) withdraw(ctx context.Context, netID, epID string, addrs []netip.Prefix) error {
+	err := e.cfg.Cluster.Delete(ctx, epKey(netID, epID), cluster.DeleteOptions{})
+	if err != nil && !errors.Is(err, cnm.ErrNotFound) {
+		return err
+	}
+	for _, p := range addrs {
+		if !p.IsValid() {
+			continue
+		}
+		key := addrKey(netID, p.Addr())
+		kv, err := e.cfg.Cluster.Get(ctx, key)
+		switch {
+		case errors.Is(err, cnm.ErrNotFound):
+			continue
+		case err != nil:
+			return err
+		case string(kv.Value) != e.cfg.NodeName:
+			continue
+		}
+		err = e.cfg.Cluster.Delete(ctx, key, cluster.DeleteOptions{PrevRevision: kv.ModRevision})
+		if err != nil && !errors.Is(err, cnm.ErrNotFound) && !errors.Is(err, cnm.ErrConflict) {
+			return err
+		}
+	}
+	return nil
 }
 
 // republishLocked publishes every local endpoint of a global network and

@@ -1,7 +1,10 @@
 package ipam
 
 import (
+	"encoding/binary"
+	"hash/fnv"
 	"maps"
+	"math"
 	"net/netip"
 
 	"github.com/patchbay/patchbay/cnm"
@@ -186,6 +189,22 @@ func (a *Allocator) SetCursor(ip netip.Addr) {
 		ip = netip.Addr{}
 	}
 	a.cursor = ip
+}
+
+// Point returns the address of the allocation range at an offset
+// derived from seed (a hash of it, modulo the range's size): a
+// deterministic, evenly spread point for seed.
+func (a *Allocator) Point(seed string) netip.Addr {
+	h := fnv.New64a()
+	h.Write([]byte(seed))
+	off := h.Sum64()
+	if n := size(a.rng); n != math.MaxUint64 {
+		off %= n
+	}
+	b := a.rng.Masked().Addr().As16()
+	lo := binary.BigEndian.Uint64(b[8:]) + off // host bits are zero: no carry
+	binary.BigEndian.PutUint64(b[8:], lo)
+	return canonAddr(a.rng, netip.AddrFrom16(b))
 }
 
 // Config returns the normalized configuration of the allocator.

@@ -31,6 +31,12 @@ type DefaultConfig struct {
 	// SaveCursor is called with the pool's lock held, once per address
 	// the driver chooses.
 	Cursors CursorStore
+	// Spread, when set (a host's node name), starts serial allocation in
+	// a pool of the global address space that has no saved cursor at a
+	// point of its range derived from Spread, instead of its beginning:
+	// hosts sharing a pool, each proposing addresses that a claim in the
+	// cluster store then settles, seldom propose the same one.
+	Spread string
 }
 
 // DefaultDriver is patchbay's default IPAM driver. It chooses subnets
@@ -141,6 +147,8 @@ func (d *DefaultDriver) RequestPool(ctx context.Context, req PoolRequest) (Pool,
 	}
 	if c, ok := d.cursors[id]; ok {
 		a.SetCursor(c)
+	} else if key.AddressSpace == GlobalDefaultSpace && d.cfg.Spread != "" {
+		a.SetCursor(a.Point(d.cfg.Spread))
 	}
 	d.pools[id] = &pool{key: key, id: id, group: group, alloc: a, addrs: map[netip.Addr]string{}}
 	return Pool{ID: id, Prefix: key.Pool}, nil

@@ -171,3 +171,43 @@ func TestHostPrefixesError(t *testing.T) {
 		t.Errorf("RequestPool of a group subnet: %v", err)
 	}
 }
+
+// Spread starts each host's allocation in a shared global pool at a
+// point of its own, the same every time for the same host; local pools
+// and pools with a saved cursor are not moved.
+func TestSpread(t *testing.T) {
+	ctx := context.Background()
+	first := func(spread, space string, cursors ipam.CursorStore) netip.Addr {
+		t.Helper()
+		d := ipam.NewDefault(ipam.DefaultConfig{Spread: spread, Cursors: cursors})
+		p, err := d.RequestPool(ctx, ipam.PoolRequest{AddressSpace: space, Pool: netip.MustParsePrefix("10.9.0.0/16")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := d.RequestAddress(ctx, p.ID, netip.Addr{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.Addr()
+	}
+	h1, h2 := first("h1", ipam.GlobalDefaultSpace, nil), first("h2", ipam.GlobalDefaultSpace, nil)
+	if h1 == h2 {
+		t.Errorf("hosts h1 and h2 both start at %s", h1)
+	}
+	if again := first("h1", ipam.GlobalDefaultSpace, nil); again != h1 {
+		t.Errorf("h1 starts at %s, then at %s", h1, again)
+	}
+	if !netip.MustParsePrefix("10.9.0.0/16").Contains(h1) {
+		t.Errorf("h1 starts at %s, outside the pool", h1)
+	}
+	if got := first("h1", ipam.LocalDefaultSpace, nil); got != netip.MustParseAddr("10.9.0.1") {
+		t.Errorf("a local pool starts at %s with Spread set, want 10.9.0.1", got)
+	}
+	saved := &ipam.MemCursors{}
+	if err := saved.SaveCursor("GlobalDefault/10.9.0.0/16", netip.MustParseAddr("10.9.7.7")); err != nil {
+		t.Fatal(err)
+	}
+	if got := first("h1", ipam.GlobalDefaultSpace, saved); got != netip.MustParseAddr("10.9.7.8") {
+		t.Errorf("with a saved cursor 10.9.7.7, h1 starts at %s, want 10.9.7.8", got)
+	}
+}
