@@ -26,27 +26,37 @@ const heldFd = 3
 // HoldPTY starts a holder for master. The caller waits for it (Wait),
 // which returns once the terminal has hung up.
 func HoldPTY(master *os.File) (*Process, error) {
+	p, err := startHolder("patchbay-ptyhold", HoldArg, master)
+	if err != nil {
+		return nil, fmt.Errorf("start terminal holder: %w", err)
+	}
+	return p, nil
+}
+
+// startHolder re-executes this binary with argv[1] arg in a session of
+// its own, files from fd 3 on.
+func startHolder(name, arg string, files ...*os.File) (*Process, error) {
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/exe",
-		Args:        []string{"patchbay-ptyhold", HoldArg},
+		Args:        []string{name, arg},
 		Env:         []string{},
-		ExtraFiles:  []*os.File{master},
+		ExtraFiles:  files,
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start terminal holder: %w", err)
+		return nil, err
 	}
 	p := &Process{Pid: cmd.Process.Pid, cmd: cmd}
 	var err error
 	if p.StartTime, err = ProcStartTime(p.Pid); err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		return nil, fmt.Errorf("start terminal holder: %w", err)
+		return nil, err
 	}
 	if p.pidfd, err = openPidfd(p.Pid); err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		return nil, fmt.Errorf("start terminal holder: %w", err)
+		return nil, err
 	}
 	return p, nil
 }

@@ -96,8 +96,8 @@ func isLegacy(f *os.File) (bool, error) {
 	var h [len(Magic)]byte
 	n, err := f.ReadAt(h[:], 0)
 	if err != nil && !errors.Is(err, io.EOF) {
-		// Opened write-only: read it by name.
-		r, oerr := os.Open(f.Name())
+		// Opened write-only: read it through /proc.
+		r, oerr := os.Open(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
 		if oerr != nil {
 			return false, fmt.Errorf("read log header: %w", err)
 		}
