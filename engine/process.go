@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/patchbay/patchbay/cnm"
+	"github.com/patchbay/patchbay/internal/logfile"
 	"github.com/patchbay/patchbay/sandbox"
 	"github.com/patchbay/patchbay/store"
 )
@@ -109,7 +110,7 @@ func (e *Engine) start(ctx context.Context, ref string, spec ProcessSpec) (cnm.P
 	// first, the process exits without running the command.
 	ps.Hold = true
 	p, err := sandbox.Start(ps)
-	con := console(err == nil)
+	con, drained := console(err == nil)
 	if err != nil {
 		return cnm.Process{}, nil, fmt.Errorf("start %s in sandbox %s: %w", spec.Args[0], sb.Name, err)
 	}
@@ -149,28 +150,52 @@ func (e *Engine) start(ctx context.Context, ref string, spec ProcessSpec) (cnm.P
 		if err != nil {
 			e.log.Warn("wait for process", "sb", sb.Name, "err", err)
 		}
+		awaitLog(drained)
 		e.processExited(sb, code)
 	}()
 	return *rec, con, nil
 }
 
-// processStdio sets up ps's stdio for spec: a new terminal, the log of
-// a detached process, or the caller's files. The returned function is
-// called once the process started (or failed to) and returns the
-// process's console, if any; it releases what the process does not
-// keep.
-func (e *Engine) processStdio(sb *sbox, spec ProcessSpec, ps *sandbox.ProcSpec, rec *cnm.Process) (func(started bool) *Console, error) {
+// logDrain bounds how long a detached process's end waits for its log
+// holder to write the last output: a child of the process that still
+// holds the pipes keeps the holder running.
+const logDrain = time.Second
+
+// processStdio sets up ps's stdio for spec: a new terminal, the log
+// holder of a detached process, or the caller's files. The returned
+// function is called once the process started (or failed to) and
+// returns the process's console, if any, and for a detached process a
+// channel closed once its output is all in the log; it releases what
+// the process does not keep.
+func (e *Engine) processStdio(sb *sbox, spec ProcessSpec, ps *sandbox.ProcSpec, rec *cnm.Process) (func(started bool) (*Console, <-chan struct{}), error) {
 	if !spec.TTY && !spec.Detached {
-		return func(bool) *Console { return nil }, nil
+		return func(bool) (*Console, <-chan struct{}) { return nil, nil }, nil
 	}
-	log, err := os.OpenFile(e.logPath(sb.ID), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	log, err := logfile.Open(e.logPath(sb.ID))
 	if err != nil {
-		return nil, fmt.Errorf("open log: %w", err)
+		return nil, err
 	}
-	rec.LogPath = log.Name()
+	rec.LogPath = e.logPath(sb.ID)
 	if !spec.TTY {
-		ps.Stdin, ps.Stdout, ps.Stderr = nil, log, log
-		return func(bool) *Console { log.Close(); return nil }, nil
+		// The holder writes the log, so output is not lost while the
+		// daemon is away.
+		h, stdout, stderr, err := sandbox.HoldLog(log.File())
+		log.Close()
+		if err != nil {
+			return nil, err
+		}
+		rec.LogHolder, rec.LogHolderStart = h.Pid, h.StartTime
+		ps.Stdin, ps.Stdout, ps.Stderr = nil, stdout, stderr
+		drained := make(chan struct{})
+		go func() { // it exits when the process and its children are gone
+			_, _ = h.Wait()
+			close(drained)
+		}()
+		return func(bool) (*Console, <-chan struct{}) {
+			stdout.Close() // the process holds its own copies
+			stderr.Close()
+			return nil, drained
+		}, nil
 	}
 	master, slave, err := openConsole(spec.ConsoleSize)
 	if err != nil {
@@ -178,12 +203,12 @@ func (e *Engine) processStdio(sb *sbox, spec ProcessSpec, ps *sandbox.ProcSpec, 
 		return nil, err
 	}
 	ps.Stdin, ps.Stdout, ps.Stderr, ps.Terminal = slave, slave, slave, true
-	return func(started bool) *Console {
+	return func(started bool) (*Console, <-chan struct{}) {
 		slave.Close() // the process holds its own copy
 		if !started {
 			master.Close()
 			log.Close()
-			return nil
+			return nil, nil
 		}
 		e.mu.Lock()
 		outs := []io.Writer{spec.Output}
@@ -201,8 +226,20 @@ func (e *Engine) processStdio(sb *sbox, spec ProcessSpec, ps *sandbox.ProcSpec, 
 			rec.TTYHolder, rec.TTYHolderStart = h.Pid, h.StartTime
 			go func() { _, _ = h.Wait() }() // it exits when the terminal hangs up
 		}
-		return newConsole(master, log, outs...)
+		return newConsole(master, log, outs...), nil
 	}, nil
+}
+
+// awaitLog waits until drained is closed (nil: nothing to wait for),
+// at most logDrain.
+func awaitLog(drained <-chan struct{}) {
+	if drained == nil {
+		return
+	}
+	select {
+	case <-drained:
+	case <-time.After(logDrain):
+	}
 }
 
 // watch re-adopts a process that survived a daemon restart, holding it
@@ -219,6 +256,7 @@ func (e *Engine) watch(sb *sbox) {
 	if rec := sb.Process; p != nil && rec.TTY && rec.TTYHolder > 0 {
 		sb.tty = e.retakeConsole(sb, rec)
 	}
+	drained := e.watchLogHolder(sb.Process)
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
@@ -228,8 +266,31 @@ func (e *Engine) watch(sb *sbox) {
 				return // engine closing: the process lives on
 			}
 		}
+		awaitLog(drained)
 		e.processExited(sb, -1)
 	}()
+}
+
+// watchLogHolder returns a channel closed once the log holder of a
+// re-adopted process has exited (or the engine closes); nil if it has
+// none or it is gone already.
+func (e *Engine) watchLogHolder(rec *cnm.Process) <-chan struct{} {
+	if rec.LogHolder <= 0 {
+		return nil
+	}
+	h, err := sandbox.Adopt(rec.LogHolder, rec.LogHolderStart)
+	if err != nil {
+		return nil
+	}
+	drained := make(chan struct{})
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		defer close(drained)
+		defer h.Close()
+		_ = h.WaitExit(e.ctx)
+	}()
+	return drained
 }
 
 // withTerm adds TERM=xterm unless env sets TERM, as Docker does for a
@@ -251,12 +312,9 @@ func (e *Engine) retakeConsole(sb *sbox, rec *cnm.Process) *Console {
 		e.log.Info("take terminal back", "sb", sb.Name, "err", err)
 		return nil
 	}
-	log, err := os.OpenFile(e.logPath(sb.ID), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	log, err := logfile.Open(e.logPath(sb.ID))
 	if err != nil {
 		e.log.Warn("open log", "sb", sb.Name, "err", err)
-		log = nil
-	}
-	if log == nil {
 		return newConsole(master, nil)
 	}
 	return newConsole(master, log)
