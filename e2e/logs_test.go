@@ -109,6 +109,12 @@ func TestLogsTimestampsSinceUntil(t *testing.T) {
 		t.Errorf("logs --since yesterday: %s", r)
 	}
 
+	// Attached, each stream is the CLI's own.
+	r = d.pb("start", "-a", "writer")
+	if r.code != 0 || r.stdout != "out1\nout2\n" || r.stderr != "err1\nerr2\n" {
+		t.Errorf("start -a: %s", r)
+	}
+
 	// A terminal's output is one stream, kept byte for byte.
 	d.ok("run", "-t", "-d", "--name", "tty", "--", "sh", "-c", "echo tty-out; echo tty-err >&2")
 	d.ok("wait", "tty")
