@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"sync"
@@ -284,7 +285,7 @@ func (s *Server) dockerAttach(w http.ResponseWriter, r *http.Request) {
 			errOut = ew
 		}
 	}
-	con, stream, err := s.attachTo(ctx, info.ID, out, errOut, boolParam(r, "logs"))
+	con, in, stream, err := s.attachTo(ctx, info.ID, out, errOut, boolParam(r, "logs"))
 	if err != nil {
 		if errOut == io.Discard {
 			errOut = out
@@ -293,11 +294,13 @@ func (s *Server) dockerAttach(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// With a terminal and input, the client closing its side ends the
-	// attachment (that is how the docker CLI detaches); otherwise the
-	// attachment ends when writing to the client fails.
+	// attachment (that is how the docker CLI detaches), as the detach
+	// keys do; otherwise the attachment ends when writing to the client
+	// fails. A process without a terminal keeps its stdin open when the
+	// client's input ends, as Docker's does unless StdinOnce.
 	go func() {
-		s.attachInput(types.NewEscapeReader(buf.Reader, keys), con, wantIn)
-		if con != nil && wantIn {
+		err := s.attachInput(types.NewEscapeReader(buf.Reader, keys), in, wantIn)
+		if con != nil && wantIn || errors.Is(err, types.ErrDetached) {
 			cancel()
 		}
 	}()
@@ -323,13 +326,14 @@ func detachKeys(v string) ([]byte, error) {
 	return keys, nil
 }
 
-// attachInput passes what the client types to the terminal (when it
-// asked to) and returns when the client closes its side or types the
-// detach keys.
-func (s *Server) attachInput(r io.Reader, con *engine.Console, wantIn bool) {
-	if con == nil || !wantIn {
-		_, _ = io.Copy(io.Discard, r)
-		return
+// attachInput passes what the client types to the process's input, its
+// terminal or stdin (when it asked to and there is one), and returns
+// when the client closes its side (nil) or types the detach keys
+// (types.ErrDetached), or the input fails.
+func (s *Server) attachInput(r io.Reader, in io.Writer, wantIn bool) error {
+	if in == nil || !wantIn {
+		in = io.Discard
 	}
-	_, _ = io.Copy(con, r)
+	_, err := io.Copy(in, r)
+	return err
 }

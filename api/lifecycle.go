@@ -87,31 +87,32 @@ func (s *Server) sandboxAttach(w http.ResponseWriter, r *http.Request) {
 	id := info.ID
 	s.serveTerminal(w, func(ctx context.Context, out *types.FrameWriter) (*ttySession, error) {
 		errOut := &types.FrameWriter{Mu: out.Mu, W: out.W, Kind: types.FrameStderr}
-		con, stream, err := s.attachTo(ctx, id, out, errOut, false)
+		con, in, stream, err := s.attachTo(ctx, id, out, errOut, false)
 		if err != nil {
 			return nil, err
 		}
-		return &ttySession{id: id, console: con, input: con != nil, wait: stream,
+		return &ttySession{id: id, console: con, stdin: in, input: in != nil, wait: stream,
 			signal: func(sig syscall.Signal) error { return s.eng.Kill(id, sig) }}, nil
 	})
 }
 
 // attachTo attaches out to the sandbox's process, waiting for its next
 // start if it is stopped: out gets its terminal's output (the console is
-// returned for input), or, when it has none, the stdout it logs from now
-// on (from the start with logs) while errOut gets its stderr. stream
+// returned, and is its input), or, when it has none, the stdout it logs
+// from now on (from the start with logs) while errOut gets its stderr;
+// in is then its stdin if it reads input (run -d -i), else nil. stream
 // passes the output until the process ends and returns its exit code.
-func (s *Server) attachTo(ctx context.Context, id string, out, errOut io.Writer, logs bool) (*engine.Console, func() (int, error), error) {
+func (s *Server) attachTo(ctx context.Context, id string, out, errOut io.Writer, logs bool) (con *engine.Console, in io.Writer, stream func() (int, error), err error) {
 	info, err := s.eng.Sandbox(id)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if info.Process == nil {
-		return nil, nil, cnm.Conflict("sandbox %s has no process to attach to", info.Name)
+		return nil, nil, nil, cnm.Conflict("sandbox %s has no process to attach to", info.Name)
 	}
 	path, err := s.eng.LogPath(id)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	// Where this attachment's output starts in the log: the end, now.
 	var log *logfile.Reader
@@ -124,7 +125,7 @@ func (s *Server) attachTo(ctx context.Context, id string, out, errOut io.Writer,
 			if log != nil {
 				log.Close()
 			}
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	closeLog := func() {
@@ -135,7 +136,7 @@ func (s *Server) attachTo(ctx context.Context, id string, out, errOut io.Writer,
 	var withdraw func() bool
 	if info.Process.TTY && !info.Running() {
 		if withdraw, err = s.eng.AttachNext(id, out); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	since := info.Process.Started
@@ -147,7 +148,7 @@ func (s *Server) attachTo(ctx context.Context, id string, out, errOut io.Writer,
 			withdraw()
 		}
 		closeLog()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	wait := func() (int, error) { return s.eng.Wait(ctx, id) }
 	if info.Process.TTY {
@@ -156,20 +157,27 @@ func (s *Server) attachTo(ctx context.Context, id string, out, errOut io.Writer,
 		con, err := s.eng.Console(id)
 		switch {
 		case err != nil && !taken:
-			return nil, nil, err
+			return nil, nil, nil, err
 		case con != nil && !taken:
 			con.Attach(out) // out is dropped at its first failed write
 		}
-		return con, wait, nil
+		if con == nil {
+			return nil, nil, wait, nil
+		}
+		return con, con, wait, nil
 	}
 	if log == nil {
 		// Nothing was logged before this start.
 		if log, err = logfile.OpenReader(path); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	if errOut == nil {
 		errOut = out
+	}
+	if in, err = s.eng.Stdin(id); err != nil {
+		log.Close()
+		return nil, nil, nil, err
 	}
 	emit := func(rec logfile.Record) error {
 		w := out
@@ -179,7 +187,7 @@ func (s *Server) attachTo(ctx context.Context, id string, out, errOut io.Writer,
 		_, err := w.Write(rec.Payload)
 		return err
 	}
-	return nil, func() (int, error) {
+	return nil, in, func() (int, error) {
 		defer log.Close()
 		_ = s.followLog(ctx, id, log, followOpts{follow: true}, emit, nil)
 		return s.eng.Wait(ctx, id)

@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -251,4 +252,40 @@ func firstDiff(a, b string) int {
 		}
 	}
 	return min(len(a), len(b))
+}
+
+// TestLogsAttachStdin: a process started with -d -i and no terminal
+// keeps its stdin open for attach (docker attach, patchbay attach), also
+// across a daemon restart, and its output is in its log.
+func TestLogsAttachStdin(t *testing.T) {
+	bins := dockerCLIs(t)
+	d := startDaemon(t)
+	d.ok("run", "-d", "-i", "--name", "reader", "--", "sh", "-c", "read a; echo got-$a; read b; echo got-$b >&2; read c; echo got-$c")
+	// docker attach passes its input; the process reads on.
+	c := newDockerCLI(t, d, bins[0])
+	cmd := exec.Command(c.bin, "attach", "reader")
+	cmd.Env = c.env
+	cmd.Stdin = strings.NewReader("one\n")
+	var out syncBuffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "docker attach's output", func() bool { return out.String() == "got-one\n" })
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+
+	// A new daemon takes the input back from the log holder.
+	d.kill9()
+	d.start()
+	// A re-adopted process is not the new daemon's child: its exit
+	// status cannot be collected (-1, the CLI's 255).
+	r := d.pbIn("two\nthree\n", "attach", "reader")
+	if r.code != 255 || r.stdout != "got-three\n" || r.stderr != "got-two\n" {
+		t.Errorf("patchbay attach after the restart: %s", r)
+	}
+	r = d.pb("logs", "reader")
+	if r.stdout != "got-one\ngot-three\n" || r.stderr != "got-two\n" {
+		t.Errorf("logs: %s", r)
+	}
 }

@@ -102,7 +102,7 @@ func (e *Engine) start(ctx context.Context, ref string, spec ProcessSpec) (cnm.P
 	if spec.TTY {
 		ps.Env = withTerm(ps.Env)
 	}
-	console, err := e.processStdio(sb, spec, &ps, rec)
+	finish, err := e.processStdio(sb, spec, &ps, rec)
 	if err != nil {
 		return cnm.Process{}, nil, err
 	}
@@ -110,7 +110,8 @@ func (e *Engine) start(ctx context.Context, ref string, spec ProcessSpec) (cnm.P
 	// first, the process exits without running the command.
 	ps.Hold = true
 	p, err := sandbox.Start(ps)
-	con, drained := console(err == nil)
+	pio := finish(err == nil)
+	con := pio.console
 	if err != nil {
 		return cnm.Process{}, nil, fmt.Errorf("start %s in sandbox %s: %w", spec.Args[0], sb.Name, err)
 	}
@@ -119,7 +120,7 @@ func (e *Engine) start(ctx context.Context, ref string, spec ProcessSpec) (cnm.P
 	done := make(chan struct{})
 	e.mu.Lock()
 	prev, prevTTY := sb.Process, sb.tty
-	sb.Process, sb.done, sb.proc = rec, done, p
+	sb.Process, sb.done, sb.proc, sb.stdin = rec, done, p, pio.stdin
 	if con != nil {
 		sb.tty = con
 	}
@@ -127,8 +128,11 @@ func (e *Engine) start(ctx context.Context, ref string, spec ProcessSpec) (cnm.P
 	undo := func() {
 		_, _ = p.Wait() // aborts a held process
 		e.mu.Lock()
-		sb.Process, sb.done, sb.proc, sb.tty = prev, nil, nil, prevTTY
+		sb.Process, sb.done, sb.proc, sb.tty, sb.stdin = prev, nil, nil, prevTTY, nil
 		e.mu.Unlock()
+		if pio.stdin != nil {
+			pio.stdin.Close()
+		}
 		close(done)
 	}
 	if err := e.update(func(tx *store.Tx) error { return tx.PutSandbox(&sb.Sandbox) }); err != nil {
@@ -150,7 +154,7 @@ func (e *Engine) start(ctx context.Context, ref string, spec ProcessSpec) (cnm.P
 		if err != nil {
 			e.log.Warn("wait for process", "sb", sb.Name, "err", err)
 		}
-		awaitLog(drained)
+		awaitLog(pio.drained)
 		e.processExited(sb, code)
 	}()
 	return *rec, con, nil
@@ -161,15 +165,24 @@ func (e *Engine) start(ctx context.Context, ref string, spec ProcessSpec) (cnm.P
 // holds the pipes keeps the holder running.
 const logDrain = time.Second
 
+// procIO is what a started process leaves the daemon besides itself.
+type procIO struct {
+	// console is its terminal, if it has one.
+	console *Console
+	// drained, for a detached process, is closed once its output is all
+	// in the log.
+	drained <-chan struct{}
+	// stdin is its input, when it reads input without a terminal.
+	stdin *os.File
+}
+
 // processStdio sets up ps's stdio for spec: a new terminal, the log
-// holder of a detached process, or the caller's files. The returned
-// function is called once the process started (or failed to) and
-// returns the process's console, if any, and for a detached process a
-// channel closed once its output is all in the log; it releases what
-// the process does not keep.
-func (e *Engine) processStdio(sb *sbox, spec ProcessSpec, ps *sandbox.ProcSpec, rec *cnm.Process) (func(started bool) (*Console, <-chan struct{}), error) {
+// holder of a detached process (and a stdin pipe if it reads input), or
+// the caller's files. The returned function is called once the process
+// started (or failed to); it releases what the process does not keep.
+func (e *Engine) processStdio(sb *sbox, spec ProcessSpec, ps *sandbox.ProcSpec, rec *cnm.Process) (func(started bool) procIO, error) {
 	if !spec.TTY && !spec.Detached {
-		return func(bool) (*Console, <-chan struct{}) { return nil, nil }, nil
+		return func(bool) procIO { return procIO{} }, nil
 	}
 	log, err := logfile.Open(e.logPath(sb.ID))
 	if err != nil {
@@ -177,25 +190,8 @@ func (e *Engine) processStdio(sb *sbox, spec ProcessSpec, ps *sandbox.ProcSpec, 
 	}
 	rec.LogPath = e.logPath(sb.ID)
 	if !spec.TTY {
-		// The holder writes the log, so output is not lost while the
-		// daemon is away.
-		h, stdout, stderr, err := sandbox.HoldLog(log.File())
-		log.Close()
-		if err != nil {
-			return nil, err
-		}
-		rec.LogHolder, rec.LogHolderStart = h.Pid, h.StartTime
-		ps.Stdin, ps.Stdout, ps.Stderr = nil, stdout, stderr
-		drained := make(chan struct{})
-		go func() { // it exits when the process and its children are gone
-			_, _ = h.Wait()
-			close(drained)
-		}()
-		return func(bool) (*Console, <-chan struct{}) {
-			stdout.Close() // the process holds its own copies
-			stderr.Close()
-			return nil, drained
-		}, nil
+		defer log.Close()
+		return e.holdLog(log, spec, ps, rec)
 	}
 	master, slave, err := openConsole(spec.ConsoleSize)
 	if err != nil {
@@ -203,12 +199,12 @@ func (e *Engine) processStdio(sb *sbox, spec ProcessSpec, ps *sandbox.ProcSpec, 
 		return nil, err
 	}
 	ps.Stdin, ps.Stdout, ps.Stderr, ps.Terminal = slave, slave, slave, true
-	return func(started bool) (*Console, <-chan struct{}) {
+	return func(started bool) procIO {
 		slave.Close() // the process holds its own copy
 		if !started {
 			master.Close()
 			log.Close()
-			return nil, nil
+			return procIO{}
 		}
 		e.mu.Lock()
 		outs := []io.Writer{spec.Output}
@@ -226,7 +222,50 @@ func (e *Engine) processStdio(sb *sbox, spec ProcessSpec, ps *sandbox.ProcSpec, 
 			rec.TTYHolder, rec.TTYHolderStart = h.Pid, h.StartTime
 			go func() { _, _ = h.Wait() }() // it exits when the terminal hangs up
 		}
-		return newConsole(master, log, outs...), nil
+		return procIO{console: newConsole(master, log, outs...)}
+	}, nil
+}
+
+// holdLog gives a detached process without a terminal a log holder,
+// which writes its output to log so that none is lost while the daemon
+// is away, and with spec.OpenStdin a stdin pipe whose write end the
+// holder keeps too (Docker keeps a -i container's input open for
+// attach).
+func (e *Engine) holdLog(log *logfile.Writer, spec ProcessSpec, ps *sandbox.ProcSpec, rec *cnm.Process) (func(started bool) procIO, error) {
+	var inR, inW *os.File
+	if spec.OpenStdin {
+		var err error
+		if inR, inW, err = os.Pipe(); err != nil {
+			return nil, fmt.Errorf("open stdin: %w", err)
+		}
+	}
+	h, stdout, stderr, err := sandbox.HoldLog(log.File(), inW)
+	if err != nil {
+		if inR != nil {
+			inR.Close()
+			inW.Close()
+		}
+		return nil, err
+	}
+	rec.LogHolder, rec.LogHolderStart = h.Pid, h.StartTime
+	ps.Stdin, ps.Stdout, ps.Stderr = inR, stdout, stderr
+	drained := make(chan struct{})
+	go func() { // it exits when the process and its children are gone
+		_, _ = h.Wait()
+		close(drained)
+	}()
+	return func(started bool) procIO {
+		stdout.Close() // the process holds its own copies
+		stderr.Close()
+		if inR == nil {
+			return procIO{drained: drained}
+		}
+		inR.Close()
+		if !started {
+			inW.Close()
+			return procIO{drained: drained}
+		}
+		return procIO{drained: drained, stdin: inW}
 	}, nil
 }
 
@@ -255,6 +294,13 @@ func (e *Engine) watch(sb *sbox) {
 	sb.proc = p
 	if rec := sb.Process; p != nil && rec.TTY && rec.TTYHolder > 0 {
 		sb.tty = e.retakeConsole(sb, rec)
+	}
+	if rec := sb.Process; p != nil && !rec.TTY && rec.OpenStdin && rec.LogHolder > 0 {
+		in, err := sandbox.TakeStdin(rec.LogHolder, rec.LogHolderStart)
+		if err != nil {
+			e.log.Info("take stdin back", "sb", sb.Name, "err", err)
+		}
+		sb.stdin = in
 	}
 	drained := e.watchLogHolder(sb.Process)
 	e.wg.Add(1)
@@ -332,7 +378,10 @@ func (e *Engine) processExited(sb *sbox, code int) {
 	done := sb.done
 	proc := *sb.Process
 	proc.State, proc.ExitCode, proc.Finished = cnm.StateExited, code, time.Now()
-	sb.Process, sb.done, sb.proc = &proc, nil, nil
+	if sb.stdin != nil {
+		sb.stdin.Close()
+	}
+	sb.Process, sb.done, sb.proc, sb.stdin = &proc, nil, nil, nil
 	e.mu.Unlock()
 	defer close(done)
 	if _, still := e.sandboxLive(sb.ID); !still {
@@ -498,6 +547,22 @@ func (e *Engine) Exec(ctx context.Context, ref string, spec ExecSpec) (*sandbox.
 		return nil, fmt.Errorf("exec in sandbox %s: %w", sb.Name, err)
 	}
 	return p, nil
+}
+
+// Stdin returns the input of a sandbox's running process that was
+// started to read input without a terminal (run -d -i); nil when it has
+// none. Writes fail once the process has exited.
+func (e *Engine) Stdin(ref string) (io.Writer, error) {
+	sb, err := e.findSandbox(ref)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if sb.stdin == nil {
+		return nil, nil
+	}
+	return sb.stdin, nil
 }
 
 // LogPath returns the log file of a sandbox's detached process.

@@ -19,6 +19,9 @@ import (
 // stream and appends the records. It is this binary re-executed in a
 // session of its own, so it lives on when the daemon dies or restarts,
 // and exits once both pipes reach end of file (every writer is gone).
+// For a process that reads input without a terminal it also keeps the
+// write end of its stdin pipe, so the process sees no end of input when
+// the daemon dies, and a new daemon takes it back (pidfd_getfd).
 
 // LogHoldArg is argv[1] of a log holder.
 const LogHoldArg = "__patchbay_loghold"
@@ -28,14 +31,17 @@ const (
 	logHoldStdout = 3
 	logHoldStderr = 4
 	logHoldFile   = 5
+	logHoldStdin  = 6
 )
 
 // HoldLog starts a holder writing to log (a file opened by
 // logfile.Open, which the caller may close afterwards) and returns it
 // with the write ends of the process's stdout and stderr, which the
-// caller closes once the process has them. The caller waits for the
-// holder (Wait), which returns once the output has ended.
-func HoldLog(log *os.File) (h *Process, stdout, stderr *os.File, err error) {
+// caller closes once the process has them. stdin, if not nil, is the
+// write end of the process's stdin pipe, for the holder to keep. The
+// caller waits for the holder (Wait), which returns once the output has
+// ended.
+func HoldLog(log, stdin *os.File) (h *Process, stdout, stderr *os.File, err error) {
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("start log holder: %w", err)
@@ -47,13 +53,27 @@ func HoldLog(log *os.File) (h *Process, stdout, stderr *os.File, err error) {
 		return nil, nil, nil, fmt.Errorf("start log holder: %w", err)
 	}
 	defer errR.Close()
-	h, err = startHolder("patchbay-loghold", LogHoldArg, outR, errR, log)
+	files := []*os.File{outR, errR, log}
+	if stdin != nil {
+		files = append(files, stdin)
+	}
+	h, err = startHolder("patchbay-loghold", LogHoldArg, files...)
 	if err != nil {
 		outW.Close()
 		errW.Close()
 		return nil, nil, nil, fmt.Errorf("start log holder: %w", err)
 	}
 	return h, outW, errW, nil
+}
+
+// TakeStdin returns a copy of the stdin pipe's write end that a log
+// holder (pid, started at start) keeps, for a daemon that restarted.
+func TakeStdin(pid int, start uint64) (*os.File, error) {
+	f, err := takeFd(pid, start, logHoldStdin, "stdin")
+	if err != nil {
+		return nil, fmt.Errorf("take stdin from log holder: %w", err)
+	}
+	return f, nil
 }
 
 // logHoldMain is a log holder's life: copy both pipes to the log until

@@ -15,7 +15,7 @@ func TestHoldLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, stdout, stderr, err := HoldLog(w.File())
+	h, stdout, stderr, err := HoldLog(w.File(), nil)
 	w.Close()
 	if err != nil {
 		t.Fatal(err)

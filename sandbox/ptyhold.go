@@ -64,19 +64,29 @@ func startHolder(name, arg string, files ...*os.File) (*Process, error) {
 // TakePTY returns a copy of the master a holder (pid, started at start)
 // keeps, for a daemon that restarted.
 func TakePTY(pid int, start uint64) (*os.File, error) {
-	p, err := Adopt(pid, start)
+	f, err := takeFd(pid, start, heldFd, "ptmx")
 	if err != nil {
 		return nil, fmt.Errorf("take terminal from holder: %w", err)
 	}
+	return f, nil
+}
+
+// takeFd returns a copy of descriptor fd of the holder pid (started at
+// start).
+func takeFd(pid int, start uint64, fd int, name string) (*os.File, error) {
+	p, err := Adopt(pid, start)
+	if err != nil {
+		return nil, err
+	}
 	defer p.Close()
 	if p.pidfd == nil {
-		return nil, fmt.Errorf("take terminal from holder %d: the kernel has no pidfds", pid)
+		return nil, fmt.Errorf("holder %d: the kernel has no pidfds", pid)
 	}
-	fd, err := unix.PidfdGetfd(int(p.pidfd.Fd()), heldFd, 0)
+	nfd, err := unix.PidfdGetfd(int(p.pidfd.Fd()), fd, 0)
 	if err != nil {
-		return nil, fmt.Errorf("take terminal from holder %d: %w", pid, err)
+		return nil, fmt.Errorf("holder %d: %w", pid, err)
 	}
-	return os.NewFile(uintptr(fd), "ptmx"), nil
+	return os.NewFile(uintptr(nfd), name), nil
 }
 
 // holdMain is a holder's life: wait until the terminal hangs up.
