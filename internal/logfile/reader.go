@@ -138,7 +138,7 @@ func (r *Reader) fill() (bool, error) {
 		r.buf = append(r.buf[:0], r.buf[r.start:]...)
 		r.start = 0
 	}
-	if cap(r.buf)-len(r.buf) < readChunk {
+	if cap(r.buf)-len(r.buf) < readChunk/2 {
 		r.buf = append(make([]byte, 0, len(r.buf)+readChunk), r.buf...)
 	}
 	n, err := r.f.Read(r.buf[len(r.buf):cap(r.buf)])

@@ -75,8 +75,10 @@ func (w *Writer) Write(s Stream, t time.Time, p []byte) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.legacy {
-		_, err := w.f.Write(p)
-		return err
+		if _, err := w.f.Write(p); err != nil {
+			return fmt.Errorf("write log: %w", err)
+		}
+		return nil
 	}
 	w.buf = appendRecords(w.buf[:0], s, t, p)
 	if _, err := w.f.Write(w.buf); err != nil {
