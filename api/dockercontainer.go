@@ -1,13 +1,11 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
-	"os"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -203,33 +201,25 @@ func (s *Server) dockerResize(w http.ResponseWriter, r *http.Request) {
 }
 
 // dockerLogs is GET /containers/{id}/logs: the log as a raw stream for a
-// process with a terminal, else Docker's multiplexed stream (stdout and
-// stderr share one log, so all of it comes as stdout). tail keeps the
-// last lines; follow streams until the process ends.
+// process with a terminal, else Docker's multiplexed stream with each
+// record on its stream. stdout and stderr select streams, since and
+// until times, tail the last records; timestamps prefixes each record
+// with its time; follow streams until the process ends.
 func (s *Server) dockerLogs(w http.ResponseWriter, r *http.Request) {
 	info, err := s.sandboxOf(r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	q := r.URL.Query()
-	switch {
-	case !boolParam(r, "stdout") && !boolParam(r, "stderr"):
-		writeError(w, cnm.Invalid("Bad parameters: you must choose at least one stream"))
-		return
-	case boolParam(r, "timestamps"):
-		writeError(w, cnm.Invalid("patchbay does not record when log lines were written: --timestamps is not supported"))
-		return
-	case q.Get("since") != "" && q.Get("since") != "0", q.Get("until") != "" && q.Get("until") != "0":
-		writeError(w, cnm.Invalid("patchbay does not record when log lines were written: --since and --until are not supported"))
+	q, err := parseLogQuery(r)
+	if err != nil {
+		writeError(w, err)
 		return
 	}
-	tail := -1
-	if v := q.Get("tail"); v != "" && v != "all" {
-		if tail, err = strconv.Atoi(v); err != nil || tail < 0 {
-			writeError(w, cnm.Invalid("invalid tail %q", v))
-			return
-		}
+	q.filter.Stdout, q.filter.Stderr = boolParam(r, "stdout"), boolParam(r, "stderr")
+	if !q.filter.Stdout && !q.filter.Stderr {
+		writeError(w, cnm.Invalid("Bad parameters: you must choose at least one stream"))
+		return
 	}
 	tty := info.Process != nil && info.Process.TTY
 	media := types.MediaMultiplexedStream
@@ -238,73 +228,10 @@ func (s *Server) dockerLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", media)
 	w.WriteHeader(http.StatusOK)
-	path, err := s.eng.LogPath(info.ID)
-	if err != nil {
-		return
+	rw := newRecordWriter(w, tty, q.timestamps)
+	if err := s.sendLog(r.Context(), info.ID, q, rw.emit, rw.flush); err != nil && r.Context().Err() == nil {
+		s.log.Warn("send log", "sb", info.Name, "err", err)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return // nothing logged yet
-	}
-	defer f.Close()
-	var out io.Writer = w
-	if !tty {
-		out = &types.FrameWriter{Mu: &sync.Mutex{}, W: w, Kind: types.FrameStdout}
-	}
-	fl, _ := w.(http.Flusher)
-	out = flushWriter{out, fl}
-	if tail >= 0 {
-		if err := seekTail(f, tail); err != nil {
-			return
-		}
-	}
-	if !boolParam(r, "follow") {
-		_, _ = io.Copy(out, f)
-		return
-	}
-	s.followLog(r.Context(), info.ID, f, out)
-}
-
-// flushWriter flushes after each write, so a followed log arrives as it
-// is written.
-type flushWriter struct {
-	w  io.Writer
-	fl http.Flusher
-}
-
-func (f flushWriter) Write(p []byte) (int, error) {
-	n, err := f.w.Write(p)
-	if f.fl != nil {
-		f.fl.Flush()
-	}
-	return n, err
-}
-
-// seekTail positions f at the start of its last n lines.
-func seekTail(f *os.File, n int) error {
-	b, err := io.ReadAll(f)
-	if err != nil {
-		return err
-	}
-	b = bytes.TrimSuffix(b, []byte("\n"))
-	pos := len(b)
-	for i := 0; i < n && pos > 0; i++ {
-		j := bytes.LastIndexByte(b[:pos], '\n')
-		if j < 0 {
-			pos = 0
-			break
-		}
-		if i == n-1 {
-			pos = j + 1
-			break
-		}
-		pos = j
-	}
-	if n == 0 {
-		pos = len(b) + 1
-	}
-	_, err = f.Seek(int64(min(pos, len(b)+1)), io.SeekStart)
-	return err
 }
 
 // dockerAttach is POST /containers/{id}/attach on a hijacked connection:
@@ -330,7 +257,7 @@ func (s *Server) dockerAttach(w http.ResponseWriter, r *http.Request) {
 	}
 	tty := info.Process.TTY
 	wantIn := boolParam(r, "stdin")
-	wantOut := boolParam(r, "stdout") || boolParam(r, "stderr")
+	wantOut, wantErr := boolParam(r, "stdout"), boolParam(r, "stderr")
 	conn, buf, err := hijackDocker(w, r, tty)
 	if err != nil {
 		s.log.Warn("attach", "err", err)
@@ -339,29 +266,41 @@ func (s *Server) dockerAttach(w http.ResponseWriter, r *http.Request) {
 	defer conn.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out io.Writer = io.Discard
-	if wantOut {
-		if tty {
-			rw := &rawWriter{w: conn}
-			defer rw.Close()
-			out = rw
-		} else {
-			fw := &types.FrameWriter{Mu: &sync.Mutex{}, W: conn, Kind: types.FrameStdout}
-			defer fw.Close()
+	var out, errOut io.Writer = io.Discard, io.Discard
+	switch {
+	case tty && (wantOut || wantErr):
+		rw := &rawWriter{w: conn}
+		defer rw.Close()
+		out = rw
+	case !tty:
+		mu := &sync.Mutex{}
+		fw := &types.FrameWriter{Mu: mu, W: conn, Kind: types.FrameStdout}
+		defer fw.Close()
+		ew := &types.FrameWriter{Mu: mu, W: conn, Kind: types.FrameStderr}
+		defer ew.Close()
+		if wantOut {
 			out = fw
 		}
+		if wantErr {
+			errOut = ew
+		}
 	}
-	con, stream, err := s.attachTo(ctx, info.ID, out, boolParam(r, "logs"))
+	con, in, stream, err := s.attachTo(ctx, info.ID, out, errOut, boolParam(r, "logs"))
 	if err != nil {
-		_, _ = out.Write([]byte(err.Error() + "\n"))
+		if errOut == io.Discard {
+			errOut = out
+		}
+		_, _ = errOut.Write([]byte(err.Error() + "\n"))
 		return
 	}
 	// With a terminal and input, the client closing its side ends the
-	// attachment (that is how the docker CLI detaches); otherwise the
-	// attachment ends when writing to the client fails.
+	// attachment (that is how the docker CLI detaches), as the detach
+	// keys do; otherwise the attachment ends when writing to the client
+	// fails. A process without a terminal keeps its stdin open when the
+	// client's input ends, as Docker's does unless StdinOnce.
 	go func() {
-		s.attachInput(types.NewEscapeReader(buf.Reader, keys), con, wantIn)
-		if con != nil && wantIn {
+		err := s.attachInput(types.NewEscapeReader(buf.Reader, keys), in, wantIn)
+		if con != nil && wantIn || errors.Is(err, types.ErrDetached) {
 			cancel()
 		}
 	}()
@@ -387,13 +326,14 @@ func detachKeys(v string) ([]byte, error) {
 	return keys, nil
 }
 
-// attachInput passes what the client types to the terminal (when it
-// asked to) and returns when the client closes its side or types the
-// detach keys.
-func (s *Server) attachInput(r io.Reader, con *engine.Console, wantIn bool) {
-	if con == nil || !wantIn {
-		_, _ = io.Copy(io.Discard, r)
-		return
+// attachInput passes what the client types to the process's input, its
+// terminal or stdin (when it asked to and there is one), and returns
+// when the client closes its side (nil) or types the detach keys
+// (types.ErrDetached), or the input fails.
+func (s *Server) attachInput(r io.Reader, in io.Writer, wantIn bool) error {
+	if in == nil || !wantIn {
+		in = io.Discard
 	}
-	_, _ = io.Copy(con, r)
+	_, err := io.Copy(in, r)
+	return err
 }

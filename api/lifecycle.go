@@ -2,7 +2,7 @@ package api
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -13,6 +13,7 @@ import (
 	"github.com/patchbay/patchbay/api/types"
 	"github.com/patchbay/patchbay/cnm"
 	"github.com/patchbay/patchbay/engine"
+	"github.com/patchbay/patchbay/internal/logfile"
 )
 
 // Lifecycle routes of patchbay's own API: start, restart and attach.
@@ -85,41 +86,57 @@ func (s *Server) sandboxAttach(w http.ResponseWriter, r *http.Request) {
 	}
 	id := info.ID
 	s.serveTerminal(w, func(ctx context.Context, out *types.FrameWriter) (*ttySession, error) {
-		con, stream, err := s.attachTo(ctx, id, out, false)
+		errOut := &types.FrameWriter{Mu: out.Mu, W: out.W, Kind: types.FrameStderr}
+		con, in, stream, err := s.attachTo(ctx, id, out, errOut, false)
 		if err != nil {
 			return nil, err
 		}
-		return &ttySession{id: id, console: con, input: con != nil, wait: stream,
+		return &ttySession{id: id, console: con, stdin: in, input: in != nil, wait: stream,
 			signal: func(sig syscall.Signal) error { return s.eng.Kill(id, sig) }}, nil
 	})
 }
 
 // attachTo attaches out to the sandbox's process, waiting for its next
 // start if it is stopped: out gets its terminal's output (the console is
-// returned for input), or what it logs from now on, from the start with
-// logs. stream passes the output until the process ends and returns its
-// exit code.
-func (s *Server) attachTo(ctx context.Context, id string, out io.Writer, logs bool) (*engine.Console, func() (int, error), error) {
+// returned, and is its input), or, when it has none, the stdout it logs
+// from now on (from the start with logs) while errOut gets its stderr;
+// in is then its stdin if it reads input (run -d -i), else nil. stream
+// passes the output until the process ends and returns its exit code.
+func (s *Server) attachTo(ctx context.Context, id string, out, errOut io.Writer, logs bool) (con *engine.Console, in io.Writer, stream func() (int, error), err error) {
 	info, err := s.eng.Sandbox(id)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if info.Process == nil {
-		return nil, nil, cnm.Conflict("sandbox %s has no process to attach to", info.Name)
+		return nil, nil, nil, cnm.Conflict("sandbox %s has no process to attach to", info.Name)
 	}
 	path, err := s.eng.LogPath(id)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	// Where this attachment's output starts in the log: the end, now.
-	var from int64
-	if st, err := os.Stat(path); err == nil && !logs {
-		from = st.Size()
+	var log *logfile.Reader
+	if !info.Process.TTY {
+		log, err = logfile.OpenReader(path)
+		if err == nil && !logs {
+			err = log.SeekEnd()
+		}
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			if log != nil {
+				log.Close()
+			}
+			return nil, nil, nil, err
+		}
+	}
+	closeLog := func() {
+		if log != nil {
+			log.Close()
+		}
 	}
 	var withdraw func() bool
 	if info.Process.TTY && !info.Running() {
 		if withdraw, err = s.eng.AttachNext(id, out); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	since := info.Process.Started
@@ -130,7 +147,8 @@ func (s *Server) attachTo(ctx context.Context, id string, out io.Writer, logs bo
 		if withdraw != nil {
 			withdraw()
 		}
-		return nil, nil, err
+		closeLog()
+		return nil, nil, nil, err
 	}
 	wait := func() (int, error) { return s.eng.Wait(ctx, id) }
 	if info.Process.TTY {
@@ -139,43 +157,39 @@ func (s *Server) attachTo(ctx context.Context, id string, out io.Writer, logs bo
 		con, err := s.eng.Console(id)
 		switch {
 		case err != nil && !taken:
-			return nil, nil, err
+			return nil, nil, nil, err
 		case con != nil && !taken:
 			con.Attach(out) // out is dropped at its first failed write
 		}
-		return con, wait, nil
+		if con == nil {
+			return nil, nil, wait, nil
+		}
+		return con, con, wait, nil
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open log: %w", err)
+	if log == nil {
+		// Nothing was logged before this start.
+		if log, err = logfile.OpenReader(path); err != nil {
+			return nil, nil, nil, err
+		}
 	}
-	if _, err := f.Seek(from, io.SeekStart); err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("open log: %w", err)
+	if errOut == nil {
+		errOut = out
 	}
-	return nil, func() (int, error) {
-		defer f.Close()
-		s.followLog(ctx, id, f, out)
+	if in, err = s.eng.Stdin(id); err != nil {
+		log.Close()
+		return nil, nil, nil, err
+	}
+	emit := func(rec logfile.Record) error {
+		w := out
+		if rec.Stream == logfile.Stderr {
+			w = errOut
+		}
+		_, err := w.Write(rec.Payload)
+		return err
+	}
+	return nil, in, func() (int, error) {
+		defer log.Close()
+		_ = s.followLog(ctx, id, log, followOpts{follow: true}, emit, nil)
 		return s.eng.Wait(ctx, id)
 	}, nil
-}
-
-// followLog copies f to w until the sandbox's process has ended (and its
-// last output is copied), w fails or ctx ends.
-func (s *Server) followLog(ctx context.Context, id string, f *os.File, w io.Writer) {
-	for {
-		if _, err := io.Copy(w, f); err != nil {
-			return
-		}
-		sb, err := s.eng.Sandbox(id)
-		if err != nil || !sb.Running() {
-			_, _ = io.Copy(w, f)
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(logPoll):
-		}
-	}
 }

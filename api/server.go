@@ -8,13 +8,11 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"maps"
 	"net"
 	"net/http"
-	"os"
 	"regexp"
 	"strconv"
 	"syscall"
@@ -264,46 +262,30 @@ func (s *Server) sandboxWait(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]int{"StatusCode": code})
 }
 
-// sandboxLogs streams the detached process's log; with follow=1 it keeps
-// streaming until the process exits or the client goes away.
+// sandboxLogs streams the log of a sandbox's process (detached or with
+// a terminal) as Docker's multiplexed stream, each record on its stream:
+// follow, timestamps, since, until and tail as on Docker's logs route,
+// and stdout and stderr (both when neither is given).
 func (s *Server) sandboxLogs(w http.ResponseWriter, r *http.Request) {
-	path, err := s.eng.LogPath(r.PathValue("id"))
+	info, err := s.eng.Sandbox(r.PathValue("id"))
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	f, err := os.Open(path)
-	if os.IsNotExist(err) {
-		w.WriteHeader(http.StatusOK)
-		return
-	}
+	q, err := parseLogQuery(r)
 	if err != nil {
-		writeError(w, fmt.Errorf("open log: %w", err))
+		writeError(w, err)
 		return
 	}
-	defer f.Close()
-	w.Header().Set("Content-Type", "application/octet-stream")
+	q.filter.Stdout, q.filter.Stderr = boolParam(r, "stdout"), boolParam(r, "stderr")
+	if !q.filter.Stdout && !q.filter.Stderr {
+		q.filter.Stdout, q.filter.Stderr = true, true
+	}
+	w.Header().Set("Content-Type", types.MediaMultiplexedStream)
 	w.WriteHeader(http.StatusOK)
-	fl, _ := w.(http.Flusher)
-	follow := boolParam(r, "follow")
-	for {
-		_, _ = io.Copy(w, f)
-		if fl != nil {
-			fl.Flush()
-		}
-		if !follow {
-			return
-		}
-		sb, err := s.eng.Sandbox(r.PathValue("id"))
-		if err != nil || !sb.Running() {
-			_, _ = io.Copy(w, f)
-			return
-		}
-		select {
-		case <-r.Context().Done():
-			return
-		case <-time.After(200 * time.Millisecond):
-		}
+	rw := newRecordWriter(w, false, q.timestamps)
+	if err := s.sendLog(r.Context(), info.ID, q, rw.emit, rw.flush); err != nil && r.Context().Err() == nil {
+		s.log.Warn("send log", "sb", info.Name, "err", err)
 	}
 }
 

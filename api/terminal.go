@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -25,7 +26,10 @@ type ttySession struct {
 	// console takes input and window sizes; nil when the process has no
 	// terminal (attach then only shows its output).
 	console *engine.Console
-	// input: what the client types goes to the console.
+	// stdin takes input when there is no console (a process started to
+	// read input without a terminal).
+	stdin io.Writer
+	// input: what the client types goes to the console, or stdin.
 	input bool
 	// wait returns the exit code once the process has ended.
 	wait   func() (int, error)
@@ -134,8 +138,12 @@ func (s *Server) terminalInput(r *bufio.Reader, sess *ttySession) {
 		}
 		switch kind {
 		case types.FrameStdin:
-			if sess.input && sess.console != nil {
+			switch {
+			case !sess.input:
+			case sess.console != nil:
 				_, _ = sess.console.Write(p)
+			case sess.stdin != nil:
+				_, _ = sess.stdin.Write(p)
 			}
 		case types.FrameControl:
 			var m types.StreamMessage

@@ -96,6 +96,11 @@ func (e *env) attach(ctx context.Context, c *client.Client, ref string, input bo
 		return err
 	}
 	defer ts.close()
+	if input && !sb.Config.Tty && sb.Config.OpenStdin {
+		// A process started with -i and no terminal reads the input as
+		// it is (the local terminal stays as it is too).
+		ts.tio.In = e.stdin
+	}
 	if sb.Config.Tty && ts.size != [2]uint16{} {
 		// The terminal takes this window's size, as with Docker's attach.
 		select {

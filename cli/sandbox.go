@@ -10,6 +10,7 @@ import (
 
 	"github.com/patchbay/patchbay/api/types"
 	"github.com/patchbay/patchbay/client"
+	"github.com/patchbay/patchbay/internal/logfile"
 	"github.com/spf13/cobra"
 )
 
@@ -159,22 +160,41 @@ func newRmCmd(e *env, aliases ...string) *cobra.Command {
 	return cmd
 }
 
-// newLogsCmd is logs.
+// newLogsCmd is logs: what the process wrote to stdout goes to stdout,
+// to stderr to stderr. --since and --until are read here, as the docker
+// CLI does, so a duration counts back from this machine's clock.
 func newLogsCmd(e *env) *cobra.Command {
-	var follow bool
+	var opts client.LogsOptions
+	var since, until string
 	cmd := &cobra.Command{
 		Use:   "logs [OPTIONS] SANDBOX",
-		Short: "Fetch the output of a detached sandbox's process",
+		Short: "Fetch the output of a sandbox's process",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			now := time.Now()
+			for _, t := range []struct {
+				flag, v string
+				out     *string
+			}{{"since", since, &opts.Since}, {"until", until, &opts.Until}} {
+				at, err := logfile.ParseTime(t.v, now)
+				if err != nil {
+					return fmt.Errorf("--%s: %w", t.flag, err)
+				}
+				*t.out = logfile.FormatUnix(at)
+			}
 			c, err := e.client()
 			if err != nil {
 				return err
 			}
-			return c.SandboxLogs(cmd.Context(), args[0], follow, e.stdout)
+			return c.SandboxLogs(cmd.Context(), args[0], opts, e.stdout, e.stderr)
 		},
 	}
-	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "follow log output")
+	f := cmd.Flags()
+	f.BoolVarP(&opts.Follow, "follow", "f", false, "follow log output")
+	f.BoolVarP(&opts.Timestamps, "timestamps", "t", false, "show timestamps")
+	f.StringVar(&since, "since", "", `show logs since a time (e.g. "2026-12-01T10:00:00Z", Unix seconds) or for a duration back from now (e.g. "10m")`)
+	f.StringVar(&until, "until", "", `show logs before a time (e.g. "2026-12-01T10:00:00Z", Unix seconds) or a duration back from now (e.g. "10m")`)
+	f.StringVarP(&opts.Tail, "tail", "n", "all", "number of lines to show from the end of the logs")
 	return cmd
 }
 

@@ -39,7 +39,7 @@ func (e *env) openTerminal(ctx context.Context, input bool, detachKeys string, p
 	}
 	in := asFile(e.stdin, os.Stdin)
 	out := asFile(e.stdout, os.Stdout)
-	s := &termSession{tio: client.TerminalIO{Out: e.stdout}}
+	s := &termSession{tio: client.TerminalIO{Out: e.stdout, Err: e.stderr}}
 	if input {
 		s.tio.In, s.tio.DetachKeys = in, keys
 	}

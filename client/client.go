@@ -3,6 +3,7 @@
 package client
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -235,9 +236,29 @@ func (c *Client) SandboxWait(ctx context.Context, ref string) (int, error) {
 	return out.StatusCode, err
 }
 
-// SandboxLogs copies a detached process's log to w.
-func (c *Client) SandboxLogs(ctx context.Context, ref string, follow bool, w io.Writer) error {
-	u := "http://patchbay/sandboxes/" + url.PathEscape(ref) + "/logs?follow=" + fmt.Sprint(follow)
+// LogsOptions select what SandboxLogs shows.
+type LogsOptions struct {
+	// Follow streams what is written until the process ends.
+	Follow bool
+	// Timestamps prefixes each line with the time it was written.
+	Timestamps bool
+	// Since and Until keep lines written in that span: Unix seconds
+	// with an optional fraction, or an RFC 3339 date; empty is no limit.
+	Since, Until string
+	// Tail keeps the last lines: a number or "all" (empty: all).
+	Tail string
+}
+
+// SandboxLogs copies a sandbox's log: what its process wrote to stdout
+// to stdout, to stderr to stderr.
+func (c *Client) SandboxLogs(ctx context.Context, ref string, opts LogsOptions, stdout, stderr io.Writer) error {
+	q := url.Values{"follow": {fmt.Sprint(opts.Follow)}, "timestamps": {fmt.Sprint(opts.Timestamps)}}
+	for k, v := range map[string]string{"since": opts.Since, "until": opts.Until, "tail": opts.Tail} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	u := "http://patchbay/sandboxes/" + url.PathEscape(ref) + "/logs?" + q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return err
@@ -254,8 +275,23 @@ func (c *Client) SandboxLogs(ctx context.Context, ref string, follow bool, w io.
 	if resp.StatusCode >= 400 {
 		return decodeError(resp)
 	}
-	_, err = io.Copy(w, resp.Body)
-	return err
+	br := bufio.NewReader(resp.Body)
+	for {
+		kind, p, err := types.ReadFrame(br)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read log: %w", err)
+		}
+		w := stdout
+		if kind == types.FrameStderr {
+			w = stderr
+		}
+		if _, err := w.Write(p); err != nil {
+			return err
+		}
+	}
 }
 
 // Stdio are the files an attached process uses.

@@ -21,6 +21,9 @@ type TerminalIO struct {
 	In io.Reader
 	// Out gets the terminal's output.
 	Out io.Writer
+	// Err, if set, gets what a process without a terminal writes to
+	// stderr (attach); otherwise Out does.
+	Err io.Writer
 	// Resize carries new window sizes (rows, columns).
 	Resize <-chan [2]uint16
 	// Signals are forwarded to the process.
@@ -155,8 +158,14 @@ func (c *Client) terminal(ctx context.Context, path string, body any, tio Termin
 				return
 			}
 			switch kind {
-			case types.FrameStdout, types.FrameStderr:
+			case types.FrameStdout:
 				_, _ = tio.Out.Write(p)
+			case types.FrameStderr:
+				if tio.Err != nil {
+					_, _ = tio.Err.Write(p)
+				} else {
+					_, _ = tio.Out.Write(p)
+				}
 			case types.FrameControl:
 				var m types.StreamMessage
 				if err := json.Unmarshal(p, &m); err != nil {

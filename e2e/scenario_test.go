@@ -138,8 +138,9 @@ func TestLogsAndAdopt(t *testing.T) {
 	d := startDaemon(t)
 	d.ok("run", "-d", "--name", "talker", "--", "sh", "-c", "echo line1; echo line2 >&2")
 	d.ok("wait", "talker")
-	if out := d.ok("logs", "talker"); out != "line1\nline2\n" {
-		t.Errorf("logs = %q", out)
+	// stderr is logged as such, and printed to stderr.
+	if r := d.pb("logs", "talker"); r.code != 0 || r.stdout != "line1\n" || r.stderr != "line2\n" {
+		t.Errorf("logs: %s", r)
 	}
 	d.ok("network", "create", "--subnet", "10.0.7.0/24", "adoptnet")
 	// A namespace made by someone else: the outside namespace of the

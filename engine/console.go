@@ -5,17 +5,20 @@ import (
 	"io"
 	"os"
 	"sync"
+	"time"
 
+	"github.com/patchbay/patchbay/internal/logfile"
 	"github.com/patchbay/patchbay/sandbox"
 )
 
 // Console is the daemon's end of a process's pseudo-terminal: it copies
-// what the process writes to the sandbox's log (if any) and to every
+// what the process writes to the sandbox's log (if any, as stdout
+// records) and to every
 // attached writer, and passes input and window sizes to the terminal.
 // It ends by itself once no process holds the terminal any more.
 type Console struct {
 	master *os.File
-	log    io.WriteCloser
+	log    *logfile.Writer
 	done   chan struct{}
 
 	// mu guards the fields below.
@@ -26,7 +29,7 @@ type Console struct {
 
 // newConsole starts copying master's output; first are attached before
 // any output is read (nil ones are skipped).
-func newConsole(master *os.File, log io.WriteCloser, first ...io.Writer) *Console {
+func newConsole(master *os.File, log *logfile.Writer, first ...io.Writer) *Console {
 	c := &Console{master: master, log: log, done: make(chan struct{}), outs: map[int]io.Writer{}}
 	for _, w := range first {
 		if w != nil {
@@ -58,7 +61,7 @@ func (c *Console) run() {
 
 func (c *Console) fanOut(p []byte) {
 	if c.log != nil {
-		_, _ = c.log.Write(p)
+		_ = c.log.Write(logfile.Stdout, time.Now(), p)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

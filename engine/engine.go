@@ -227,6 +227,9 @@ type sbox struct {
 	// tty is the terminal of the last process started with one; guarded
 	// by mu (see console.go).
 	tty *Console
+	// stdin is the input of the running process when it was started to
+	// read it without a terminal (see processStdio); guarded by mu.
+	stdin *os.File
 	// nextTTY are writers waiting for the terminal of the next process
 	// started; guarded by mu (see AttachNext).
 	nextTTY map[*int]io.Writer

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/patchbay/patchbay/cnm"
+	"github.com/patchbay/patchbay/internal/logfile"
 	"github.com/patchbay/patchbay/sandbox"
 	"github.com/patchbay/patchbay/store"
 )
@@ -101,7 +102,7 @@ func (e *Engine) start(ctx context.Context, ref string, spec ProcessSpec) (cnm.P
 	if spec.TTY {
 		ps.Env = withTerm(ps.Env)
 	}
-	console, err := e.processStdio(sb, spec, &ps, rec)
+	finish, err := e.processStdio(sb, spec, &ps, rec)
 	if err != nil {
 		return cnm.Process{}, nil, err
 	}
@@ -109,7 +110,8 @@ func (e *Engine) start(ctx context.Context, ref string, spec ProcessSpec) (cnm.P
 	// first, the process exits without running the command.
 	ps.Hold = true
 	p, err := sandbox.Start(ps)
-	con := console(err == nil)
+	pio := finish(err == nil)
+	con := pio.console
 	if err != nil {
 		return cnm.Process{}, nil, fmt.Errorf("start %s in sandbox %s: %w", spec.Args[0], sb.Name, err)
 	}
@@ -118,7 +120,7 @@ func (e *Engine) start(ctx context.Context, ref string, spec ProcessSpec) (cnm.P
 	done := make(chan struct{})
 	e.mu.Lock()
 	prev, prevTTY := sb.Process, sb.tty
-	sb.Process, sb.done, sb.proc = rec, done, p
+	sb.Process, sb.done, sb.proc, sb.stdin = rec, done, p, pio.stdin
 	if con != nil {
 		sb.tty = con
 	}
@@ -126,8 +128,11 @@ func (e *Engine) start(ctx context.Context, ref string, spec ProcessSpec) (cnm.P
 	undo := func() {
 		_, _ = p.Wait() // aborts a held process
 		e.mu.Lock()
-		sb.Process, sb.done, sb.proc, sb.tty = prev, nil, nil, prevTTY
+		sb.Process, sb.done, sb.proc, sb.tty, sb.stdin = prev, nil, nil, prevTTY, nil
 		e.mu.Unlock()
+		if pio.stdin != nil {
+			pio.stdin.Close()
+		}
 		close(done)
 	}
 	if err := e.update(func(tx *store.Tx) error { return tx.PutSandbox(&sb.Sandbox) }); err != nil {
@@ -149,28 +154,44 @@ func (e *Engine) start(ctx context.Context, ref string, spec ProcessSpec) (cnm.P
 		if err != nil {
 			e.log.Warn("wait for process", "sb", sb.Name, "err", err)
 		}
+		awaitLog(pio.drained)
 		e.processExited(sb, code)
 	}()
 	return *rec, con, nil
 }
 
-// processStdio sets up ps's stdio for spec: a new terminal, the log of
-// a detached process, or the caller's files. The returned function is
-// called once the process started (or failed to) and returns the
-// process's console, if any; it releases what the process does not
-// keep.
-func (e *Engine) processStdio(sb *sbox, spec ProcessSpec, ps *sandbox.ProcSpec, rec *cnm.Process) (func(started bool) *Console, error) {
+// logDrain bounds how long a detached process's end waits for its log
+// holder to write the last output: a child of the process that still
+// holds the pipes keeps the holder running.
+const logDrain = time.Second
+
+// procIO is what a started process leaves the daemon besides itself.
+type procIO struct {
+	// console is its terminal, if it has one.
+	console *Console
+	// drained, for a detached process, is closed once its output is all
+	// in the log.
+	drained <-chan struct{}
+	// stdin is its input, when it reads input without a terminal.
+	stdin *os.File
+}
+
+// processStdio sets up ps's stdio for spec: a new terminal, the log
+// holder of a detached process (and a stdin pipe if it reads input), or
+// the caller's files. The returned function is called once the process
+// started (or failed to); it releases what the process does not keep.
+func (e *Engine) processStdio(sb *sbox, spec ProcessSpec, ps *sandbox.ProcSpec, rec *cnm.Process) (func(started bool) procIO, error) {
 	if !spec.TTY && !spec.Detached {
-		return func(bool) *Console { return nil }, nil
+		return func(bool) procIO { return procIO{} }, nil
 	}
-	log, err := os.OpenFile(e.logPath(sb.ID), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	log, err := logfile.Open(e.logPath(sb.ID))
 	if err != nil {
-		return nil, fmt.Errorf("open log: %w", err)
+		return nil, err
 	}
-	rec.LogPath = log.Name()
+	rec.LogPath = e.logPath(sb.ID)
 	if !spec.TTY {
-		ps.Stdin, ps.Stdout, ps.Stderr = nil, log, log
-		return func(bool) *Console { log.Close(); return nil }, nil
+		defer log.Close()
+		return e.holdLog(log, spec, ps, rec)
 	}
 	master, slave, err := openConsole(spec.ConsoleSize)
 	if err != nil {
@@ -178,12 +199,12 @@ func (e *Engine) processStdio(sb *sbox, spec ProcessSpec, ps *sandbox.ProcSpec, 
 		return nil, err
 	}
 	ps.Stdin, ps.Stdout, ps.Stderr, ps.Terminal = slave, slave, slave, true
-	return func(started bool) *Console {
+	return func(started bool) procIO {
 		slave.Close() // the process holds its own copy
 		if !started {
 			master.Close()
 			log.Close()
-			return nil
+			return procIO{}
 		}
 		e.mu.Lock()
 		outs := []io.Writer{spec.Output}
@@ -201,8 +222,63 @@ func (e *Engine) processStdio(sb *sbox, spec ProcessSpec, ps *sandbox.ProcSpec, 
 			rec.TTYHolder, rec.TTYHolderStart = h.Pid, h.StartTime
 			go func() { _, _ = h.Wait() }() // it exits when the terminal hangs up
 		}
-		return newConsole(master, log, outs...)
+		return procIO{console: newConsole(master, log, outs...)}
 	}, nil
+}
+
+// holdLog gives a detached process without a terminal a log holder,
+// which writes its output to log so that none is lost while the daemon
+// is away, and with spec.OpenStdin a stdin pipe whose write end the
+// holder keeps too (Docker keeps a -i container's input open for
+// attach).
+func (e *Engine) holdLog(log *logfile.Writer, spec ProcessSpec, ps *sandbox.ProcSpec, rec *cnm.Process) (func(started bool) procIO, error) {
+	var inR, inW *os.File
+	if spec.OpenStdin {
+		var err error
+		if inR, inW, err = os.Pipe(); err != nil {
+			return nil, fmt.Errorf("open stdin: %w", err)
+		}
+	}
+	h, stdout, stderr, err := sandbox.HoldLog(log.File(), inW)
+	if err != nil {
+		if inR != nil {
+			inR.Close()
+			inW.Close()
+		}
+		return nil, err
+	}
+	rec.LogHolder, rec.LogHolderStart = h.Pid, h.StartTime
+	ps.Stdin, ps.Stdout, ps.Stderr = inR, stdout, stderr
+	drained := make(chan struct{})
+	go func() { // it exits when the process and its children are gone
+		_, _ = h.Wait()
+		close(drained)
+	}()
+	return func(started bool) procIO {
+		stdout.Close() // the process holds its own copies
+		stderr.Close()
+		if inR == nil {
+			return procIO{drained: drained}
+		}
+		inR.Close()
+		if !started {
+			inW.Close()
+			return procIO{drained: drained}
+		}
+		return procIO{drained: drained, stdin: inW}
+	}, nil
+}
+
+// awaitLog waits until drained is closed (nil: nothing to wait for),
+// at most logDrain.
+func awaitLog(drained <-chan struct{}) {
+	if drained == nil {
+		return
+	}
+	select {
+	case <-drained:
+	case <-time.After(logDrain):
+	}
 }
 
 // watch re-adopts a process that survived a daemon restart, holding it
@@ -219,6 +295,14 @@ func (e *Engine) watch(sb *sbox) {
 	if rec := sb.Process; p != nil && rec.TTY && rec.TTYHolder > 0 {
 		sb.tty = e.retakeConsole(sb, rec)
 	}
+	if rec := sb.Process; p != nil && !rec.TTY && rec.OpenStdin && rec.LogHolder > 0 {
+		in, err := sandbox.TakeStdin(rec.LogHolder, rec.LogHolderStart)
+		if err != nil {
+			e.log.Info("take stdin back", "sb", sb.Name, "err", err)
+		}
+		sb.stdin = in
+	}
+	drained := e.watchLogHolder(sb.Process)
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
@@ -228,8 +312,31 @@ func (e *Engine) watch(sb *sbox) {
 				return // engine closing: the process lives on
 			}
 		}
+		awaitLog(drained)
 		e.processExited(sb, -1)
 	}()
+}
+
+// watchLogHolder returns a channel closed once the log holder of a
+// re-adopted process has exited (or the engine closes); nil if it has
+// none or it is gone already.
+func (e *Engine) watchLogHolder(rec *cnm.Process) <-chan struct{} {
+	if rec.LogHolder <= 0 {
+		return nil
+	}
+	h, err := sandbox.Adopt(rec.LogHolder, rec.LogHolderStart)
+	if err != nil {
+		return nil
+	}
+	drained := make(chan struct{})
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		defer close(drained)
+		defer h.Close()
+		_ = h.WaitExit(e.ctx)
+	}()
+	return drained
 }
 
 // withTerm adds TERM=xterm unless env sets TERM, as Docker does for a
@@ -251,12 +358,9 @@ func (e *Engine) retakeConsole(sb *sbox, rec *cnm.Process) *Console {
 		e.log.Info("take terminal back", "sb", sb.Name, "err", err)
 		return nil
 	}
-	log, err := os.OpenFile(e.logPath(sb.ID), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	log, err := logfile.Open(e.logPath(sb.ID))
 	if err != nil {
 		e.log.Warn("open log", "sb", sb.Name, "err", err)
-		log = nil
-	}
-	if log == nil {
 		return newConsole(master, nil)
 	}
 	return newConsole(master, log)
@@ -274,7 +378,10 @@ func (e *Engine) processExited(sb *sbox, code int) {
 	done := sb.done
 	proc := *sb.Process
 	proc.State, proc.ExitCode, proc.Finished = cnm.StateExited, code, time.Now()
-	sb.Process, sb.done, sb.proc = &proc, nil, nil
+	if sb.stdin != nil {
+		sb.stdin.Close()
+	}
+	sb.Process, sb.done, sb.proc, sb.stdin = &proc, nil, nil, nil
 	e.mu.Unlock()
 	defer close(done)
 	if _, still := e.sandboxLive(sb.ID); !still {
@@ -440,6 +547,22 @@ func (e *Engine) Exec(ctx context.Context, ref string, spec ExecSpec) (*sandbox.
 		return nil, fmt.Errorf("exec in sandbox %s: %w", sb.Name, err)
 	}
 	return p, nil
+}
+
+// Stdin returns the input of a sandbox's running process that was
+// started to read input without a terminal (run -d -i); nil when it has
+// none. Writes fail once the process has exited.
+func (e *Engine) Stdin(ref string) (io.Writer, error) {
+	sb, err := e.findSandbox(ref)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if sb.stdin == nil {
+		return nil, nil
+	}
+	return sb.stdin, nil
 }
 
 // LogPath returns the log file of a sandbox's detached process.

@@ -26,27 +26,37 @@ const heldFd = 3
 // HoldPTY starts a holder for master. The caller waits for it (Wait),
 // which returns once the terminal has hung up.
 func HoldPTY(master *os.File) (*Process, error) {
+	p, err := startHolder("patchbay-ptyhold", HoldArg, master)
+	if err != nil {
+		return nil, fmt.Errorf("start terminal holder: %w", err)
+	}
+	return p, nil
+}
+
+// startHolder re-executes this binary with argv[1] arg in a session of
+// its own, files from fd 3 on.
+func startHolder(name, arg string, files ...*os.File) (*Process, error) {
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/exe",
-		Args:        []string{"patchbay-ptyhold", HoldArg},
+		Args:        []string{name, arg},
 		Env:         []string{},
-		ExtraFiles:  []*os.File{master},
+		ExtraFiles:  files,
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start terminal holder: %w", err)
+		return nil, err
 	}
 	p := &Process{Pid: cmd.Process.Pid, cmd: cmd}
 	var err error
 	if p.StartTime, err = ProcStartTime(p.Pid); err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		return nil, fmt.Errorf("start terminal holder: %w", err)
+		return nil, err
 	}
 	if p.pidfd, err = openPidfd(p.Pid); err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		return nil, fmt.Errorf("start terminal holder: %w", err)
+		return nil, err
 	}
 	return p, nil
 }
@@ -54,19 +64,29 @@ func HoldPTY(master *os.File) (*Process, error) {
 // TakePTY returns a copy of the master a holder (pid, started at start)
 // keeps, for a daemon that restarted.
 func TakePTY(pid int, start uint64) (*os.File, error) {
-	p, err := Adopt(pid, start)
+	f, err := takeFd(pid, start, heldFd, "ptmx")
 	if err != nil {
 		return nil, fmt.Errorf("take terminal from holder: %w", err)
 	}
+	return f, nil
+}
+
+// takeFd returns a copy of descriptor fd of the holder pid (started at
+// start).
+func takeFd(pid int, start uint64, fd int, name string) (*os.File, error) {
+	p, err := Adopt(pid, start)
+	if err != nil {
+		return nil, err
+	}
 	defer p.Close()
 	if p.pidfd == nil {
-		return nil, fmt.Errorf("take terminal from holder %d: the kernel has no pidfds", pid)
+		return nil, fmt.Errorf("holder %d: the kernel has no pidfds", pid)
 	}
-	fd, err := unix.PidfdGetfd(int(p.pidfd.Fd()), heldFd, 0)
+	nfd, err := unix.PidfdGetfd(int(p.pidfd.Fd()), fd, 0)
 	if err != nil {
-		return nil, fmt.Errorf("take terminal from holder %d: %w", pid, err)
+		return nil, fmt.Errorf("holder %d: %w", pid, err)
 	}
-	return os.NewFile(uintptr(fd), "ptmx"), nil
+	return os.NewFile(uintptr(nfd), name), nil
 }
 
 // holdMain is a holder's life: wait until the terminal hangs up.

@@ -1,0 +1,56 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/patchbay/patchbay/engine"
+	"github.com/patchbay/patchbay/internal/logfile"
+)
+
+// TestDetachedLog: a detached process's stdout and stderr are in its
+// log as records of their streams, all of them once Wait returns.
+func TestDetachedLog(t *testing.T) {
+	f := newFixture(t)
+	f.network(t, "mynet", "10.0.1.0/24")
+	f.sandbox(t, "talker", "mynet")
+	ctx := context.Background()
+	rec, err := f.eng.Start(ctx, "talker", engine.ProcessSpec{Args: []string{"sh", "-c", "echo a; echo b >&2; printf c; exit 3"}, Detached: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.LogHolder <= 0 {
+		t.Errorf("no log holder recorded: %+v", rec)
+	}
+	if code, err := f.eng.Wait(ctx, "talker"); code != 3 || err != nil {
+		t.Fatalf("Wait = %d, %v", code, err)
+	}
+	path, err := f.eng.LogPath("talker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := logfile.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got := map[logfile.Stream]string{}
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Time.IsZero() {
+			t.Errorf("record without time: %q", rec.Payload)
+		}
+		got[rec.Stream] += string(rec.Payload)
+	}
+	if got[logfile.Stdout] != "a\nc" || got[logfile.Stderr] != "b\n" {
+		t.Errorf("log: stdout %q, stderr %q", got[logfile.Stdout], got[logfile.Stderr])
+	}
+}
