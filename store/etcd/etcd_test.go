@@ -32,7 +32,7 @@ func (b *backend) Client(t *testing.T) cluster.Store {
 // Advance waits: etcd's leases run on the real clock.
 func (b *backend) Advance(t *testing.T, d time.Duration) { time.Sleep(d) }
 
-func open(t *testing.T, srv *etcdtest.Server, prefix string) *etcd.Store {
+func open(t testing.TB, srv *etcdtest.Server, prefix string) *etcd.Store {
 	t.Helper()
 	s, err := etcd.Open(t.Context(), etcd.Config{Endpoints: []string{srv.Endpoint()}, Prefix: prefix})
 	if err != nil {
