@@ -104,8 +104,9 @@ func BenchmarkCLIStartup(b *testing.B) {
 }
 
 // BenchmarkLogHolders reports the memory (RSS, PSS, Private_Dirty) and
-// OS threads of the daemon's log holders, summed, with 200 detached
-// sandboxes running sleep, and the daemon's own RSS and threads.
+// OS threads of the daemon's log holders, summed, with 1 and 200
+// detached sandboxes running sleep, and the daemon's own RSS and
+// threads at 200.
 // Run: go test -run '^$' -bench LogHolders -benchtime 1x ./e2e
 func BenchmarkLogHolders(b *testing.B) {
 	d := startDaemon(b)
@@ -120,6 +121,10 @@ func BenchmarkLogHolders(b *testing.B) {
 			Process: &types.ProcessRequest{Args: []string{"sleep", "3600"}, Detached: true}})
 		if err != nil {
 			b.Fatal(err)
+		}
+		if i == 0 {
+			time.Sleep(time.Second)
+			reportLogHolders(b, d, "1")
 		}
 	}
 	time.Sleep(time.Second) // let the garbage collectors catch up
