@@ -174,12 +174,8 @@ type Process struct {
 	ManuallyStopped bool          `json:"manuallyStopped,omitempty"`
 	// TTYHolder and TTYHolderStart name the process that keeps a TTY
 	// process's terminal open while the daemon is away.
-	TTYHolder      int    `json:"ttyHolder,omitempty"`
-	TTYHolderStart uint64 `json:"ttyHolderStart,omitempty"`
-	// LogHolder and LogHolderStart name the process that writes a
-	// detached process's output to its log (see sandbox.HoldLog).
-	LogHolder      int       `json:"logHolder,omitempty"`
-	LogHolderStart uint64    `json:"logHolderStart,omitempty"`
+	TTYHolder      int       `json:"ttyHolder,omitempty"`
+	TTYHolderStart uint64    `json:"ttyHolderStart,omitempty"`
 	State          string    `json:"state"`
 	Pid            int       `json:"pid,omitempty"`
 	StartTime      uint64    `json:"startTime,omitempty"`

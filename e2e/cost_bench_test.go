@@ -102,3 +102,34 @@ func BenchmarkCLIStartup(b *testing.B) {
 	}
 	runs.report(b, "cli-network-ls")
 }
+
+// BenchmarkLogHolders reports the memory (RSS, PSS, Private_Dirty) and
+// OS threads of the daemon's log holders, summed, with 1 and 200
+// detached sandboxes running sleep, and the daemon's own RSS and
+// threads at 200.
+// Run: go test -run '^$' -bench LogHolders -benchtime 1x ./e2e
+func BenchmarkLogHolders(b *testing.B) {
+	d := startDaemon(b)
+	c := d.client()
+	ctx := context.Background()
+	if _, err := c.NetworkCreate(ctx, types.NetworkCreateRequest{Name: "logs",
+		IPAM: &types.IPAM{Config: []types.IPAMConfig{{Subnet: "10.22.0.0/16"}}}}); err != nil {
+		b.Fatal(err)
+	}
+	for i := range 200 {
+		_, err := c.SandboxCreate(ctx, types.SandboxCreateRequest{Name: fmt.Sprintf("log%03d", i), Network: "logs",
+			Process: &types.ProcessRequest{Args: []string{"sleep", "3600"}, Detached: true}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if i == 0 {
+			time.Sleep(time.Second)
+			reportLogHolders(b, d, "1")
+		}
+	}
+	time.Sleep(time.Second) // let the garbage collectors catch up
+	reportLogHolders(b, d, "200")
+	pid := d.cmd.Process.Pid
+	b.ReportMetric(rssMB(b, pid), "daemon-rss-200-MB")
+	b.ReportMetric(float64(threadCount(b, pid)), "daemon-threads-200")
+}

@@ -158,6 +158,7 @@ func (d *daemon) cleanup() {
 		}
 		_, _ = c.NetworkPrune(ctx)
 		d.stop()
+		d.checkNoLogHolder()
 	}
 	if d.t.Failed() {
 		d.t.Logf("daemon log:\n%s", d.log)

@@ -187,8 +187,11 @@ type Engine struct {
 	// their IPAM plugin at restore; they are, when it is back.
 	ipamWaiting map[string]bool
 
-	pool   *sandbox.NetnsPool // fresh namespaces, ready
-	reaper *reaper            // link deletions off the request path
+	pool *sandbox.NetnsPool // fresh namespaces, ready
+	// logs is the log holder, which writes detached processes' output
+	// (see holdLog).
+	logs   *sandbox.LogHolder
+	reaper *reaper // link deletions off the request path
 	fw     *firewall.Firewall
 	// portCursor is where the next search for a free host port starts.
 	portCursor uint32
@@ -293,6 +296,7 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 			Upstreams: hostUpstreams(cfg), Logger: cfg.Logger,
 		}),
 		pool:   sandbox.NewNetnsPool(8),
+		logs:   sandbox.NewLogHolder(filepath.Join(cfg.ExecRoot, "loghold.sock")),
 		reaper: newReaper(driver.Host{NS: ns, Handle: reapH, Tag: dh.Tag}, cfg.DriverTimeout, cfg.Logger.Warn),
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
@@ -334,6 +338,11 @@ func New(ctx context.Context, cfg Config) (_ *Engine, retErr error) {
 	if err != nil {
 		e.Close()
 		return nil, fmt.Errorf("firewall: %w", err)
+	}
+	// The holder a previous engine left knows which processes' output
+	// it still writes, which restore asks (see watch).
+	if err := e.logs.Connect(); err != nil && !errors.Is(err, os.ErrNotExist) {
+		e.log.Info("log holder", "err", err)
 	}
 	if err := e.restore(ctx); err != nil {
 		e.Close()
@@ -382,6 +391,8 @@ func (e *Engine) Close() error {
 	}
 	e.cancel()
 	e.wg.Wait()
+	// It keeps writing what it holds, for the next engine.
+	e.logs.Close()
 	if e.fw != nil {
 		e.fw.Close()
 	}

@@ -84,6 +84,7 @@ func (f *fixture) teardown(t *testing.T) {
 	}
 	f.eng.Close()
 	f.eng = nil
+	checkNoLogHolder(t, f.cfg.ExecRoot)
 }
 
 func (f *fixture) network(t *testing.T, name, subnet string) cnm.Network {

@@ -110,7 +110,10 @@ func (e *Engine) start(ctx context.Context, ref string, spec ProcessSpec) (cnm.P
 	// first, the process exits without running the command.
 	ps.Hold = true
 	p, err := sandbox.Start(ps)
-	pio := finish(err == nil)
+	if err != nil {
+		p = nil
+	}
+	pio := finish(sb, p)
 	con := pio.console
 	if err != nil {
 		return cnm.Process{}, nil, fmt.Errorf("start %s in sandbox %s: %w", spec.Args[0], sb.Name, err)
@@ -160,9 +163,9 @@ func (e *Engine) start(ctx context.Context, ref string, spec ProcessSpec) (cnm.P
 	return *rec, con, nil
 }
 
-// logDrain bounds how long a detached process's end waits for its log
-// holder to write the last output: a child of the process that still
-// holds the pipes keeps the holder running.
+// logDrain bounds how long a detached process's end waits for the log
+// holder to write its last output: a child of the process that still
+// holds the pipes keeps its output open.
 const logDrain = time.Second
 
 // procIO is what a started process leaves the daemon besides itself.
@@ -176,13 +179,14 @@ type procIO struct {
 	stdin *os.File
 }
 
-// processStdio sets up ps's stdio for spec: a new terminal, the log
-// holder of a detached process (and a stdin pipe if it reads input), or
-// the caller's files. The returned function is called once the process
-// started (or failed to); it releases what the process does not keep.
-func (e *Engine) processStdio(sb *sbox, spec ProcessSpec, ps *sandbox.ProcSpec, rec *cnm.Process) (func(started bool) procIO, error) {
+// processStdio sets up ps's stdio for spec: a new terminal, pipes to
+// the log holder for a detached process (and a stdin pipe if it reads
+// input), or the caller's files. The returned function is called once
+// the process started (p, nil if it failed to); it releases what the
+// process does not keep.
+func (e *Engine) processStdio(sb *sbox, spec ProcessSpec, ps *sandbox.ProcSpec, rec *cnm.Process) (func(sb *sbox, p *sandbox.Process) procIO, error) {
 	if !spec.TTY && !spec.Detached {
-		return func(bool) procIO { return procIO{} }, nil
+		return func(*sbox, *sandbox.Process) procIO { return procIO{} }, nil
 	}
 	log, err := logfile.Open(e.logPath(sb.ID))
 	if err != nil {
@@ -190,8 +194,11 @@ func (e *Engine) processStdio(sb *sbox, spec ProcessSpec, ps *sandbox.ProcSpec, 
 	}
 	rec.LogPath = e.logPath(sb.ID)
 	if !spec.TTY {
-		defer log.Close()
-		return e.holdLog(log, spec, ps, rec)
+		finish, err := e.holdLog(log, spec, ps)
+		if err != nil {
+			log.Close()
+		}
+		return finish, err
 	}
 	master, slave, err := openConsole(spec.ConsoleSize)
 	if err != nil {
@@ -199,9 +206,9 @@ func (e *Engine) processStdio(sb *sbox, spec ProcessSpec, ps *sandbox.ProcSpec, 
 		return nil, err
 	}
 	ps.Stdin, ps.Stdout, ps.Stderr, ps.Terminal = slave, slave, slave, true
-	return func(started bool) procIO {
+	return func(_ *sbox, p *sandbox.Process) procIO {
 		slave.Close() // the process holds its own copy
-		if !started {
+		if p == nil {
 			master.Close()
 			log.Close()
 			return procIO{}
@@ -226,44 +233,65 @@ func (e *Engine) processStdio(sb *sbox, spec ProcessSpec, ps *sandbox.ProcSpec, 
 	}, nil
 }
 
-// holdLog gives a detached process without a terminal a log holder,
-// which writes its output to log so that none is lost while the daemon
-// is away, and with spec.OpenStdin a stdin pipe whose write end the
-// holder keeps too (Docker keeps a -i container's input open for
-// attach).
-func (e *Engine) holdLog(log *logfile.Writer, spec ProcessSpec, ps *sandbox.ProcSpec, rec *cnm.Process) (func(started bool) procIO, error) {
-	var inR, inW *os.File
-	if spec.OpenStdin {
-		var err error
-		if inR, inW, err = os.Pipe(); err != nil {
-			return nil, fmt.Errorf("open stdin: %w", err)
-		}
-	}
-	h, stdout, stderr, err := sandbox.HoldLog(log.File(), inW)
-	if err != nil {
-		if inR != nil {
-			inR.Close()
-			inW.Close()
-		}
+// holdLog gives a detached process without a terminal pipes for its
+// stdout and stderr whose read ends go to the log holder, which writes
+// its output to log so that none is lost while the daemon is away, and
+// with spec.OpenStdin a stdin pipe whose write end the holder keeps too
+// (Docker keeps a -i container's input open for attach). It closes log.
+func (e *Engine) holdLog(log *logfile.Writer, spec ProcessSpec, ps *sandbox.ProcSpec) (func(*sbox, *sandbox.Process) procIO, error) {
+	// A holder is running before the process is.
+	if err := e.logs.Ensure(); err != nil {
 		return nil, err
 	}
-	rec.LogHolder, rec.LogHolderStart = h.Pid, h.StartTime
-	ps.Stdin, ps.Stdout, ps.Stderr = inR, stdout, stderr
-	drained := make(chan struct{})
-	go func() { // it exits when the process and its children are gone
-		_, _ = h.Wait()
-		close(drained)
-	}()
-	return func(started bool) procIO {
-		stdout.Close() // the process holds its own copies
-		stderr.Close()
-		if inR == nil {
-			return procIO{drained: drained}
+	var pipes [3][2]*os.File // stdout, stderr, stdin: read and write ends
+	closeAll := func() {
+		for _, p := range pipes {
+			for _, f := range p {
+				if f != nil {
+					f.Close()
+				}
+			}
 		}
-		inR.Close()
-		if !started {
-			inW.Close()
-			return procIO{drained: drained}
+	}
+	n := 2
+	if spec.OpenStdin {
+		n = 3
+	}
+	for i := range n {
+		r, w, err := os.Pipe()
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("open process output: %w", err)
+		}
+		pipes[i] = [2]*os.File{r, w}
+	}
+	ps.Stdout, ps.Stderr = pipes[0][1], pipes[1][1]
+	inR, inW := pipes[2][0], pipes[2][1]
+	if inR != nil {
+		ps.Stdin = inR
+	}
+	return func(sb *sbox, p *sandbox.Process) procIO {
+		defer log.Close()
+		// The process holds its own copies of its ends; the holder gets
+		// ours of the others.
+		pipes[0][1].Close()
+		pipes[1][1].Close()
+		if inR != nil {
+			inR.Close()
+		}
+		defer pipes[0][0].Close()
+		defer pipes[1][0].Close()
+		if p == nil {
+			if inW != nil {
+				inW.Close()
+			}
+			return procIO{}
+		}
+		key := sandbox.LogKey{ID: sb.ID, Pid: p.Pid, Start: p.StartTime}
+		drained, err := e.logs.Hold(key, pipes[0][0], pipes[1][0], log.File(), inW)
+		if err != nil {
+			// Its output is lost (it gets SIGPIPE); the process runs.
+			e.log.Warn("hold process output", "sb", sb.Name, "err", err)
 		}
 		return procIO{drained: drained, stdin: inW}
 	}, nil
@@ -295,14 +323,18 @@ func (e *Engine) watch(sb *sbox) {
 	if rec := sb.Process; p != nil && rec.TTY && rec.TTYHolder > 0 {
 		sb.tty = e.retakeConsole(sb, rec)
 	}
-	if rec := sb.Process; p != nil && !rec.TTY && rec.OpenStdin && rec.LogHolder > 0 {
-		in, err := sandbox.TakeStdin(rec.LogHolder, rec.LogHolderStart)
-		if err != nil {
-			e.log.Info("take stdin back", "sb", sb.Name, "err", err)
+	var drained <-chan struct{}
+	if rec := sb.Process; rec.Detached && !rec.TTY {
+		key := sandbox.LogKey{ID: sb.ID, Pid: rec.Pid, Start: rec.StartTime}
+		drained = e.logs.Draining(key)
+		if p != nil && rec.OpenStdin {
+			in, err := e.logs.TakeStdin(e.ctx, key)
+			if err != nil {
+				e.log.Info("take stdin back", "sb", sb.Name, "err", err)
+			}
+			sb.stdin = in
 		}
-		sb.stdin = in
 	}
-	drained := e.watchLogHolder(sb.Process)
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
@@ -315,28 +347,6 @@ func (e *Engine) watch(sb *sbox) {
 		awaitLog(drained)
 		e.processExited(sb, -1)
 	}()
-}
-
-// watchLogHolder returns a channel closed once the log holder of a
-// re-adopted process has exited (or the engine closes); nil if it has
-// none or it is gone already.
-func (e *Engine) watchLogHolder(rec *cnm.Process) <-chan struct{} {
-	if rec.LogHolder <= 0 {
-		return nil
-	}
-	h, err := sandbox.Adopt(rec.LogHolder, rec.LogHolderStart)
-	if err != nil {
-		return nil
-	}
-	drained := make(chan struct{})
-	e.wg.Add(1)
-	go func() {
-		defer e.wg.Done()
-		defer close(drained)
-		defer h.Close()
-		_ = h.WaitExit(e.ctx)
-	}()
-	return drained
 }
 
 // withTerm adds TERM=xterm unless env sets TERM, as Docker does for a

@@ -16,15 +16,15 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 // InitMain must be called first thing in main. In the re-executed init
 // child (os.Args[1] == InitArg) it sets the sandbox up and execs the user
-// command, in a terminal holder (HoldArg) it holds the terminal, and in a
-// log holder (LogHoldArg) it writes the log, never returning; otherwise
+// command, in a terminal holder (HoldArg) it holds the terminal, and in
+// the log holder (LogHoldArg) it writes the logs, never returning; otherwise
 // it returns at once.
 func InitMain() {
 	if len(os.Args) == 2 && os.Args[1] == HoldArg {
 		holdMain() // a terminal holder (see ptyhold.go)
 	}
-	if len(os.Args) == 2 && os.Args[1] == LogHoldArg {
-		logHoldMain() // a log holder (see loghold.go)
+	if len(os.Args) == 3 && os.Args[1] == LogHoldArg {
+		logHoldMain() // the log holder (see loghold.go)
 	}
 	if len(os.Args) < 2 || os.Args[1] != InitArg {
 		return

@@ -26,19 +26,20 @@ const heldFd = 3
 // HoldPTY starts a holder for master. The caller waits for it (Wait),
 // which returns once the terminal has hung up.
 func HoldPTY(master *os.File) (*Process, error) {
-	p, err := startHolder("patchbay-ptyhold", HoldArg, master)
+	p, err := startHolder([]string{"patchbay-ptyhold", HoldArg}, master)
 	if err != nil {
 		return nil, fmt.Errorf("start terminal holder: %w", err)
 	}
 	return p, nil
 }
 
-// startHolder re-executes this binary with argv[1] arg in a session of
-// its own, files from fd 3 on.
-func startHolder(name, arg string, files ...*os.File) (*Process, error) {
+// startHolder re-executes this binary with args (a name, then the
+// holder's argv[1] and its own arguments) in a session of its own, files
+// from fd 3 on.
+func startHolder(args []string, files ...*os.File) (*Process, error) {
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/exe",
-		Args:        []string{name, arg},
+		Args:        args,
 		Env:         []string{},
 		ExtraFiles:  files,
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},

@@ -90,6 +90,27 @@ func (w *Writer) Write(s Stream, t time.Time, p []byte) error {
 	return nil
 }
 
+// WriteBuf is Write building the records in buf instead of the
+// writer's own buffer, for a writer of many logs that shares its
+// buffers between them; it returns buf, grown as needed, for reuse.
+// Calls with different buffers may run concurrently.
+func (w *Writer) WriteBuf(buf []byte, s Stream, t time.Time, p []byte) ([]byte, error) {
+	if len(p) == 0 {
+		return buf, nil
+	}
+	if w.legacy {
+		if _, err := w.f.Write(p); err != nil {
+			return buf, fmt.Errorf("write log: %w", err)
+		}
+		return buf, nil
+	}
+	buf = appendRecords(buf[:0], s, t, p)
+	if _, err := w.f.Write(buf); err != nil {
+		return buf, fmt.Errorf("write log: %w", err)
+	}
+	return buf, nil
+}
+
 // Close closes the file.
 func (w *Writer) Close() error { return w.f.Close() }
 
