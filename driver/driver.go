@@ -377,6 +377,14 @@ type PeerSetter interface {
 	SetPeers(ctx context.Context, h Host, nw Network, peers []Peer) error
 }
 
+// PeerUpdater is implemented by a PeerSetter that takes a change of a
+// network's remote endpoints without the whole set: the engine calls it
+// as endpoints leave (remove) and arrive (add) elsewhere, and SetPeers
+// on start, on reconcile and whenever UpdatePeers fails.
+type PeerUpdater interface {
+	UpdatePeers(ctx context.Context, h Host, nw Network, add, remove []Peer) error
+}
+
 // Gateways returns the first gateway of each family of the network's
 // subnets for which the endpoint has an address: its default routes.
 func Gateways(nw Network, ep Endpoint) JoinInfo {

@@ -231,11 +231,13 @@ func (e *Engine) endpointEventLocked(ctx context.Context, ev cluster.Event) {
 
 // addRemoteLocked records a remote endpoint. Caller holds opMu.
 func (e *Engine) addRemoteLocked(ctx context.Context, rec endpointRecord, program bool) {
+	var replaced []endpointRecord
 	if old, ok := e.remote[rec.NetworkID][rec.ID]; ok {
 		if slices.Equal(old.Names, rec.Names) && old.IPv4 == rec.IPv4 && old.IPv6 == rec.IPv6 && old.MAC == rec.MAC && old.NodeAddr == rec.NodeAddr {
 			return
 		}
 		e.removeRemoteLocked(ctx, rec.NetworkID, rec.ID, false)
+		replaced = append(replaced, old)
 	}
 	if e.remote[rec.NetworkID] == nil {
 		e.remote[rec.NetworkID] = map[string]endpointRecord{}
@@ -248,7 +250,7 @@ func (e *Engine) addRemoteLocked(ctx context.Context, rec endpointRecord, progra
 	// Forwarding first: a name that resolves must be reachable, or the
 	// first packet finds no neighbour and TCP waits a second to retry.
 	if program {
-		e.setPeersLocked(ctx, n)
+		e.updatePeersLocked(ctx, n, []endpointRecord{rec}, replaced)
 	}
 	e.indexRemoteLocked(ctx, n, rec)
 }
@@ -278,7 +280,7 @@ func (e *Engine) removeRemoteLocked(ctx context.Context, netID, epID string, pro
 	if n := e.networks[netID]; n != nil {
 		e.names.removeEndpoint(netID, remoteName(rec), rec.ID, recordAddrs(rec))
 		if program {
-			e.setPeersLocked(ctx, n)
+			e.updatePeersLocked(ctx, n, nil, []endpointRecord{rec})
 		}
 		e.releaseEndpoint(n, &cnm.Endpoint{IPv4: rec.IPv4, IPv6: rec.IPv6})
 	}
@@ -291,11 +293,9 @@ func (e *Engine) setPeersLocked(ctx context.Context, n *network) {
 	if !ok || !isGlobal(n) {
 		return
 	}
-	var peers []driver.Peer
+	peers := make([]driver.Peer, 0, len(e.remote[n.ID]))
 	for _, rec := range e.remote[n.ID] {
-		p := driver.Peer{EndpointID: rec.ID, IPv4: rec.IPv4, IPv6: rec.IPv6, Node: driver.Node{Name: rec.Node, Addr: rec.NodeAddr}}
-		p.MAC, _ = net.ParseMAC(rec.MAC)
-		peers = append(peers, p)
+		peers = append(peers, peerOf(rec))
 	}
 	slices.SortFunc(peers, func(a, b driver.Peer) int { return strings.Compare(a.EndpointID, b.EndpointID) })
 	ctx, cancel := e.dctx(ctx)
@@ -303,6 +303,38 @@ func (e *Engine) setPeersLocked(ctx context.Context, n *network) {
 	if err := ps.SetPeers(ctx, e.host, driverNetwork(n), peers); err != nil {
 		e.log.Warn("set overlay peers", "net", n.Name, "err", err)
 	}
+}
+
+// updatePeersLocked tells a global network's driver that remote
+// endpoints arrived (add) or left (remove): as that change if the driver
+// takes one (driver.PeerUpdater), so the work does not grow with the
+// network, else — or if that fails — as the whole set. Caller holds
+// opMu.
+func (e *Engine) updatePeersLocked(ctx context.Context, n *network, add, remove []endpointRecord) {
+	if pu, ok := n.d.(driver.PeerUpdater); ok && isGlobal(n) {
+		var adds, removes []driver.Peer
+		for _, rec := range add {
+			adds = append(adds, peerOf(rec))
+		}
+		for _, rec := range remove {
+			removes = append(removes, peerOf(rec))
+		}
+		uctx, cancel := e.dctx(ctx)
+		err := pu.UpdatePeers(uctx, e.host, driverNetwork(n), adds, removes)
+		cancel()
+		if err == nil {
+			return
+		}
+		e.log.Debug("update overlay peers; setting all of them", "net", n.Name, "err", err)
+	}
+	e.setPeersLocked(ctx, n)
+}
+
+// peerOf is a remote endpoint as its network's driver sees it.
+func peerOf(rec endpointRecord) driver.Peer {
+	p := driver.Peer{EndpointID: rec.ID, IPv4: rec.IPv4, IPv6: rec.IPv6, Node: driver.Node{Name: rec.Node, Addr: rec.NodeAddr}}
+	p.MAC, _ = net.ParseMAC(rec.MAC)
+	return p
 }
 
 // reconcileEndpointsLocked makes the remote endpoints match a list of

@@ -92,42 +92,31 @@ type programmed struct {
 // want.
 func applyDelta(h driver.Host, idx int, prev, want desired) error {
 	for mac, dst := range prev.fdb {
-		if want.fdb[mac] == dst {
-			continue
-		}
-		hw, _ := net.ParseMAC(mac)
-		del := netlink.Neigh{LinkIndex: idx, Family: unix.AF_BRIDGE, Flags: netlink.NTF_SELF, IP: nl.IP(dst), HardwareAddr: hw}
-		if err := h.Handle.NeighDel(&del); err != nil && !nl.IsNotFound(err) {
-			return fmt.Errorf("delete forwarding entry %s dst %s: %w", mac, dst, err)
+		if want.fdb[mac] != dst {
+			if err := delFDB(h, idx, mac, dst); err != nil {
+				return err
+			}
 		}
 	}
 	for ip, mac := range prev.neigh {
-		if _, keep := want.neigh[ip]; keep {
-			continue // replaced below if it changed
-		}
-		del := netlink.Neigh{LinkIndex: idx, Family: familyOf(ip), IP: nl.IP(ip)}
-		if err := h.Handle.NeighDel(&del); err != nil && !nl.IsNotFound(err) {
-			return fmt.Errorf("delete neighbour entry %s (%s): %w", ip, mac, err)
+		if _, keep := want.neigh[ip]; !keep { // replaced below if it changed
+			if err := delNeigh(h, idx, ip, mac); err != nil {
+				return err
+			}
 		}
 	}
 	for mac, dst := range want.fdb {
-		if prev.fdb[mac] == dst {
-			continue
-		}
-		hw, _ := net.ParseMAC(mac)
-		add := netlink.Neigh{LinkIndex: idx, Family: unix.AF_BRIDGE, Flags: netlink.NTF_SELF, State: netlink.NUD_PERMANENT, IP: nl.IP(dst), HardwareAddr: hw}
-		if err := h.Handle.NeighSet(&add); err != nil {
-			return fmt.Errorf("add forwarding entry %s dst %s: %w", mac, dst, err)
+		if prev.fdb[mac] != dst {
+			if err := setFDB(h, idx, mac, dst); err != nil {
+				return err
+			}
 		}
 	}
 	for ip, mac := range want.neigh {
-		if prev.neigh[ip] == mac {
-			continue
-		}
-		hw, _ := net.ParseMAC(mac)
-		add := netlink.Neigh{LinkIndex: idx, Family: familyOf(ip), State: netlink.NUD_PERMANENT, IP: nl.IP(ip), HardwareAddr: hw}
-		if err := h.Handle.NeighSet(&add); err != nil {
-			return fmt.Errorf("add neighbour entry %s lladdr %s: %w", ip, mac, err)
+		if prev.neigh[ip] != mac {
+			if err := setNeigh(h, idx, ip, mac); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -142,33 +131,203 @@ func (d *Driver) desired(peers []driver.Peer) (desired, []error) {
 	peers = slices.Clone(peers)
 	slices.SortFunc(peers, func(a, b driver.Peer) int { return strings.Compare(a.EndpointID, b.EndpointID) })
 	for _, p := range peers {
-		host := p.Node.Addr.Unmap()
-		if host == d.cfg.Advertise {
+		e, err := d.entries(p)
+		if err == nil && e.local {
 			continue
 		}
-		if len(p.MAC) != 6 || !host.IsValid() || host.IsUnspecified() || host.Is4() != d.cfg.Advertise.Is4() {
-			errs = append(errs, cnm.Invalid("peer endpoint %s: bad MAC %q or host address %q", p.EndpointID, p.MAC, p.Node.Addr))
+		if err == nil {
+			err = want.conflict(p, e)
+		}
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		mac := p.MAC.String()
-		if prev, ok := want.fdb[mac]; ok && prev != host {
-			errs = append(errs, cnm.Conflict("peer endpoint %s: MAC %s is already on host %s", p.EndpointID, mac, prev))
-			continue
-		}
-		want.fdb[mac] = host
-		for _, a := range []netip.Prefix{p.IPv4, p.IPv6} {
-			if !a.IsValid() {
-				continue
-			}
-			ip := a.Addr().Unmap()
-			if prev, ok := want.neigh[ip]; ok && prev != mac {
-				errs = append(errs, cnm.Conflict("peer endpoint %s: address %s is already at MAC %s", p.EndpointID, ip, prev))
-				continue
-			}
-			want.neigh[ip] = mac
-		}
+		want.add(e)
 	}
 	return want, errs
+}
+
+// peerEntries are the entries one peer calls for: its MAC at its host,
+// and its addresses at its MAC. local: the peer is on this host and
+// calls for none.
+type peerEntries struct {
+	mac   string
+	host  netip.Addr
+	ips   []netip.Addr
+	local bool
+}
+
+// entries checks a peer and returns the entries it calls for.
+func (d *Driver) entries(p driver.Peer) (peerEntries, error) {
+	host := p.Node.Addr.Unmap()
+	if host == d.cfg.Advertise {
+		return peerEntries{local: true}, nil
+	}
+	if len(p.MAC) != 6 || !host.IsValid() || host.IsUnspecified() || host.Is4() != d.cfg.Advertise.Is4() {
+		return peerEntries{}, cnm.Invalid("peer endpoint %s: bad MAC %q or host address %q", p.EndpointID, p.MAC, p.Node.Addr)
+	}
+	e := peerEntries{mac: p.MAC.String(), host: host}
+	for _, a := range []netip.Prefix{p.IPv4, p.IPv6} {
+		if a.IsValid() {
+			e.ips = append(e.ips, a.Addr().Unmap())
+		}
+	}
+	return e, nil
+}
+
+// conflict reports whether a peer's entries clash with want's: its MAC
+// on another host, or one of its addresses at another MAC.
+func (want desired) conflict(p driver.Peer, e peerEntries) error {
+	if prev, ok := want.fdb[e.mac]; ok && prev != e.host {
+		return cnm.Conflict("peer endpoint %s: MAC %s is already on host %s", p.EndpointID, e.mac, prev)
+	}
+	for _, ip := range e.ips {
+		if prev, ok := want.neigh[ip]; ok && prev != e.mac {
+			return cnm.Conflict("peer endpoint %s: address %s is already at MAC %s", p.EndpointID, ip, prev)
+		}
+	}
+	return nil
+}
+
+func (want desired) add(e peerEntries) {
+	want.fdb[e.mac] = e.host
+	for _, ip := range e.ips {
+		want.neigh[ip] = e.mac
+	}
+}
+
+// UpdatePeers implements driver.PeerUpdater: it applies the departure
+// (remove) and arrival (add) of some peers to what SetPeers last
+// programmed on the network's device, so an endpoint joining or leaving
+// elsewhere costs this host the same whatever the network's size. It
+// fails, and the engine calls SetPeers, if SetPeers has not programmed
+// this device yet or a change does not go through (which also makes the
+// next SetPeers compare with the kernel's tables); a refused peer
+// (conflict, bad address) is reported after the others are applied.
+func (d *Driver) UpdatePeers(ctx context.Context, h driver.Host, nw driver.Network, add, remove []driver.Peer) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d.peersMu.Lock()
+	defer d.peersMu.Unlock()
+	name := VXLANName(nw)
+	p, ok := d.programmed[name]
+	if !ok {
+		return fmt.Errorf("update peers of network %s: none programmed on %s yet", nw.Name, name)
+	}
+	err := p.update(h, d, add, remove)
+	var refused *refusedPeers
+	if err != nil && !errors.As(err, &refused) {
+		delete(d.programmed, name)
+	}
+	if err != nil {
+		return fmt.Errorf("update peers of network %s: %w", nw.Name, err)
+	}
+	return nil
+}
+
+// refusedPeers are peers UpdatePeers did not program.
+type refusedPeers struct{ errs []error }
+
+func (r *refusedPeers) Error() string   { return errors.Join(r.errs...).Error() }
+func (r *refusedPeers) Unwrap() []error { return r.errs }
+
+// update changes the device's entries and p.want together.
+func (p programmed) update(h driver.Host, d *Driver, add, remove []driver.Peer) error {
+	want := p.want
+	for _, peer := range remove {
+		e, err := d.entries(peer)
+		if err != nil || e.local {
+			continue // never programmed
+		}
+		if dst, ok := want.fdb[e.mac]; ok && dst == e.host {
+			if err := delFDB(h, p.idx, e.mac, dst); err != nil {
+				return err
+			}
+			delete(want.fdb, e.mac)
+		}
+		for _, ip := range e.ips {
+			if want.neigh[ip] == e.mac {
+				if err := delNeigh(h, p.idx, ip, e.mac); err != nil {
+					return err
+				}
+				delete(want.neigh, ip)
+			}
+		}
+	}
+	var refused []error
+	for _, peer := range add {
+		e, err := d.entries(peer)
+		if err == nil && e.local {
+			continue
+		}
+		if err == nil {
+			err = want.conflict(peer, e)
+		}
+		if err != nil {
+			refused = append(refused, err)
+			continue
+		}
+		if want.fdb[e.mac] != e.host {
+			if err := setFDB(h, p.idx, e.mac, e.host); err != nil {
+				return err
+			}
+		}
+		for _, ip := range e.ips {
+			if want.neigh[ip] != e.mac {
+				if err := setNeigh(h, p.idx, ip, e.mac); err != nil {
+					return err
+				}
+			}
+		}
+		want.add(e)
+	}
+	if len(refused) > 0 {
+		return &refusedPeers{refused}
+	}
+	return nil
+}
+
+var _ driver.PeerUpdater = (*Driver)(nil)
+
+// setFDB points a MAC at a host on the device.
+func setFDB(h driver.Host, idx int, mac string, dst netip.Addr) error {
+	hw, _ := net.ParseMAC(mac)
+	add := netlink.Neigh{LinkIndex: idx, Family: unix.AF_BRIDGE, Flags: netlink.NTF_SELF, State: netlink.NUD_PERMANENT, IP: nl.IP(dst), HardwareAddr: hw}
+	if err := h.Handle.NeighSet(&add); err != nil {
+		return fmt.Errorf("add forwarding entry %s dst %s: %w", mac, dst, err)
+	}
+	return nil
+}
+
+// delFDB deletes a MAC's forwarding entry; one already gone is no error.
+func delFDB(h driver.Host, idx int, mac string, dst netip.Addr) error {
+	hw, _ := net.ParseMAC(mac)
+	del := netlink.Neigh{LinkIndex: idx, Family: unix.AF_BRIDGE, Flags: netlink.NTF_SELF, IP: nl.IP(dst), HardwareAddr: hw}
+	if err := h.Handle.NeighDel(&del); err != nil && !nl.IsNotFound(err) {
+		return fmt.Errorf("delete forwarding entry %s dst %s: %w", mac, dst, err)
+	}
+	return nil
+}
+
+// setNeigh points an address at a MAC on the device.
+func setNeigh(h driver.Host, idx int, ip netip.Addr, mac string) error {
+	hw, _ := net.ParseMAC(mac)
+	add := netlink.Neigh{LinkIndex: idx, Family: familyOf(ip), State: netlink.NUD_PERMANENT, IP: nl.IP(ip), HardwareAddr: hw}
+	if err := h.Handle.NeighSet(&add); err != nil {
+		return fmt.Errorf("add neighbour entry %s lladdr %s: %w", ip, mac, err)
+	}
+	return nil
+}
+
+// delNeigh deletes an address's neighbour entry; one already gone is no
+// error.
+func delNeigh(h driver.Host, idx int, ip netip.Addr, mac string) error {
+	del := netlink.Neigh{LinkIndex: idx, Family: familyOf(ip), IP: nl.IP(ip)}
+	if err := h.Handle.NeighDel(&del); err != nil && !nl.IsNotFound(err) {
+		return fmt.Errorf("delete neighbour entry %s (%s): %w", ip, mac, err)
+	}
+	return nil
 }
 
 // syncFDB makes the device's own forwarding entries those of want.
@@ -194,13 +353,10 @@ func (d *Driver) syncFDB(h driver.Host, idx int, want map[string]netip.Addr) err
 		}
 	}
 	for mac, dst := range want {
-		if ok[mac] {
-			continue
-		}
-		hw, _ := net.ParseMAC(mac)
-		add := netlink.Neigh{LinkIndex: idx, Family: unix.AF_BRIDGE, Flags: netlink.NTF_SELF, State: netlink.NUD_PERMANENT, IP: nl.IP(dst), HardwareAddr: hw}
-		if err := h.Handle.NeighSet(&add); err != nil {
-			return fmt.Errorf("add forwarding entry %s dst %s: %w", mac, dst, err)
+		if !ok[mac] {
+			if err := setFDB(h, idx, mac, dst); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -231,13 +387,10 @@ func syncNeigh(h driver.Host, idx int, want map[netip.Addr]string) error {
 		}
 	}
 	for ip, mac := range want {
-		if ok[ip] {
-			continue
-		}
-		hw, _ := net.ParseMAC(mac)
-		add := netlink.Neigh{LinkIndex: idx, Family: familyOf(ip), State: netlink.NUD_PERMANENT, IP: nl.IP(ip), HardwareAddr: hw}
-		if err := h.Handle.NeighSet(&add); err != nil {
-			return fmt.Errorf("add neighbour entry %s lladdr %s: %w", ip, mac, err)
+		if !ok[ip] {
+			if err := setNeigh(h, idx, ip, mac); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -2,9 +2,11 @@ package overlay
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 
+	"github.com/patchbay/patchbay/cnm"
 	"github.com/patchbay/patchbay/driver"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -161,4 +163,61 @@ func TestTwoHostsIPv6(t *testing.T) {
 	expectPing(t, "a to b over IPv6", a, b.addr(), true)
 	expectPing(t, "a to its gateway over IPv6", a, ip("fd10::1"), true)
 	transfer(t, a, b, 1<<20)
+}
+
+// UpdatePeers applies arrivals and departures to what SetPeers
+// programmed, leaving the tables SetPeers would make for the same set;
+// before SetPeers it fails (the engine then calls SetPeers), and a peer
+// that clashes is refused while the others are applied.
+func TestUpdatePeers(t *testing.T) {
+	l := newLab(t, 2, 1500)
+	h1, h2 := l.hosts[0], l.hosts[1]
+	nw := l.network("ov1", "10.10.0.0/24,10.10.0.1")
+	a := l.join(h1, nw, "a", "10.10.0.2/24")
+	b := l.join(h2, nw, "b", "10.10.0.3/24")
+	c := l.join(h2, nw, "c", "10.10.0.4/24")
+	ctx := context.Background()
+	update := func(add, remove []driver.Peer) error {
+		return h1.d.UpdatePeers(ctx, h1.h, nw, add, remove)
+	}
+	if err := update([]driver.Peer{b.peer()}, nil); err == nil {
+		t.Fatal("UpdatePeers before any SetPeers: no error")
+	}
+	setPeers(t, h1, nw, a.peer(), b.peer())
+	setPeers(t, h2, nw, a.peer(), b.peer(), c.peer())
+	if err := update([]driver.Peer{c.peer(), a.peer()}, nil); err != nil { // a is local: skipped
+		t.Fatal(err)
+	}
+	expectPing(t, "a to c, added by UpdatePeers", a, c.addr(), true)
+	if err := update(nil, []driver.Peer{b.peer()}); err != nil {
+		t.Fatal(err)
+	}
+	expectPing(t, "a to b, removed by UpdatePeers", a, b.addr(), false)
+	wantFDB := []string{c.ep.MAC.String() + " " + h2.addr.String()}
+	wantNeigh := []string{c.addr().String() + " " + c.ep.MAC.String()}
+	if got := fdb(t, h1, nw); !slices.Equal(got, wantFDB) {
+		t.Errorf("forwarding entries after updates: %v, want %v", got, wantFDB)
+	}
+	if got := neighs(t, h1, nw); !slices.Equal(got, wantNeigh) {
+		t.Errorf("neighbour entries after updates: %v, want %v", got, wantNeigh)
+	}
+
+	// A peer claiming c's address at another MAC is refused; b, added
+	// with it, is programmed.
+	clash := driver.Peer{EndpointID: "clash", MAC: mac("02:00:00:00:00:77"), IPv4: c.ep.IPv4, Node: driver.Node{Name: "h2", Addr: h2.addr}}
+	if err := update([]driver.Peer{clash, b.peer()}, nil); !errors.Is(err, cnm.ErrConflict) {
+		t.Fatalf("a peer with another's address: %v, want a conflict", err)
+	}
+	expectPing(t, "a to b, added beside a refused peer", a, b.addr(), true)
+	expectPing(t, "a to c, whose address the refused peer claimed", a, c.addr(), true)
+
+	// The same set through SetPeers after a restart changes nothing.
+	before := [2][]string{fdb(t, h1, nw), neighs(t, h1, nw)}
+	h1.d.peersMu.Lock()
+	clear(h1.d.programmed)
+	h1.d.peersMu.Unlock()
+	setPeers(t, h1, nw, b.peer(), c.peer())
+	if after := [2][]string{fdb(t, h1, nw), neighs(t, h1, nw)}; !slices.Equal(after[0], before[0]) || !slices.Equal(after[1], before[1]) {
+		t.Errorf("SetPeers of the same set: %v, after updates %v", after, before)
+	}
 }
