@@ -118,7 +118,9 @@ func (e *Engine) withdrawEndpoint(n *network, ep *cnm.Endpoint) {
 	go func() {
 		defer e.wg.Done()
 		for delay := 100 * time.Millisecond; ; delay = min(2*delay, 10*time.Second) {
-			ctx, cancel := e.cctx(e.ctx)
+			// An attempt under way when the engine closes is finished
+			// (Close waits, at most ClusterTimeout); none is retried.
+			ctx, cancel := e.cctx(context.Background())
 			err := e.withdraw(ctx, netID, epID, addrs)
 			cancel()
 			if err == nil || e.ctx.Err() != nil {
