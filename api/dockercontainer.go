@@ -221,17 +221,7 @@ func (s *Server) dockerLogs(w http.ResponseWriter, r *http.Request) {
 		writeError(w, cnm.Invalid("Bad parameters: you must choose at least one stream"))
 		return
 	}
-	tty := info.Process != nil && info.Process.TTY
-	media := types.MediaMultiplexedStream
-	if tty {
-		media = types.MediaRawStream
-	}
-	w.Header().Set("Content-Type", media)
-	w.WriteHeader(http.StatusOK)
-	rw := newRecordWriter(w, tty, q.timestamps)
-	if err := s.sendLog(r.Context(), info.ID, q, rw.emit, rw.flush); err != nil && r.Context().Err() == nil {
-		s.log.Warn("send log", "sb", info.Name, "err", err)
-	}
+	s.streamLog(w, r, info, q, info.Process != nil && info.Process.TTY)
 }
 
 // dockerAttach is POST /containers/{id}/attach on a hijacked connection:

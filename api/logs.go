@@ -12,6 +12,7 @@ import (
 
 	"github.com/patchbay/patchbay/api/types"
 	"github.com/patchbay/patchbay/cnm"
+	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/internal/logfile"
 )
 
@@ -56,6 +57,22 @@ func parseLogQuery(r *http.Request) (logQuery, error) {
 // with q.follow those written later until the process has ended.
 // flush is called whenever what was written so far should reach the
 // client (nil: never).
+// streamLog answers with a sandbox's log as q asks: a raw stream (a
+// terminal's output), or Docker's multiplexed one, each record on its
+// stream.
+func (s *Server) streamLog(w http.ResponseWriter, r *http.Request, info engine.SandboxInfo, q logQuery, raw bool) {
+	media := types.MediaMultiplexedStream
+	if raw {
+		media = types.MediaRawStream
+	}
+	w.Header().Set("Content-Type", media)
+	w.WriteHeader(http.StatusOK)
+	rw := newRecordWriter(w, raw, q.timestamps)
+	if err := s.sendLog(r.Context(), info.ID, q, rw.emit, rw.flush); err != nil && r.Context().Err() == nil {
+		s.log.Warn("send log", "sb", info.Name, "err", err)
+	}
+}
+
 func (s *Server) sendLog(ctx context.Context, id string, q logQuery, emit func(logfile.Record) error, flush func()) error {
 	path, err := s.eng.LogPath(id)
 	if err != nil {

@@ -281,12 +281,7 @@ func (s *Server) sandboxLogs(w http.ResponseWriter, r *http.Request) {
 	if !q.filter.Stdout && !q.filter.Stderr {
 		q.filter.Stdout, q.filter.Stderr = true, true
 	}
-	w.Header().Set("Content-Type", types.MediaMultiplexedStream)
-	w.WriteHeader(http.StatusOK)
-	rw := newRecordWriter(w, false, q.timestamps)
-	if err := s.sendLog(r.Context(), info.ID, q, rw.emit, rw.flush); err != nil && r.Context().Err() == nil {
-		s.log.Warn("send log", "sb", info.Name, "err", err)
-	}
+	s.streamLog(w, r, info, q, false)
 }
 
 // ParseSignal accepts a number or a name with or without SIG.
