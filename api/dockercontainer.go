@@ -216,7 +216,6 @@ func (s *Server) dockerLogs(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	q.filter.Stdout, q.filter.Stderr = boolParam(r, "stdout"), boolParam(r, "stderr")
 	if !q.filter.Stdout && !q.filter.Stderr {
 		writeError(w, cnm.Invalid("Bad parameters: you must choose at least one stream"))
 		return

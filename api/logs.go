@@ -28,13 +28,14 @@ type logQuery struct {
 	timestamps bool
 }
 
-// parseLogQuery reads follow, timestamps, since, until and tail as
-// Docker's logs route has them; the caller sets the streams. since and
-// until may be Unix seconds (what clients send), a date or a duration
-// counted back from now.
+// parseLogQuery reads stdout, stderr, follow, timestamps, since, until
+// and tail as Docker's logs route has them; the caller decides what
+// asking for neither stream means. since and until may be Unix seconds
+// (what clients send), a date or a duration counted back from now.
 func parseLogQuery(r *http.Request) (logQuery, error) {
 	q := r.URL.Query()
 	lq := logQuery{tail: -1, follow: boolParam(r, "follow"), timestamps: boolParam(r, "timestamps")}
+	lq.filter.Stdout, lq.filter.Stderr = boolParam(r, "stdout"), boolParam(r, "stderr")
 	now := time.Now()
 	var err error
 	if lq.filter.Since, err = logfile.ParseTime(q.Get("since"), now); err != nil {
@@ -53,10 +54,6 @@ func parseLogQuery(r *http.Request) (logQuery, error) {
 	return lq, nil
 }
 
-// sendLog passes the sandbox's log records that q selects to emit, and
-// with q.follow those written later until the process has ended.
-// flush is called whenever what was written so far should reach the
-// client (nil: never).
 // streamLog answers with a sandbox's log as q asks: a raw stream (a
 // terminal's output), or Docker's multiplexed one, each record on its
 // stream.
@@ -73,6 +70,10 @@ func (s *Server) streamLog(w http.ResponseWriter, r *http.Request, info engine.S
 	}
 }
 
+// sendLog passes the sandbox's log records that q selects to emit, and
+// with q.follow those written later until the process has ended.
+// flush is called whenever what was written so far should reach the
+// client (nil: never).
 func (s *Server) sendLog(ctx context.Context, id string, q logQuery, emit func(logfile.Record) error, flush func()) error {
 	path, err := s.eng.LogPath(id)
 	if err != nil {

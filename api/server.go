@@ -277,7 +277,6 @@ func (s *Server) sandboxLogs(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	q.filter.Stdout, q.filter.Stderr = boolParam(r, "stdout"), boolParam(r, "stderr")
 	if !q.filter.Stdout && !q.filter.Stderr {
 		q.filter.Stdout, q.filter.Stderr = true, true
 	}
