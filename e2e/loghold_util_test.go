@@ -1,47 +1,18 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/patchbay/patchbay/sandbox"
 )
 
-// logHolders returns the pids of the log holders that belong to d: the
-// processes re-executed as a log holder that are d's children or name
-// a path under d's directory.
-func (d *daemon) logHolders() []int {
-	daemonPid := 0
-	if d.cmd != nil && d.cmd.Process != nil && d.cmd.ProcessState == nil {
-		daemonPid = d.cmd.Process.Pid
-	}
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	var pids []int
-	for _, ent := range ents {
-		pid, err := strconv.Atoi(ent.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err != nil {
-			continue
-		}
-		args := bytes.Split(bytes.TrimRight(cmdline, "\x00"), []byte{0})
-		if len(args) < 2 || string(args[1]) != "__patchbay_loghold" {
-			continue
-		}
-		if bytes.Contains(cmdline, []byte(d.dir)) || (daemonPid > 0 && procField(pid, "PPid:") == daemonPid) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
+// logHolders returns the pids of d's log holders.
+func (d *daemon) logHolders() []int { return sandbox.LogHolders(d.dir) }
 
 // checkNoLogHolder fails the test if a log holder of d is still running
 // some seconds after the daemon stopped (it exits by itself then).

@@ -1,11 +1,14 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -308,4 +311,31 @@ func (h *LogHolder) Close() error {
 	}
 	h.readers.Wait()
 	return nil
+}
+
+// LogHolders returns the pids of the running log holders whose socket
+// lies under dir (an exec root or a directory above one), for tests and
+// diagnostics.
+func LogHolders(dir string) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	prefix := []byte(filepath.Clean(dir) + "/")
+	var pids []int
+	for _, ent := range ents {
+		pid, err := strconv.Atoi(ent.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil {
+			continue
+		}
+		args := bytes.Split(bytes.TrimRight(cmdline, "\x00"), []byte{0})
+		if len(args) == 3 && string(args[1]) == LogHoldArg && bytes.HasPrefix(args[2], prefix) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
