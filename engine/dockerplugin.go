@@ -264,9 +264,7 @@ func (e *Engine) JoinDocker(ctx context.Context, req DockerEndpoint) (_ DockerJo
 	var steps []func()
 	defer func() {
 		if retErr != nil {
-			for i := len(steps) - 1; i >= 0; i-- {
-				steps[i]()
-			}
+			undoAll(steps)
 		}
 	}()
 	cctx, cancel := e.dctx(ctx)

@@ -180,11 +180,7 @@ func (e *Engine) requestPools(ctx context.Context, n *network, external, replay 
 // requestPoolsIn is requestPools with the driver found.
 func (e *Engine) requestPoolsIn(ctx context.Context, d ipam.Driver, n *network, external, replay bool) (_ func(), retErr error) {
 	var steps []func()
-	undo := func() {
-		for i := len(steps) - 1; i >= 0; i-- {
-			steps[i]()
-		}
-	}
+	undo := func() { undoAll(steps) }
 	defer func() {
 		if retErr != nil {
 			undo()

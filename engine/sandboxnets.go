@@ -55,11 +55,7 @@ func (e *Engine) resolveNetworks(ctx context.Context, req SandboxCreate) (create
 // published, and sb.eps is left as it was.
 func (e *Engine) joinAllLocked(ctx context.Context, c *createNets, sb *sbox, opts EndpointOptions) (_ []*cnm.Endpoint, _ func(), retErr error) {
 	var undos []func()
-	undo := func() {
-		for i := len(undos) - 1; i >= 0; i-- {
-			undos[i]()
-		}
-	}
+	undo := func() { undoAll(undos) }
 	was := sb.eps
 	defer func() {
 		sb.eps = was
